@@ -1,0 +1,91 @@
+//! The statuses and kinds of the marketplace records the lifecycle rules depend on.
+
+use crate::profile::str_enum;
+use serde::{Deserialize, Serialize};
+
+macro_rules! record_enum {
+    ($(#[$doc:meta])* $name:ident { $($v:ident => $s:literal),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($v),* }
+        str_enum!($name { $($v => $s),* });
+    };
+}
+
+record_enum!(
+    /// Which side of the marketplace an account is on.
+    AccountKind { Freelancer => "freelancer", Client => "client", Both => "both" }
+);
+record_enum!(
+    /// What an account may do beyond being a member.
+    Role { Member => "member", Support => "support", Operator => "operator" }
+);
+record_enum!(
+    /// A contract's status. Open, paused and in-dispute contracts block closing.
+    ContractStatus { Open => "open", Paused => "paused", InDispute => "in_dispute", Ended => "ended" }
+);
+record_enum!(
+    /// A payment's status. Escrowed and pending payments block closing.
+    PaymentStatus { InEscrow => "in_escrow", PendingRelease => "pending_release", Released => "released", Refunded => "refunded" }
+);
+record_enum!(
+    /// A payout's status. Scheduled payouts block closing.
+    PayoutStatus { Scheduled => "scheduled", Settled => "settled" }
+);
+record_enum!(
+    /// An invoice's status. Unpaid invoices where the member is the client block closing.
+    InvoiceStatus { Unpaid => "unpaid", Paid => "paid", Void => "void" }
+);
+record_enum!(
+    /// Whether a freelancer proposed to a client or a client invited a freelancer.
+    ProposalKind { Proposal => "proposal", Invitation => "invitation" }
+);
+record_enum!(
+    /// A proposal's or invitation's status.
+    ProposalStatus { Open => "open", Accepted => "accepted", Declined => "declined", Withdrawn => "withdrawn" }
+);
+record_enum!(
+    /// A job post's status.
+    JobPostStatus { Open => "open", Closed => "closed" }
+);
+record_enum!(
+    /// A dispute's status.
+    DisputeStatus { Open => "open", Resolved => "resolved" }
+);
+record_enum!(
+    /// A milestone's status.
+    MilestoneStatus { Pending => "pending", Funded => "funded", Submitted => "submitted", Approved => "approved" }
+);
+record_enum!(
+    /// What a stored file is for.
+    FileKind { Attachment => "attachment", Submission => "submission", Photo => "photo", Private => "private" }
+);
+
+impl ContractStatus {
+    /// Open, paused or in dispute: work or money may still move.
+    pub fn is_live(&self) -> bool {
+        !matches!(self, ContractStatus::Ended)
+    }
+}
+
+impl PaymentStatus {
+    /// Money not yet settled one way or the other.
+    pub fn is_unsettled(&self) -> bool {
+        matches!(
+            self,
+            PaymentStatus::InEscrow | PaymentStatus::PendingRelease
+        )
+    }
+}
+
+impl AccountKind {
+    /// Can act as a freelancer.
+    pub fn freelances(&self) -> bool {
+        matches!(self, AccountKind::Freelancer | AccountKind::Both)
+    }
+    /// Can act as a client.
+    pub fn hires(&self) -> bool {
+        matches!(self, AccountKind::Client | AccountKind::Both)
+    }
+}
