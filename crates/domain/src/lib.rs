@@ -27,3 +27,8 @@ pub type Micros = i64;
 
 /// One day in microseconds.
 pub const DAY_MICROS: Micros = 86_400 * 1_000_000;
+
+pub mod regular;
+pub mod views;
+pub use regular::RegularClientRule;
+pub use views::*;

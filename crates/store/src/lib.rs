@@ -1,1 +1,19 @@
+//! The one storage boundary of hiatus: the database (SQLite or PostgreSQL from one code base),
+//! migrations, repositories that return domain types, the job queue, blob storage, and
+//! encryption of personal data at rest.
 
+pub mod accounts;
+pub mod audit;
+pub mod blobs;
+pub mod crypto;
+pub mod db;
+pub mod error;
+pub mod facts;
+pub mod jobs;
+pub mod market;
+pub mod sessions;
+
+pub use blobs::Blobs;
+pub use crypto::{DataKey, Keyring, SecretKey};
+pub use db::{Backend, Db, DbOptions, Tx};
+pub use error::{StoreError, StoreResult};

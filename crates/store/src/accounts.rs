@@ -1,0 +1,462 @@
+//! Accounts and profiles. Personal fields are sealed with the member's data key before they
+//! are bound to any statement, so no plaintext personal value reaches the database.
+
+use crate::args;
+use crate::crypto::{DataKey, Keyring};
+use crate::db::Tx;
+use crate::error::{StoreError, StoreResult};
+use hiatus_domain::{
+    AccountId, AccountKind, AccountState, Availability, Email, Micros, NotificationMode,
+    ProfileSettings, Role, Visibility,
+};
+
+/// A new account and its profile, in plaintext; [`insert`] seals the personal parts.
+#[derive(Clone)]
+pub struct NewAccount {
+    pub id: AccountId,
+    pub kind: AccountKind,
+    pub role: Role,
+    pub email: Email,
+    pub legal_name: String,
+    pub display_name: String,
+    pub headline: String,
+    pub bio: String,
+    pub password_hash: String,
+    pub settings: ProfileSettings,
+    pub hourly_rate_minor: Option<i64>,
+    pub now: Micros,
+}
+
+/// The non-personal columns of an account, as most of hiatus needs them.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct AccountRow {
+    pub id: String,
+    pub kind: String,
+    pub role: String,
+    pub state: String,
+    pub password_hash: Option<String>,
+    pub data_key_wrapped: Option<Vec<u8>>,
+    pub failed_logins: i64,
+    pub locked_until: Option<i64>,
+    pub deletion_due_at: Option<i64>,
+    pub data_changed_at: i64,
+    pub state_changed_at: i64,
+    pub created_at: i64,
+}
+
+impl AccountRow {
+    /// The typed id.
+    pub fn account_id(&self) -> StoreResult<AccountId> {
+        self.id
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("account id {}", self.id)))
+    }
+    /// The typed state.
+    pub fn state(&self) -> StoreResult<AccountState> {
+        AccountState::parse(&self.state)
+            .ok_or_else(|| StoreError::Corrupt(format!("account state {}", self.state)))
+    }
+    /// The typed kind.
+    pub fn kind(&self) -> StoreResult<AccountKind> {
+        AccountKind::parse(&self.kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("account kind {}", self.kind)))
+    }
+    /// The typed role.
+    pub fn role(&self) -> StoreResult<Role> {
+        Role::parse(&self.role).ok_or_else(|| StoreError::Corrupt(format!("role {}", self.role)))
+    }
+    /// The member's data key.
+    pub fn data_key(&self, keys: &Keyring) -> StoreResult<DataKey> {
+        keys.unwrap_data_key(&self.id, self.data_key_wrapped.as_deref())
+    }
+}
+
+/// A profile, decrypted.
+#[derive(Clone, Debug)]
+pub struct Profile {
+    pub account_id: AccountId,
+    pub display_name: String,
+    pub headline: String,
+    pub bio: String,
+    pub settings: ProfileSettings,
+    pub away_message: Option<String>,
+    pub hourly_rate_minor: Option<i64>,
+    pub currency: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct ProfileRow {
+    account_id: String,
+    display_name_enc: Option<Vec<u8>>,
+    headline_enc: Option<Vec<u8>>,
+    bio_enc: Option<Vec<u8>>,
+    visibility: String,
+    availability: String,
+    paused_until: Option<i64>,
+    notifications: String,
+    away_message_enc: Option<Vec<u8>>,
+    hourly_rate_minor: Option<i64>,
+    currency: String,
+    data_key_wrapped: Option<Vec<u8>>,
+}
+
+/// Inserts an account and its profile. A second account with the same email is a
+/// [`StoreError::Conflict`].
+pub async fn insert(tx: &mut Tx, keys: &Keyring, a: &NewAccount) -> StoreResult<()> {
+    let id = a.id.to_text();
+    let (dk, wrapped) = keys.new_data_key(&id);
+    tx.exec(
+        "INSERT INTO accounts (id, kind, role, state, email_lookup, email_enc, legal_name_enc, data_key_wrapped, password_hash, data_changed_at, state_changed_at, created_at) \
+         VALUES ($1, $2, $3, 'active', $4, $5, $6, $7, $8, $9, $9, $9)",
+        args![
+            id.clone(),
+            a.kind.as_str(),
+            a.role.as_str(),
+            keys.email_lookup(a.email.as_str()),
+            dk.seal_field("accounts", "email", &id, a.email.as_str()),
+            dk.seal_field("accounts", "legal_name", &id, &a.legal_name),
+            wrapped,
+            a.password_hash.clone(),
+            a.now
+        ],
+    )
+    .await
+    .map_err(|e| match e {
+        StoreError::Conflict(_) => StoreError::Conflict("email".into()),
+        e => e,
+    })?;
+    tx.exec(
+        "INSERT INTO profiles (account_id, display_name_enc, headline_enc, bio_enc, visibility, availability, paused_until, notifications, hourly_rate_minor, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        args![
+            id.clone(),
+            dk.seal_field("profiles", "display_name", &id, &a.display_name),
+            dk.seal_field("profiles", "headline", &id, &a.headline),
+            dk.seal_field("profiles", "bio", &id, &a.bio),
+            a.settings.visibility.as_str(),
+            a.settings.availability.as_str(),
+            a.settings.paused_until,
+            a.settings.notifications.as_str(),
+            a.hourly_rate_minor,
+            a.now
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// An account by id.
+pub async fn get(tx: &mut Tx, id: AccountId) -> StoreResult<AccountRow> {
+    tx.one(
+        "SELECT id, kind, role, state, password_hash, data_key_wrapped, failed_logins, locked_until, deletion_due_at, data_changed_at, state_changed_at, created_at FROM accounts WHERE id = $1",
+        args![id.to_text()],
+    )
+    .await
+}
+
+/// An account by id, locking the row on PostgreSQL so concurrent transitions serialize
+/// (SQLite's `BEGIN IMMEDIATE` already serializes writers).
+pub async fn get_for_update(tx: &mut Tx, id: AccountId) -> StoreResult<AccountRow> {
+    match tx.backend() {
+        crate::db::Backend::Sqlite => get(tx, id).await,
+        crate::db::Backend::Postgres => {
+            tx.one(
+                "SELECT id, kind, role, state, password_hash, data_key_wrapped, failed_logins, locked_until, deletion_due_at, data_changed_at, state_changed_at, created_at FROM accounts WHERE id = $1 FOR UPDATE",
+                args![id.to_text()],
+            )
+            .await
+        }
+    }
+}
+
+/// The account registered under an email address, if any.
+pub async fn find_by_email(
+    tx: &mut Tx,
+    keys: &Keyring,
+    email: &Email,
+) -> StoreResult<Option<AccountRow>> {
+    tx.opt(
+        "SELECT id, kind, role, state, password_hash, data_key_wrapped, failed_logins, locked_until, deletion_due_at, data_changed_at, state_changed_at, created_at FROM accounts WHERE email_lookup = $1",
+        args![keys.email_lookup(email.as_str())],
+    )
+    .await
+}
+
+/// The contact email and legal name, decrypted.
+pub async fn contact(tx: &mut Tx, keys: &Keyring, id: AccountId) -> StoreResult<(Email, String)> {
+    #[derive(sqlx::FromRow)]
+    struct ContactRow {
+        email_enc: Option<Vec<u8>>,
+        legal_name_enc: Option<Vec<u8>>,
+        data_key_wrapped: Option<Vec<u8>>,
+    }
+    let idt = id.to_text();
+    let r: ContactRow = tx
+        .one(
+            "SELECT email_enc, legal_name_enc, data_key_wrapped FROM accounts WHERE id = $1",
+            args![idt.clone()],
+        )
+        .await?;
+    let dk = keys.unwrap_data_key(&idt, r.data_key_wrapped.as_deref())?;
+    let email = dk.open_field(
+        "accounts",
+        "email",
+        &idt,
+        r.email_enc.as_deref().ok_or(StoreError::KeyDestroyed)?,
+    )?;
+    let name = dk.open_field(
+        "accounts",
+        "legal_name",
+        &idt,
+        r.legal_name_enc
+            .as_deref()
+            .ok_or(StoreError::KeyDestroyed)?,
+    )?;
+    let email = Email::parse(&email).map_err(|_| StoreError::Corrupt("stored email".into()))?;
+    Ok((email, name))
+}
+
+/// Sets the lifecycle state (and the deletion date for `deletion_scheduled`).
+pub async fn set_state(
+    tx: &mut Tx,
+    id: AccountId,
+    state: AccountState,
+    deletion_due_at: Option<Micros>,
+    now: Micros,
+) -> StoreResult<()> {
+    let n = tx
+        .exec(
+            "UPDATE accounts SET state = $2, deletion_due_at = $3, state_changed_at = $4 WHERE id = $1",
+            args![id.to_text(), state.as_str(), deletion_due_at, now],
+        )
+        .await?;
+    if n == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
+/// Records a failed login; locks the account for `lock_for` after `max_failures`.
+pub async fn record_login_failure(
+    tx: &mut Tx,
+    id: AccountId,
+    max_failures: i64,
+    now: Micros,
+    lock_for: Micros,
+) -> StoreResult<()> {
+    tx.exec(
+        "UPDATE accounts SET failed_logins = failed_logins + 1, \
+         locked_until = CASE WHEN failed_logins + 1 >= $2 THEN $3 ELSE locked_until END WHERE id = $1",
+        args![id.to_text(), max_failures, now + lock_for],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Clears the failure count after a successful login.
+pub async fn reset_login_failures(tx: &mut Tx, id: AccountId) -> StoreResult<()> {
+    tx.exec(
+        "UPDATE accounts SET failed_logins = 0, locked_until = NULL WHERE id = $1",
+        args![id.to_text()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Replaces the password hash.
+pub async fn set_password_hash(tx: &mut Tx, id: AccountId, hash: &str) -> StoreResult<()> {
+    tx.exec(
+        "UPDATE accounts SET password_hash = $2 WHERE id = $1",
+        args![id.to_text(), hash.to_string()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Marks that the member's data changed, so an earlier export is no longer current.
+pub async fn touch_data(tx: &mut Tx, ids: &[&AccountId], now: Micros) -> StoreResult<()> {
+    for id in ids {
+        tx.exec(
+            "UPDATE accounts SET data_changed_at = $2 WHERE id = $1",
+            args![id.to_text(), now],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+fn decode_profile(keys: &Keyring, r: ProfileRow) -> StoreResult<Profile> {
+    let id = r.account_id.clone();
+    let dk = keys.unwrap_data_key(&id, r.data_key_wrapped.as_deref())?;
+    let open = |col: &str, v: &Option<Vec<u8>>| -> StoreResult<String> {
+        match v {
+            Some(b) => dk.open_field("profiles", col, &id, b),
+            None => Ok(String::new()),
+        }
+    };
+    Ok(Profile {
+        account_id: id
+            .parse()
+            .map_err(|_| StoreError::Corrupt("profile id".into()))?,
+        display_name: open("display_name", &r.display_name_enc)?,
+        headline: open("headline", &r.headline_enc)?,
+        bio: open("bio", &r.bio_enc)?,
+        away_message: match &r.away_message_enc {
+            Some(b) => Some(dk.open_field("profiles", "away_message", &id, b)?),
+            None => None,
+        },
+        settings: ProfileSettings {
+            visibility: Visibility::parse(&r.visibility)
+                .ok_or_else(|| StoreError::Corrupt("visibility".into()))?,
+            availability: Availability::parse(&r.availability)
+                .ok_or_else(|| StoreError::Corrupt("availability".into()))?,
+            paused_until: r.paused_until,
+            notifications: NotificationMode::parse(&r.notifications)
+                .ok_or_else(|| StoreError::Corrupt("notifications".into()))?,
+        },
+        hourly_rate_minor: r.hourly_rate_minor,
+        currency: r.currency,
+    })
+}
+
+/// A member's profile, decrypted.
+pub async fn profile(tx: &mut Tx, keys: &Keyring, id: AccountId) -> StoreResult<Profile> {
+    let r: ProfileRow = tx
+        .one(
+            "SELECT p.account_id, p.display_name_enc, p.headline_enc, p.bio_enc, p.visibility, p.availability, p.paused_until, p.notifications, p.away_message_enc, p.hourly_rate_minor, p.currency, a.data_key_wrapped \
+             FROM profiles p JOIN accounts a ON a.id = p.account_id WHERE p.account_id = $1",
+            args![id.to_text()],
+        )
+        .await?;
+    decode_profile(keys, r)
+}
+
+/// Profiles listed to others: active accounts whose visibility admits the viewer
+/// (`members_only` only for logged-in viewers; private profiles are never listed).
+pub async fn listed_profiles(
+    tx: &mut Tx,
+    keys: &Keyring,
+    logged_in: bool,
+    limit: i64,
+    offset: i64,
+) -> StoreResult<Vec<Profile>> {
+    let rows: Vec<ProfileRow> = tx
+        .all(
+            "SELECT p.account_id, p.display_name_enc, p.headline_enc, p.bio_enc, p.visibility, p.availability, p.paused_until, p.notifications, p.away_message_enc, p.hourly_rate_minor, p.currency, a.data_key_wrapped \
+             FROM profiles p JOIN accounts a ON a.id = p.account_id \
+             WHERE a.state = 'active' AND a.role = 'member' AND (p.visibility = 'public' OR (p.visibility = 'members_only' AND $1)) \
+             ORDER BY a.created_at, a.id LIMIT $2 OFFSET $3",
+            args![logged_in, limit, offset],
+        )
+        .await?;
+    rows.into_iter().map(|r| decode_profile(keys, r)).collect()
+}
+
+/// Profile text a member may edit.
+#[derive(Clone, Debug, Default)]
+pub struct ProfileText {
+    pub display_name: Option<String>,
+    pub headline: Option<String>,
+    pub bio: Option<String>,
+    /// `Some(None)` clears the away message.
+    pub away_message: Option<Option<String>>,
+}
+
+/// Updates profile text; fields left `None` are unchanged.
+pub async fn update_profile_text(
+    tx: &mut Tx,
+    keys: &Keyring,
+    id: AccountId,
+    t: &ProfileText,
+    now: Micros,
+) -> StoreResult<()> {
+    let acct = get(tx, id).await?;
+    let dk = acct.data_key(keys)?;
+    let idt = id.to_text();
+    let seal =
+        |col: &str, v: &Option<String>| v.as_ref().map(|s| dk.seal_field("profiles", col, &idt, s));
+    let away = match &t.away_message {
+        None => None,
+        Some(v) => Some(
+            v.as_ref()
+                .map(|s| dk.seal_field("profiles", "away_message", &idt, s)),
+        ),
+    };
+    tx.exec(
+        "UPDATE profiles SET display_name_enc = COALESCE($2, display_name_enc), headline_enc = COALESCE($3, headline_enc), \
+         bio_enc = COALESCE($4, bio_enc), away_message_enc = CASE WHEN $5 THEN $6 ELSE away_message_enc END, updated_at = $7 WHERE account_id = $1",
+        args![
+            idt.clone(),
+            seal("display_name", &t.display_name),
+            seal("headline", &t.headline),
+            seal("bio", &t.bio),
+            away.is_some(),
+            away.flatten(),
+            now
+        ],
+    )
+    .await?;
+    touch_data(tx, &[&id], now).await
+}
+
+/// Replaces visibility, availability and notification settings.
+pub async fn update_settings(
+    tx: &mut Tx,
+    id: AccountId,
+    s: &ProfileSettings,
+    now: Micros,
+) -> StoreResult<()> {
+    let n = tx
+        .exec(
+            "UPDATE profiles SET visibility = $2, availability = $3, paused_until = $4, notifications = $5, updated_at = $6 WHERE account_id = $1",
+            args![id.to_text(), s.visibility.as_str(), s.availability.as_str(), s.paused_until, s.notifications.as_str(), now],
+        )
+        .await?;
+    if n == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
+/// Accounts whose break has reached its end date.
+pub async fn breaks_due(tx: &mut Tx, now: Micros, limit: i64) -> StoreResult<Vec<AccountId>> {
+    let ids: Vec<(String,)> = tx
+        .all(
+            "SELECT account_id FROM profiles WHERE availability = 'paused' AND paused_until IS NOT NULL AND paused_until <= $1 ORDER BY paused_until LIMIT $2",
+            args![now, limit],
+        )
+        .await?;
+    ids.into_iter()
+        .map(|(s,)| {
+            s.parse()
+                .map_err(|_| StoreError::Corrupt("account id".into()))
+        })
+        .collect()
+}
+
+/// Accounts whose deletion grace period has ended.
+pub async fn deletions_due(tx: &mut Tx, now: Micros, limit: i64) -> StoreResult<Vec<AccountId>> {
+    let ids: Vec<(String,)> = tx
+        .all(
+            "SELECT id FROM accounts WHERE state = 'deletion_scheduled' AND deletion_due_at <= $1 ORDER BY deletion_due_at LIMIT $2",
+            args![now, limit],
+        )
+        .await?;
+    ids.into_iter()
+        .map(|(s,)| {
+            s.parse()
+                .map_err(|_| StoreError::Corrupt("account id".into()))
+        })
+        .collect()
+}
+
+/// Number of accounts per state.
+pub async fn count_by_state(tx: &mut Tx) -> StoreResult<Vec<(String, i64)>> {
+    tx.all(
+        "SELECT state, COUNT(*) FROM accounts GROUP BY state ORDER BY state",
+        args![],
+    )
+    .await
+}

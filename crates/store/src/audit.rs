@@ -1,0 +1,95 @@
+//! The audit log: every transition and security event, with actor, time and reason. Details
+//! hold ids and codes, never personal data.
+
+use crate::args;
+use crate::db::Tx;
+use crate::error::StoreResult;
+use hiatus_domain::{AccountId, AuditEventId, Micros};
+
+/// One audit event to record.
+#[derive(Clone, Debug)]
+pub struct NewAuditEvent<'a> {
+    pub account: Option<AccountId>,
+    pub actor: Option<AccountId>,
+    pub action: &'a str,
+    pub reason: Option<String>,
+    pub detail: serde_json::Value,
+    pub now: Micros,
+}
+
+/// A recorded event.
+#[derive(Clone, Debug, sqlx::FromRow, serde::Serialize)]
+pub struct AuditEventRow {
+    pub id: String,
+    pub account_id: Option<String>,
+    pub actor_id: Option<String>,
+    pub action: String,
+    pub reason: Option<String>,
+    pub detail: String,
+    pub created_at: i64,
+}
+
+/// Appends an event.
+pub async fn record(tx: &mut Tx, e: NewAuditEvent<'_>) -> StoreResult<AuditEventId> {
+    let id = AuditEventId::new();
+    tx.exec(
+        "INSERT INTO audit_events (id, account_id, actor_id, action, reason, detail, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        args![
+            id.to_text(),
+            e.account.map(|a| a.to_text()),
+            e.actor.map(|a| a.to_text()),
+            e.action,
+            e.reason,
+            e.detail.to_string(),
+            e.now
+        ],
+    )
+    .await?;
+    Ok(id)
+}
+
+/// The events about an account, newest first.
+pub async fn for_account(
+    tx: &mut Tx,
+    account: AccountId,
+    limit: i64,
+) -> StoreResult<Vec<AuditEventRow>> {
+    tx.all(
+        "SELECT id, account_id, actor_id, action, reason, detail, created_at FROM audit_events WHERE account_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2",
+        args![account.to_text(), limit],
+    )
+    .await
+}
+
+/// Stores a closure reason without any link to the person, for statistics.
+pub async fn record_closure_reason(
+    tx: &mut Tx,
+    action: &str,
+    reason: &str,
+    now: Micros,
+) -> StoreResult<()> {
+    // Rounded to the day so the time cannot be joined back to the audit event.
+    let day = now - now.rem_euclid(hiatus_domain::DAY_MICROS);
+    tx.exec(
+        "INSERT INTO closure_reasons (id, action, reason, created_at) VALUES ($1, $2, $3, $4)",
+        args![uuid::Uuid::new_v4().to_string(), action, reason, day],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Appends an event to the outbox, delivered later by the worker.
+pub async fn outbox(
+    tx: &mut Tx,
+    event: &str,
+    account: Option<AccountId>,
+    payload: serde_json::Value,
+    now: Micros,
+) -> StoreResult<()> {
+    tx.exec(
+        "INSERT INTO outbox (id, event, account_id, payload, created_at) VALUES ($1, $2, $3, $4, $5)",
+        args![uuid::Uuid::now_v7().to_string(), event, account.map(|a| a.to_text()), payload.to_string(), now],
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,352 @@
+//! The database handle: SQLite (embedded, the default) or PostgreSQL, chosen by URL. One SQL
+//! text serves both wherever the semantics agree; the few places that differ say why.
+
+use crate::error::{StoreError, StoreResult};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, Postgres, Sqlite, SqlitePool};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Binds an [`Arg`] to a query of either backend.
+#[macro_export]
+macro_rules! bind_arg {
+    ($q:expr, $a:expr) => {
+        match $a {
+            $crate::db::Arg::Text(v) => $q.bind(v),
+            $crate::db::Arg::Int(v) => $q.bind(v),
+            $crate::db::Arg::Bytes(v) => $q.bind(v),
+            $crate::db::Arg::Bool(v) => $q.bind(v),
+        }
+    };
+}
+
+/// Which engine a [`Db`] talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A connection pool on one of the two backends.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// An open transaction. Every repository function takes one, so a state change, its audit
+/// event and its jobs commit together or not at all.
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    Postgres(sqlx::Transaction<'static, Postgres>),
+}
+
+/// Runs the same expression against whichever backend a [`Tx`] holds; `$c` is bound to the
+/// connection. The arms are type-checked separately, so the body must yield one neutral type.
+#[macro_export]
+macro_rules! on_tx {
+    ($tx:expr, |$c:ident| $body:expr) => {
+        match $tx {
+            $crate::db::Tx::Sqlite(t) => {
+                let $c = &mut **t;
+                $body
+            }
+            $crate::db::Tx::Postgres(t) => {
+                let $c = &mut **t;
+                $body
+            }
+        }
+    };
+}
+
+/// Options for opening a database.
+#[derive(Clone, Debug)]
+pub struct DbOptions {
+    pub max_connections: u32,
+}
+
+impl Default for DbOptions {
+    fn default() -> Self {
+        Self { max_connections: 8 }
+    }
+}
+
+impl Db {
+    /// Opens `postgres://…` or `sqlite://path` / a plain file path, creating a SQLite file
+    /// when missing. SQLite runs in WAL mode with foreign keys and a busy timeout.
+    pub async fn connect(url: &str, opts: &DbOptions) -> StoreResult<Db> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let o = PgConnectOptions::from_str(url)
+                .map_err(|e| StoreError::Config(format!("bad PostgreSQL URL: {e}")))?;
+            let pool = PgPoolOptions::new()
+                .max_connections(opts.max_connections)
+                .acquire_timeout(Duration::from_secs(15))
+                .connect_with(o)
+                .await?;
+            Ok(Db::Postgres(pool))
+        } else {
+            let path = url
+                .strip_prefix("sqlite://")
+                .or_else(|| url.strip_prefix("sqlite:"))
+                .unwrap_or(url);
+            Self::open_sqlite(Path::new(path), opts).await
+        }
+    }
+
+    /// Opens (or creates) a SQLite database file.
+    pub async fn open_sqlite(path: &Path, opts: &DbOptions) -> StoreResult<Db> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let o = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10))
+            // Erased data must not linger in free pages of the file.
+            .pragma("secure_delete", "ON");
+        let pool = SqlitePoolOptions::new()
+            .max_connections(opts.max_connections.max(1))
+            .connect_with(o)
+            .await?;
+        Ok(Db::Sqlite(pool))
+    }
+
+    /// Which engine this is.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Applies the pending migrations of this backend.
+    pub async fn migrate(&self) -> StoreResult<usize> {
+        match self {
+            Db::Sqlite(p) => {
+                let m = sqlx::migrate!("./migrations/sqlite");
+                m.run(p).await?;
+                Ok(m.migrations.len())
+            }
+            Db::Postgres(p) => {
+                let m = sqlx::migrate!("./migrations/postgres");
+                m.run(p).await?;
+                Ok(m.migrations.len())
+            }
+        }
+    }
+
+    /// Starts a transaction that will write. On SQLite it takes the write lock up front
+    /// (`BEGIN IMMEDIATE`), so two writers never deadlock upgrading a read lock.
+    pub async fn begin(&self) -> StoreResult<Tx> {
+        Ok(match self {
+            Db::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    /// Starts a transaction that only reads.
+    pub async fn read(&self) -> StoreResult<Tx> {
+        Ok(match self {
+            Db::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            Db::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    /// Closes the pool, checkpointing the SQLite WAL.
+    pub async fn close(&self) {
+        match self {
+            Db::Sqlite(p) => p.close().await,
+            Db::Postgres(p) => p.close().await,
+        }
+    }
+
+    /// Checks the database answers.
+    pub async fn ping(&self) -> StoreResult<()> {
+        let mut tx = self.read().await?;
+        let _: i64 = on_tx!(&mut tx, |c| sqlx::query_scalar("SELECT 1")
+            .fetch_one(c)
+            .await)?;
+        tx.commit().await
+    }
+}
+
+impl Tx {
+    /// Commits.
+    pub async fn commit(self) -> StoreResult<()> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Postgres(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+
+    /// Rolls back (also what dropping does).
+    pub async fn rollback(self) -> StoreResult<()> {
+        match self {
+            Tx::Sqlite(t) => t.rollback().await?,
+            Tx::Postgres(t) => t.rollback().await?,
+        }
+        Ok(())
+    }
+
+    /// Which engine this transaction runs on.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Tx::Sqlite(_) => Backend::Sqlite,
+            Tx::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Executes a statement and returns the number of rows it changed.
+    pub async fn exec(&mut self, sql: &'static str, args: Vec<Arg>) -> StoreResult<u64> {
+        Ok(on_tx!(self, |c| {
+            let mut q = sqlx::query(sql);
+            for a in args {
+                q = bind_arg!(q, a);
+            }
+            q.execute(c).await?.rows_affected()
+        }))
+    }
+}
+
+/// A bind parameter in backend-neutral form, for statements built once and run on either
+/// backend.
+#[derive(Clone, Debug)]
+pub enum Arg {
+    Text(Option<String>),
+    Int(Option<i64>),
+    Bytes(Option<Vec<u8>>),
+    Bool(bool),
+}
+
+impl From<&str> for Arg {
+    fn from(v: &str) -> Self {
+        Arg::Text(Some(v.to_string()))
+    }
+}
+impl From<String> for Arg {
+    fn from(v: String) -> Self {
+        Arg::Text(Some(v))
+    }
+}
+impl From<Option<String>> for Arg {
+    fn from(v: Option<String>) -> Self {
+        Arg::Text(v)
+    }
+}
+impl From<i64> for Arg {
+    fn from(v: i64) -> Self {
+        Arg::Int(Some(v))
+    }
+}
+impl From<Option<i64>> for Arg {
+    fn from(v: Option<i64>) -> Self {
+        Arg::Int(v)
+    }
+}
+impl From<Vec<u8>> for Arg {
+    fn from(v: Vec<u8>) -> Self {
+        Arg::Bytes(Some(v))
+    }
+}
+impl From<Option<Vec<u8>>> for Arg {
+    fn from(v: Option<Vec<u8>>) -> Self {
+        Arg::Bytes(v)
+    }
+}
+impl From<bool> for Arg {
+    fn from(v: bool) -> Self {
+        Arg::Bool(v)
+    }
+}
+
+/// Builds a `Vec<Arg>` from values.
+#[macro_export]
+macro_rules! args {
+    ($($v:expr),* $(,)?) => { vec![$($crate::db::Arg::from($v)),*] };
+}
+
+/// A row type readable from both backends.
+pub trait Row:
+    for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+    + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+    + Send
+    + Unpin
+{
+}
+impl<T> Row for T where
+    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+        + Send
+        + Unpin
+{
+}
+
+/// A single value readable from both backends.
+pub trait Scalar:
+    for<'r> sqlx::Decode<'r, Sqlite>
+    + sqlx::Type<Sqlite>
+    + for<'r> sqlx::Decode<'r, Postgres>
+    + sqlx::Type<Postgres>
+    + Send
+    + Unpin
+{
+}
+impl<T> Scalar for T where
+    T: for<'r> sqlx::Decode<'r, Sqlite>
+        + sqlx::Type<Sqlite>
+        + for<'r> sqlx::Decode<'r, Postgres>
+        + sqlx::Type<Postgres>
+        + Send
+        + Unpin
+{
+}
+
+impl Tx {
+    /// All rows of a query.
+    pub async fn all<R: Row>(&mut self, sql: &'static str, args: Vec<Arg>) -> StoreResult<Vec<R>> {
+        Ok(on_tx!(self, |c| {
+            let mut q = sqlx::query_as::<_, R>(sql);
+            for a in args {
+                q = bind_arg!(q, a);
+            }
+            q.fetch_all(c).await?
+        }))
+    }
+
+    /// At most one row.
+    pub async fn opt<R: Row>(
+        &mut self,
+        sql: &'static str,
+        args: Vec<Arg>,
+    ) -> StoreResult<Option<R>> {
+        Ok(on_tx!(self, |c| {
+            let mut q = sqlx::query_as::<_, R>(sql);
+            for a in args {
+                q = bind_arg!(q, a);
+            }
+            q.fetch_optional(c).await?
+        }))
+    }
+
+    /// Exactly one row, or [`StoreError::NotFound`].
+    pub async fn one<R: Row>(&mut self, sql: &'static str, args: Vec<Arg>) -> StoreResult<R> {
+        self.opt(sql, args).await?.ok_or(StoreError::NotFound)
+    }
+
+    /// One value of the first row (e.g. a count).
+    pub async fn scalar<T: Scalar>(&mut self, sql: &'static str, args: Vec<Arg>) -> StoreResult<T> {
+        Ok(on_tx!(self, |c| {
+            let mut q = sqlx::query_scalar::<_, T>(sql);
+            for a in args {
+                q = bind_arg!(q, a);
+            }
+            q.fetch_one(c).await?
+        }))
+    }
+}

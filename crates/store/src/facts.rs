@@ -1,0 +1,189 @@
+//! Gathers the facts preflight decides on, and the regular clients of a member.
+
+use crate::args;
+use crate::db::Tx;
+use crate::error::{StoreError, StoreResult};
+use hiatus_domain::regular::{ClientHistory, RegularBecause};
+use hiatus_domain::{
+    AccountId, Currency, Micros, Money, PreflightFacts, RecordRef, RegularClientRule,
+};
+
+/// At most this many records are listed per finding; the count in the sentence stays exact.
+const MAX_RECORDS: i64 = 100;
+
+/// A regular client and why they count as one.
+#[derive(Clone, Debug)]
+pub struct RegularClient {
+    pub client_id: AccountId,
+    pub because: RegularBecause,
+    pub told: bool,
+}
+
+/// The regular clients of a freelancer, most contracts first.
+pub async fn regular_clients(
+    tx: &mut Tx,
+    member: AccountId,
+    rule: &RegularClientRule,
+    now: Micros,
+) -> StoreResult<Vec<RegularClient>> {
+    let rows: Vec<(String, i64, i64, i64, i64)> = tx
+        .all(
+            "SELECT c.client_id, COUNT(*), SUM(CASE WHEN c.status <> 'ended' THEN 1 ELSE 0 END), \
+             MAX(COALESCE(c.ended_at, c.created_at)), \
+             MAX(CASE WHEN n.client_id IS NULL THEN 0 ELSE 1 END) \
+             FROM contracts c LEFT JOIN client_notices n ON n.account_id = c.freelancer_id AND n.client_id = c.client_id \
+             WHERE c.freelancer_id = $1 GROUP BY c.client_id ORDER BY COUNT(*) DESC, c.client_id",
+            args![member.to_text()],
+        )
+        .await?;
+    let mut out = Vec::new();
+    for (client, contracts, live, last, told) in rows {
+        let h = ClientHistory {
+            contracts,
+            live_contracts: live,
+            last_activity: last,
+        };
+        if let Some(because) = rule.judge(&h, now) {
+            let client_id = client
+                .parse()
+                .map_err(|_| StoreError::Corrupt("client id".into()))?;
+            out.push(RegularClient {
+                client_id,
+                because,
+                told: told > 0,
+            });
+        }
+    }
+    Ok(out)
+}
+
+async fn refs(
+    tx: &mut Tx,
+    kind: &str,
+    sql: &'static str,
+    member: &str,
+) -> StoreResult<Vec<RecordRef>> {
+    let rows: Vec<(String, String)> = tx.all(sql, args![member.to_string(), MAX_RECORDS]).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, label)| RecordRef::new(kind, id, label))
+        .collect())
+}
+
+/// Everything preflight needs about one member.
+pub async fn preflight_facts(
+    tx: &mut Tx,
+    member: AccountId,
+    rule: &RegularClientRule,
+    reason_temporary: bool,
+    now: Micros,
+) -> StoreResult<PreflightFacts> {
+    let m = member.to_text();
+    let live_contracts = refs(
+        tx,
+        "contract",
+        "SELECT id, title FROM contracts WHERE (freelancer_id = $1 OR client_id = $1) AND status <> 'ended' ORDER BY created_at LIMIT $2",
+        &m,
+    )
+    .await?;
+    // Two indexed lookups joined by UNION ALL use the (payer_id, status) and (payee_id, status)
+    // indexes; an OR across both columns would scan every payment of a heavy member.
+    let unsettled_payments = refs(
+        tx,
+        "payment",
+        "SELECT id, currency || ' ' || CAST(amount_minor AS TEXT) FROM ( \
+            SELECT id, currency, amount_minor, created_at FROM payments WHERE payer_id = $1 AND status IN ('in_escrow', 'pending_release') \
+            UNION ALL SELECT id, currency, amount_minor, created_at FROM payments WHERE payee_id = $1 AND status IN ('in_escrow', 'pending_release') \
+         ) p ORDER BY created_at LIMIT $2",
+        &m,
+    )
+    .await?;
+    let scheduled_payouts = refs(
+        tx,
+        "payout",
+        "SELECT id, currency || ' ' || CAST(amount_minor AS TEXT) FROM payouts WHERE account_id = $1 AND status = 'scheduled' ORDER BY created_at LIMIT $2",
+        &m,
+    )
+    .await?;
+    let unpaid_invoices = refs(
+        tx,
+        "invoice",
+        "SELECT id, number FROM invoices WHERE recipient_id = $1 AND status = 'unpaid' ORDER BY issued_at LIMIT $2",
+        &m,
+    )
+    .await?;
+    let open_disputes = refs(
+        tx,
+        "dispute",
+        "SELECT d.id, c.title FROM disputes d JOIN contracts c ON c.id = d.contract_id \
+         WHERE (c.freelancer_id = $1 OR c.client_id = $1) AND d.status = 'open' ORDER BY d.created_at LIMIT $2",
+        &m,
+    )
+    .await?;
+    let open_proposals = refs(
+        tx,
+        "proposal",
+        "SELECT id, kind FROM proposals WHERE sender_id = $1 AND status = 'open' ORDER BY created_at LIMIT $2",
+        &m,
+    )
+    .await?;
+    let open_job_posts = refs(
+        tx,
+        "job_post",
+        "SELECT id, title FROM job_posts WHERE client_id = $1 AND status = 'open' ORDER BY created_at LIMIT $2",
+        &m,
+    )
+    .await?;
+    let money_rows: Vec<(String, i64, i64)> = tx
+        .all("SELECT currency, available_minor, debt_minor FROM balances WHERE account_id = $1 ORDER BY currency", args![m.clone()])
+        .await?;
+    let mut balances = Vec::new();
+    let mut debts = Vec::new();
+    for (cur, avail, debt) in money_rows {
+        let currency = Currency::parse(&cur).map_err(|_| StoreError::Corrupt("currency".into()))?;
+        if avail > 0 {
+            balances.push(Money {
+                minor: avail,
+                currency,
+            });
+        }
+        if debt > 0 {
+            debts.push(Money {
+                minor: debt,
+                currency,
+            });
+        }
+    }
+    let export_current: i64 = tx
+        .scalar(
+            "SELECT COUNT(*) FROM exports e JOIN accounts a ON a.id = e.account_id WHERE e.account_id = $1 AND e.downloaded_at >= a.data_changed_at",
+            args![m.clone()],
+        )
+        .await?;
+    let regular_clients_not_told = regular_clients(tx, member, rule, now)
+        .await?
+        .into_iter()
+        .filter(|c| !c.told)
+        .map(|c| {
+            RecordRef::new(
+                "account",
+                c.client_id,
+                format!("{} contract(s)", c.because.contracts),
+            )
+        })
+        .collect();
+    Ok(PreflightFacts {
+        live_contracts,
+        unsettled_payments,
+        scheduled_payouts,
+        balances,
+        debts,
+        unpaid_invoices,
+        open_disputes,
+        export_current: export_current > 0,
+        regular_clients_not_told,
+        open_proposals,
+        open_job_posts,
+        reason_temporary,
+    })
+}
