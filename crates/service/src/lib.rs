@@ -1,1 +1,85 @@
+//! The use cases of hiatus. Each public method opens a transaction, applies the domain's
+//! rules, writes the change with its audit event and its jobs, and commits — all or nothing.
 
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod lifecycle;
+pub mod market;
+pub mod password;
+pub mod worker;
+
+pub use auth::{Actor, LoginOutcome, SignUp};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::{PasswordParams, ServiceConfig};
+pub use error::{ServiceError, ServiceResult};
+
+use hiatus_store::{Blobs, Db, Keyring};
+use std::sync::Arc;
+
+/// Everything a use case needs: no globals, so tests build as many as they like.
+#[derive(Clone, Debug)]
+pub struct Hiatus {
+    pub db: Db,
+    pub blobs: Blobs,
+    pub keys: Arc<Keyring>,
+    pub clock: Arc<dyn Clock>,
+    pub config: ServiceConfig,
+}
+
+impl Hiatus {
+    /// Assembles the service.
+    pub fn new(
+        db: Db,
+        blobs: Blobs,
+        keys: Keyring,
+        clock: Arc<dyn Clock>,
+        config: ServiceConfig,
+    ) -> Self {
+        Self {
+            db,
+            blobs,
+            keys: Arc::new(keys),
+            clock,
+            config,
+        }
+    }
+
+    /// The current time.
+    pub fn now(&self) -> hiatus_domain::Micros {
+        self.clock.now()
+    }
+}
+
+/// Rejects text that is empty or too long, with a message naming the field.
+pub(crate) fn check_text(
+    field: &'static str,
+    value: &str,
+    max: usize,
+    required: bool,
+) -> ServiceResult<()> {
+    if required && value.trim().is_empty() {
+        return Err(ServiceError::invalid(
+            "field_required",
+            format!("{field} must not be empty"),
+        ));
+    }
+    if value.chars().count() > max {
+        return Err(ServiceError::invalid(
+            "field_too_long",
+            format!("{field} can be at most {max} characters"),
+        ));
+    }
+    if value
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
+    {
+        return Err(ServiceError::invalid(
+            "field_invalid",
+            format!("{field} contains control characters"),
+        ));
+    }
+    Ok(())
+}

@@ -460,3 +460,45 @@ pub async fn count_by_state(tx: &mut Tx) -> StoreResult<Vec<(String, i64)>> {
     )
     .await
 }
+
+/// Starts a break: remembers the visibility and notifications the member had (unless a break
+/// is already running, whose remembered values stay) and applies the break settings.
+pub async fn start_break(
+    tx: &mut Tx,
+    id: AccountId,
+    before: &ProfileSettings,
+    during: &ProfileSettings,
+    now: Micros,
+) -> StoreResult<()> {
+    tx.exec(
+        "UPDATE profiles SET break_prev_visibility = COALESCE(break_prev_visibility, $2), break_prev_notifications = COALESCE(break_prev_notifications, $3), \
+         visibility = $4, availability = $5, paused_until = $6, notifications = $7, updated_at = $8 WHERE account_id = $1",
+        args![
+            id.to_text(),
+            before.visibility.as_str(),
+            before.notifications.as_str(),
+            during.visibility.as_str(),
+            during.availability.as_str(),
+            during.paused_until,
+            during.notifications.as_str(),
+            now
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Ends a break: availability back to available, visibility and notifications back to what
+/// they were before the break. Returns false when no break was running.
+pub async fn end_break(tx: &mut Tx, id: AccountId, now: Micros) -> StoreResult<bool> {
+    let n = tx
+        .exec(
+            "UPDATE profiles SET availability = 'available', paused_until = NULL, \
+             visibility = COALESCE(break_prev_visibility, visibility), notifications = COALESCE(break_prev_notifications, notifications), \
+             break_prev_visibility = NULL, break_prev_notifications = NULL, updated_at = $2 \
+             WHERE account_id = $1 AND availability = 'paused'",
+            args![id.to_text(), now],
+        )
+        .await?;
+    Ok(n == 1)
+}

@@ -31,6 +31,8 @@ CREATE TABLE profiles (
     paused_until BIGINT,
     notifications TEXT NOT NULL,
     away_message_enc BYTEA,
+    break_prev_visibility TEXT,
+    break_prev_notifications TEXT,
     hourly_rate_minor BIGINT,
     currency TEXT NOT NULL DEFAULT 'USD',
     updated_at BIGINT NOT NULL

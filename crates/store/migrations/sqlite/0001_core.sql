@@ -31,6 +31,8 @@ CREATE TABLE profiles (
     paused_until INTEGER,
     notifications TEXT NOT NULL,
     away_message_enc BLOB,
+    break_prev_visibility TEXT,
+    break_prev_notifications TEXT,
     hourly_rate_minor INTEGER,
     currency TEXT NOT NULL DEFAULT 'USD',
     updated_at INTEGER NOT NULL

@@ -1,0 +1,56 @@
+//! Settings of the use cases, passed down from the binary's configuration (no global state).
+
+use hiatus_domain::{DAY_MICROS, Micros, RegularClientRule};
+
+/// Argon2id cost parameters. Production defaults follow OWASP's minimums; tests use cheap
+/// ones so a suite of hundreds of logins stays fast.
+#[derive(Clone, Copy, Debug)]
+pub struct PasswordParams {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl PasswordParams {
+    /// The production default: 19 MiB, 2 passes, 1 lane.
+    pub const DEFAULT: PasswordParams = PasswordParams {
+        memory_kib: 19 * 1024,
+        iterations: 2,
+        parallelism: 1,
+    };
+    /// Cheap parameters for tests and synthetic data.
+    pub const FAST: PasswordParams = PasswordParams {
+        memory_kib: 64,
+        iterations: 1,
+        parallelism: 1,
+    };
+}
+
+/// The service configuration.
+#[derive(Clone, Debug)]
+pub struct ServiceConfig {
+    pub session_ttl: Micros,
+    /// How recent a password entry must be for destructive steps.
+    pub reauth_window: Micros,
+    pub deletion_grace: Micros,
+    pub password: PasswordParams,
+    pub regular_clients: RegularClientRule,
+    pub login_max_failures: i64,
+    pub login_lockout: Micros,
+    pub job_lease: Micros,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        Self {
+            session_ttl: 14 * DAY_MICROS,
+            reauth_window: 10 * 60 * 1_000_000,
+            deletion_grace: 30 * DAY_MICROS,
+            password: PasswordParams::DEFAULT,
+            regular_clients: RegularClientRule::default(),
+            login_max_failures: 10,
+            login_lockout: 15 * 60 * 1_000_000,
+            job_lease: 5 * 60 * 1_000_000,
+        }
+    }
+}

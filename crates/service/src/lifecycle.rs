@@ -1,0 +1,512 @@
+//! The account lifecycle: preflight, deactivation, reactivation, breaks, profile settings and
+//! who may see a profile.
+
+use crate::error::{ServiceError, ServiceResult};
+use crate::{Actor, Hiatus, check_text};
+use hiatus_domain::effects::{Effects, Viewer, can_view_profile};
+use hiatus_domain::preflight::Intent;
+use hiatus_domain::profile::BreakError;
+use hiatus_domain::reason::REASON_DETAIL_MAX;
+use hiatus_domain::*;
+use hiatus_store::accounts::{self, Profile, ProfileText};
+use hiatus_store::audit::{self, NewAuditEvent};
+use hiatus_store::facts;
+use hiatus_store::jobs::{self, NewJob};
+use hiatus_store::{Tx, market};
+use serde::Serialize;
+use serde_json::json;
+
+/// The job that ends a break on its end date.
+pub const JOB_END_BREAK: &str = "break.end";
+
+/// A member's own view of their account.
+#[derive(Clone, Debug, Serialize)]
+pub struct AccountView {
+    pub id: AccountId,
+    pub kind: AccountKind,
+    pub role: Role,
+    pub state: AccountState,
+    pub email: String,
+    pub legal_name: String,
+    pub display_name: String,
+    pub headline: String,
+    pub bio: String,
+    pub away_message: Option<String>,
+    pub settings: ProfileSettings,
+    pub effects: Effects,
+    pub deletion_due_at: Option<Micros>,
+    pub created_at: Micros,
+}
+
+/// A profile as others see it.
+#[derive(Clone, Debug, Serialize)]
+pub struct PublicProfile {
+    pub id: AccountId,
+    pub kind: AccountKind,
+    pub display_name: String,
+    pub headline: String,
+    pub bio: String,
+    pub availability: Availability,
+    pub reviews: i64,
+    pub average_rating: Option<f64>,
+}
+
+/// What deactivation needs from the member.
+#[derive(Clone, Debug)]
+pub struct CloseRequest {
+    pub password: Option<String>,
+    pub reason: ClosureReason,
+    pub detail: Option<String>,
+}
+
+/// What happened, for the receipt page and email.
+#[derive(Clone, Debug, Serialize)]
+pub struct Receipt {
+    pub state: AccountState,
+    pub at: Micros,
+    pub proposals_withdrawn: u64,
+    pub job_posts_closed: u64,
+    pub warnings: Vec<Finding>,
+    /// How to come back, in words.
+    pub next: String,
+}
+
+impl Hiatus {
+    /// The caller's own account.
+    pub async fn me(&self, actor: &Actor) -> ServiceResult<AccountView> {
+        let mut tx = self.db.read().await?;
+        let acct = accounts::get(&mut tx, actor.account).await?;
+        let profile = accounts::profile(&mut tx, &self.keys, actor.account).await?;
+        let (email, legal_name) = accounts::contact(&mut tx, &self.keys, actor.account).await?;
+        tx.commit().await?;
+        let state = acct.state()?;
+        Ok(AccountView {
+            id: actor.account,
+            kind: acct.kind()?,
+            role: acct.role()?,
+            state,
+            email: email.as_str().to_string(),
+            legal_name,
+            display_name: profile.display_name,
+            headline: profile.headline,
+            bio: profile.bio,
+            away_message: profile.away_message,
+            settings: profile.settings,
+            effects: Effects::of(state),
+            deletion_due_at: acct.deletion_due_at,
+            created_at: acct.created_at,
+        })
+    }
+
+    async fn viewer_of(
+        &self,
+        tx: &mut Tx,
+        viewer: Option<&Actor>,
+        owner: AccountId,
+    ) -> ServiceResult<Viewer> {
+        Ok(match viewer {
+            None => Viewer::Anonymous,
+            Some(a) if a.account == owner => Viewer::Owner,
+            Some(a) if market::have_contract(tx, a.account, owner).await? => Viewer::Counterparty,
+            Some(_) => Viewer::Member,
+        })
+    }
+
+    /// A profile by id; hidden profiles are "not found", exactly like missing ones.
+    pub async fn profile(
+        &self,
+        viewer: Option<&Actor>,
+        id: AccountId,
+    ) -> ServiceResult<PublicProfile> {
+        let mut tx = self.db.read().await?;
+        let acct = match accounts::get(&mut tx, id).await {
+            Ok(a) => a,
+            Err(hiatus_store::StoreError::NotFound) => {
+                return Err(ServiceError::NotFound("profile"));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let state = acct.state()?;
+        if state == AccountState::Deleted || acct.role()? != Role::Member {
+            return Err(ServiceError::NotFound("profile"));
+        }
+        let p = accounts::profile(&mut tx, &self.keys, id).await?;
+        let who = self.viewer_of(&mut tx, viewer, id).await?;
+        if !can_view_profile(state, p.settings.visibility, who) {
+            return Err(ServiceError::NotFound("profile"));
+        }
+        let reviews = market::reviews_about(&mut tx, id, 1000).await?;
+        tx.commit().await?;
+        Ok(public(acct.kind()?, p, &reviews))
+    }
+
+    /// Profiles listed to the viewer, a page at a time.
+    pub async fn list_profiles(
+        &self,
+        viewer: Option<&Actor>,
+        limit: i64,
+        offset: i64,
+    ) -> ServiceResult<Vec<PublicProfile>> {
+        let mut tx = self.db.read().await?;
+        let rows = accounts::listed_profiles(
+            &mut tx,
+            &self.keys,
+            viewer.is_some(),
+            limit.clamp(1, 100),
+            offset.max(0),
+        )
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for p in rows {
+            let kind = accounts::get(&mut tx, p.account_id).await?.kind()?;
+            let reviews = market::reviews_about(&mut tx, p.account_id, 1000).await?;
+            out.push(public(kind, p, &reviews));
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    fn require_editable(actor: &Actor) -> ServiceResult<()> {
+        if Effects::of(actor.state).edit_profile {
+            Ok(())
+        } else {
+            Err(ServiceError::conflict(
+                "account_not_active",
+                format!(
+                    "the account is {}; reactivate it before changing the profile",
+                    actor.state
+                ),
+            ))
+        }
+    }
+
+    /// Changes profile text.
+    pub async fn update_profile(&self, actor: &Actor, t: ProfileText) -> ServiceResult<()> {
+        Self::require_editable(actor)?;
+        if let Some(v) = &t.display_name {
+            check_text("display_name", v, 100, true)?;
+        }
+        if let Some(v) = &t.headline {
+            check_text("headline", v, 200, false)?;
+        }
+        if let Some(v) = &t.bio {
+            check_text("bio", v, 5000, false)?;
+        }
+        if let Some(Some(v)) = &t.away_message {
+            check_text("away_message", v, 2000, false)?;
+        }
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        accounts::update_profile_text(&mut tx, &self.keys, actor.account, &t, now).await?;
+        audit::record(
+            &mut tx,
+            NewAuditEvent {
+                account: Some(actor.account),
+                actor: Some(actor.account),
+                action: "profile.updated",
+                reason: None,
+                detail: json!({}),
+                now,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Changes visibility, availability or notifications.
+    pub async fn update_settings(
+        &self,
+        actor: &Actor,
+        visibility: Option<Visibility>,
+        availability: Option<Availability>,
+        notifications: Option<NotificationMode>,
+    ) -> ServiceResult<ProfileSettings> {
+        Self::require_editable(actor)?;
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let mut s = accounts::profile(&mut tx, &self.keys, actor.account)
+            .await?
+            .settings;
+        if let Some(v) = visibility {
+            s.visibility = v;
+        }
+        if let Some(a) = availability {
+            s.availability = a;
+            if a == Availability::Available {
+                s.paused_until = None;
+            }
+        }
+        if let Some(n) = notifications {
+            s.notifications = n;
+        }
+        accounts::update_settings(&mut tx, actor.account, &s, now).await?;
+        audit::record(&mut tx, NewAuditEvent {
+            account: Some(actor.account), actor: Some(actor.account), action: "settings.updated", reason: None,
+            detail: json!({"visibility": s.visibility.as_str(), "availability": s.availability.as_str(), "notifications": s.notifications.as_str()}), now,
+        }).await?;
+        tx.commit().await?;
+        Ok(s)
+    }
+
+    /// Preflight for deactivation or deletion.
+    pub async fn preflight(
+        &self,
+        actor: &Actor,
+        intent: Intent,
+        reason: Option<ClosureReason>,
+    ) -> ServiceResult<Preflight> {
+        let now = self.now();
+        let mut tx = self.db.read().await?;
+        let f = facts::preflight_facts(
+            &mut tx,
+            actor.account,
+            &self.config.regular_clients,
+            reason.is_some_and(|r| r.is_temporary()),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Preflight::evaluate(intent, &f))
+    }
+
+    /// Deactivates the caller's account: hidden, read-only, reversible. Refused while any
+    /// preflight blocker exists; needs the current password.
+    pub async fn deactivate(&self, actor: &Actor, req: CloseRequest) -> ServiceResult<Receipt> {
+        if let Some(d) = &req.detail {
+            check_text("detail", d, REASON_DETAIL_MAX, false)?;
+        }
+        self.require_reauth(actor, req.password.as_deref()).await?;
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let acct = accounts::get_for_update(&mut tx, actor.account).await?;
+        let next = acct.state()?.deactivate()?;
+        let f = facts::preflight_facts(
+            &mut tx,
+            actor.account,
+            &self.config.regular_clients,
+            req.reason.is_temporary(),
+            now,
+        )
+        .await?;
+        let pre = Preflight::evaluate(Intent::Deactivate, &f);
+        if !pre.can_proceed() {
+            return Err(ServiceError::Blocked(Box::new(pre)));
+        }
+        let proposals_withdrawn = market::withdraw_open_proposals(&mut tx, actor.account).await?;
+        let job_posts_closed = market::close_open_job_posts(&mut tx, actor.account).await?;
+        accounts::set_state(&mut tx, actor.account, next, None, now).await?;
+        audit::record(
+            &mut tx,
+            NewAuditEvent {
+                account: Some(actor.account),
+                actor: Some(actor.account),
+                action: "account.deactivated",
+                reason: Some(req.reason.as_str().to_string()),
+                detail: json!({
+                    "detail": req.detail,
+                    "proposals_withdrawn": proposals_withdrawn,
+                    "job_posts_closed": job_posts_closed,
+                    "warnings": pre.warnings.iter().map(|w| w.code).collect::<Vec<_>>(),
+                }),
+                now,
+            },
+        )
+        .await?;
+        audit::record_closure_reason(&mut tx, "deactivate", req.reason.as_str(), now).await?;
+        audit::outbox(
+            &mut tx,
+            "account.deactivated",
+            Some(actor.account),
+            json!({"account_id": actor.account}),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(account = %actor.account, "account deactivated");
+        Ok(Receipt {
+            state: next,
+            at: now,
+            proposals_withdrawn,
+            job_posts_closed,
+            warnings: pre.warnings,
+            next: "Your profile is hidden and your data is kept. Log in any time and choose Reactivate to come back.".into(),
+        })
+    }
+
+    /// Reactivates the caller's account, restoring the visibility and availability they had.
+    pub async fn reactivate(&self, actor: &Actor) -> ServiceResult<AccountState> {
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let acct = accounts::get_for_update(&mut tx, actor.account).await?;
+        let next = acct.state()?.reactivate()?;
+        accounts::set_state(&mut tx, actor.account, next, None, now).await?;
+        audit::record(
+            &mut tx,
+            NewAuditEvent {
+                account: Some(actor.account),
+                actor: Some(actor.account),
+                action: "account.reactivated",
+                reason: None,
+                detail: json!({}),
+                now,
+            },
+        )
+        .await?;
+        audit::outbox(
+            &mut tx,
+            "account.reactivated",
+            Some(actor.account),
+            json!({"account_id": actor.account}),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(account = %actor.account, "account reactivated");
+        Ok(next)
+    }
+
+    /// Starts a break: availability paused (until a date, if given), optionally private and
+    /// muted. A job ends it on the date.
+    pub async fn start_break(
+        &self,
+        actor: &Actor,
+        req: BreakRequest,
+    ) -> ServiceResult<ProfileSettings> {
+        Self::require_editable(actor)?;
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let before = accounts::profile(&mut tx, &self.keys, actor.account)
+            .await?
+            .settings;
+        let during = before.with_break(&req, now).map_err(|e| match e {
+            BreakError::EndInPast => ServiceError::invalid("break_end_in_past", e.to_string()),
+            BreakError::TooLong => ServiceError::invalid("break_too_long", e.to_string()),
+        })?;
+        accounts::start_break(&mut tx, actor.account, &before, &during, now).await?;
+        if let Some(until) = req.until {
+            jobs::enqueue(
+                &mut tx,
+                &NewJob {
+                    kind: JOB_END_BREAK.into(),
+                    payload: json!({"account_id": actor.account, "until": until}),
+                    run_at: until,
+                    dedupe_key: Some(format!("{JOB_END_BREAK}:{}:{until}", actor.account)),
+                    max_attempts: 10,
+                },
+                now,
+            )
+            .await?;
+        }
+        audit::record(
+            &mut tx,
+            NewAuditEvent {
+                account: Some(actor.account),
+                actor: Some(actor.account),
+                action: "break.started",
+                reason: None,
+                detail: json!({"until": req.until, "private": req.private, "mute": req.mute}),
+                now,
+            },
+        )
+        .await?;
+        audit::outbox(
+            &mut tx,
+            "break.started",
+            Some(actor.account),
+            json!({"account_id": actor.account, "until": req.until}),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(during)
+    }
+
+    /// Ends the caller's break now.
+    pub async fn end_break(&self, actor: &Actor) -> ServiceResult<ProfileSettings> {
+        Self::require_editable(actor)?;
+        self.end_break_of(actor.account, Some(actor.account))
+            .await?;
+        let mut tx = self.db.read().await?;
+        let s = accounts::profile(&mut tx, &self.keys, actor.account)
+            .await?
+            .settings;
+        tx.commit().await?;
+        Ok(s)
+    }
+
+    /// Ends a break (by the member, or by the job when `actor` is `None`). Idempotent: a break
+    /// already ended is left alone.
+    pub async fn end_break_of(
+        &self,
+        account: AccountId,
+        actor: Option<AccountId>,
+    ) -> ServiceResult<bool> {
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        if actor.is_none() {
+            // The job only ends a break whose date has come (the member may have changed it).
+            let p = accounts::profile(&mut tx, &self.keys, account).await?;
+            if !p.settings.break_due_to_end(now) {
+                tx.commit().await?;
+                return Ok(false);
+            }
+        }
+        let ended = accounts::end_break(&mut tx, account, now).await?;
+        if ended {
+            audit::record(
+                &mut tx,
+                NewAuditEvent {
+                    account: Some(account),
+                    actor,
+                    action: "break.ended",
+                    reason: None,
+                    detail: json!({"by": if actor.is_some() { "member" } else { "schedule" }}),
+                    now,
+                },
+            )
+            .await?;
+            audit::outbox(
+                &mut tx,
+                "break.ended",
+                Some(account),
+                json!({"account_id": account}),
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(ended)
+    }
+
+    /// The caller's audit trail, newest first.
+    pub async fn audit_trail(
+        &self,
+        actor: &Actor,
+        account: AccountId,
+        limit: i64,
+    ) -> ServiceResult<Vec<hiatus_store::audit::AuditEventRow>> {
+        if account != actor.account {
+            actor.require_staff()?;
+        }
+        let mut tx = self.db.read().await?;
+        let rows = audit::for_account(&mut tx, account, limit.clamp(1, 500)).await?;
+        tx.commit().await?;
+        Ok(rows)
+    }
+}
+
+fn public(kind: AccountKind, p: Profile, reviews: &[Review]) -> PublicProfile {
+    let n = reviews.len() as i64;
+    PublicProfile {
+        id: p.account_id,
+        kind,
+        display_name: p.display_name,
+        headline: p.headline,
+        bio: p.bio,
+        availability: p.settings.availability,
+        reviews: n,
+        average_rating: (n > 0)
+            .then(|| reviews.iter().map(|r| r.rating as f64).sum::<f64>() / n as f64),
+    }
+}

@@ -1,0 +1,121 @@
+//! The background worker: claims due jobs from the queue and runs their handlers. Handlers are
+//! idempotent, so a job run twice (after a crash or a lost lease) changes nothing the second
+//! time.
+
+use crate::Hiatus;
+use crate::error::{ServiceError, ServiceResult};
+use crate::lifecycle::JOB_END_BREAK;
+use hiatus_domain::{AccountId, PayoutId};
+use hiatus_store::jobs::{self, JobRow};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// The job that settles a payout on its date.
+pub const JOB_SETTLE_PAYOUT: &str = "payout.settle";
+
+/// A worker process or task.
+#[derive(Clone, Debug)]
+pub struct Worker {
+    hiatus: Hiatus,
+    id: String,
+    idle_poll: Duration,
+}
+
+fn field<T: std::str::FromStr>(payload: &serde_json::Value, name: &str) -> ServiceResult<T> {
+    payload
+        .get(name)
+        .and_then(|v| v.as_str())
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| ServiceError::invalid("job_payload", format!("job payload lacks {name}")))
+}
+
+impl Worker {
+    /// A worker with a unique id (host-free: a random suffix).
+    pub fn new(hiatus: Hiatus, idle_poll: Duration) -> Self {
+        let id = format!("worker-{}", uuid::Uuid::new_v4().simple());
+        Self {
+            hiatus,
+            id,
+            idle_poll,
+        }
+    }
+
+    /// This worker's id, as recorded on the jobs it holds.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Claims and runs one due job. Returns false when nothing was due.
+    pub async fn run_once(&self) -> ServiceResult<bool> {
+        let h = &self.hiatus;
+        let Some(job) = jobs::claim(&h.db, &self.id, h.now(), h.config.job_lease).await? else {
+            return Ok(false);
+        };
+        let result = self.handle(&job).await;
+        let now = h.now();
+        let mut tx = h.db.begin().await?;
+        match result {
+            Ok(()) => {
+                if !jobs::complete(&mut tx, &job.id, &self.id, now).await? {
+                    tracing::warn!(job = %job.id, kind = %job.kind, "lease lost before completion; another worker will rerun it");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(job = %job.id, kind = %job.kind, attempt = job.attempts, error = %e, "job failed");
+                jobs::fail(&mut tx, &job, &self.id, &e.to_string(), now).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn handle(&self, job: &JobRow) -> ServiceResult<()> {
+        let payload: serde_json::Value = serde_json::from_str(&job.payload)
+            .map_err(|e| ServiceError::invalid("job_payload", e.to_string()))?;
+        match job.kind.as_str() {
+            JOB_END_BREAK => {
+                let account: AccountId = field(&payload, "account_id")?;
+                self.hiatus.end_break_of(account, None).await?;
+                Ok(())
+            }
+            JOB_SETTLE_PAYOUT => {
+                let payout: PayoutId = field(&payload, "payout_id")?;
+                self.hiatus.settle_payout(payout).await?;
+                Ok(())
+            }
+            other => Err(ServiceError::invalid(
+                "job_kind",
+                format!("no handler for job kind {other}"),
+            )),
+        }
+    }
+
+    /// Runs until `shutdown` turns true; finishes the job in hand before returning.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        tracing::info!(worker = %self.id, "worker started");
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            match self.run_once().await {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => tracing::error!(error = %e, "worker could not reach the queue"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(self.idle_poll) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+        tracing::info!(worker = %self.id, "worker stopped");
+    }
+
+    /// Runs every job that is due now, then returns how many ran (for tests and the CLI).
+    pub async fn drain(&self) -> ServiceResult<usize> {
+        let mut n = 0;
+        while self.run_once().await? {
+            n += 1;
+        }
+        Ok(n)
+    }
+}
