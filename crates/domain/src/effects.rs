@@ -30,7 +30,7 @@ pub enum Viewer {
 }
 
 /// The capabilities of an account in one state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Effects {
     /// Others can find the profile in listings and open it by URL (subject to visibility).
     pub profile_listed: bool,

@@ -20,7 +20,7 @@ use serde_json::json;
 pub const JOB_END_BREAK: &str = "break.end";
 
 /// A member's own view of their account.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct AccountView {
     pub id: AccountId,
     pub kind: AccountKind,
@@ -39,7 +39,7 @@ pub struct AccountView {
 }
 
 /// A profile as others see it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct PublicProfile {
     pub id: AccountId,
     pub kind: AccountKind,
@@ -60,7 +60,7 @@ pub struct CloseRequest {
 }
 
 /// What happened, for the receipt page and email.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Receipt {
     pub state: AccountState,
     pub at: Micros,

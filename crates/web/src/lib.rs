@@ -1,1 +1,173 @@
+//! The HTTP interface of hiatus: the JSON API under `/api/v1` with its OpenAPI document,
+//! health checks, and security headers. Handlers are thin: extract, call one use case, map
+//! the error.
 
+pub mod api;
+pub mod extract;
+pub mod limit;
+pub mod openapi;
+pub mod problem;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{delete, get, patch, post};
+use hiatus_service::Hiatus;
+use problem::ApiError;
+use std::sync::Arc;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+/// Options of the HTTP layer.
+#[derive(Clone, Debug)]
+pub struct WebOptions {
+    /// Mark cookies `Secure` (when served over TLS).
+    pub secure_cookies: bool,
+    /// Attempts per minute per address on login and re-authentication.
+    pub auth_attempts_per_minute: u32,
+    /// Largest request body in bytes.
+    pub body_limit: usize,
+}
+
+impl Default for WebOptions {
+    fn default() -> Self {
+        Self {
+            secure_cookies: false,
+            auth_attempts_per_minute: 30,
+            body_limit: 12 * 1024 * 1024,
+        }
+    }
+}
+
+/// Shared state of the handlers.
+#[derive(Clone)]
+pub struct AppState {
+    pub hiatus: Hiatus,
+    pub options: WebOptions,
+    pub limiter: Arc<limit::Limiter>,
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(s): State<AppState>) -> impl IntoResponse {
+    match s.hiatus.db.ping().await {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "database not reachable");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not_ready",
+                "the database is not reachable",
+            )
+            .into_response()
+        }
+    }
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "there is nothing at this address; the API is under /api/v1 (see /api/v1/openapi.json)",
+    )
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this address does not accept that method",
+    )
+}
+
+/// The whole HTTP application.
+pub fn router(hiatus: Hiatus, options: WebOptions) -> Router {
+    use api::{account as a, market as m};
+    let state = AppState {
+        limiter: Arc::new(limit::Limiter::new(options.auth_attempts_per_minute)),
+        hiatus,
+        options: options.clone(),
+    };
+    let guarded = Router::new()
+        .route("/sessions", post(a::login))
+        .route("/sessions/reauth", post(a::reauth))
+        .route("/me/deactivate", post(a::deactivate))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limit::guard,
+        ));
+    let v1 = Router::new()
+        .route("/openapi.json", get(openapi::serve))
+        .route("/accounts", post(a::sign_up))
+        .route("/sessions/current", delete(a::logout))
+        .route("/sessions/others", delete(a::logout_others))
+        .route("/me", get(a::me))
+        .route("/me/profile", patch(a::update_profile))
+        .route("/me/settings", patch(a::update_settings))
+        .route("/me/break", post(a::start_break).delete(a::end_break))
+        .route("/me/preflight", get(a::preflight))
+        .route("/me/reactivate", post(a::reactivate))
+        .route("/me/audit", get(a::audit))
+        .route("/me/balances", get(a::balances))
+        .route("/me/withdrawals", post(a::withdraw))
+        .route("/me/payouts", get(a::payouts))
+        .route("/profiles", get(m::list_profiles))
+        .route("/profiles/{id}", get(m::get_profile))
+        .route("/profiles/{id}/reviews", get(m::profile_reviews))
+        .route(
+            "/job-posts",
+            post(m::create_job_post).get(m::list_job_posts),
+        )
+        .route("/proposals", post(m::send_proposal).get(m::list_proposals))
+        .route("/proposals/{id}/respond", post(m::respond_proposal))
+        .route(
+            "/contracts",
+            post(m::create_contract).get(m::list_contracts),
+        )
+        .route("/contracts/{id}", get(m::get_contract))
+        .route("/contracts/{id}/actions", post(m::contract_action))
+        .route("/contracts/{id}/milestones", post(m::fund_milestone))
+        .route(
+            "/contracts/{id}/submissions",
+            post(m::submit_work).get(m::list_submissions),
+        )
+        .route("/contracts/{id}/invoices", post(m::issue_invoice))
+        .route("/contracts/{id}/reviews", post(m::write_review))
+        .route("/payments", get(m::list_payments))
+        .route("/payments/{id}/actions", post(m::payment_action))
+        .route("/invoices", get(m::list_invoices))
+        .route("/invoices/{id}", get(m::get_invoice))
+        .route("/invoices/{id}/pay", post(m::pay_invoice))
+        .route("/threads", post(m::start_thread).get(m::list_threads))
+        .route(
+            "/threads/{id}/messages",
+            get(m::list_messages).post(m::post_message),
+        )
+        .route("/files", post(m::upload_file))
+        .route("/files/{id}", get(m::download_file))
+        .merge(guarded);
+    let header = |name: &'static str, value: &'static str| {
+        SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        )
+    };
+    Router::new()
+        .nest("/api/v1", v1)
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(options.body_limit))
+        .layer(header("x-content-type-options", "nosniff"))
+        .layer(header("x-frame-options", "DENY"))
+        .layer(header("referrer-policy", "no-referrer"))
+        .layer(header(
+            "content-security-policy",
+            "default-src 'none'; frame-ancestors 'none'",
+        ))
+        .layer(header("cache-control", "no-store"))
+        .with_state(state)
+}

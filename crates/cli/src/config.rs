@@ -1,0 +1,154 @@
+//! Configuration shared by every subcommand: flags, with `HIATUS_…` environment variables as
+//! defaults. Passed down explicitly; nothing global.
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use hiatus_service::{Hiatus, PasswordParams, ServiceConfig, SystemClock};
+use hiatus_store::{Blobs, Db, DbOptions, Keyring, SecretKey};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Options every subcommand takes.
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// The data folder: SQLite database, files and the generated master key.
+    #[arg(
+        long,
+        global = true,
+        env = "HIATUS_DATA_DIR",
+        default_value = "hiatus-data"
+    )]
+    pub data_dir: PathBuf,
+    /// `postgres://user@host/db` to use PostgreSQL; default: SQLite in the data folder.
+    #[arg(long, global = true, env = "HIATUS_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// The master key (64 hex digits) that wraps every member's data key. Default: the key
+    /// file in the data folder, generated on first use.
+    #[arg(long, global = true, env = "HIATUS_MASTER_KEY", hide_env_values = true)]
+    pub master_key: Option<String>,
+    /// Log filter, e.g. `info` or `hiatus=debug` (RUST_LOG syntax).
+    #[arg(long, global = true, env = "HIATUS_LOG", default_value = "info")]
+    pub log: String,
+    /// Log as JSON lines instead of text.
+    #[arg(long, global = true, env = "HIATUS_LOG_JSON")]
+    pub log_json: bool,
+    /// Deletion grace period in days (0 erases at the next worker run).
+    #[arg(
+        long,
+        global = true,
+        env = "HIATUS_DELETION_GRACE_DAYS",
+        default_value_t = 30
+    )]
+    pub deletion_grace_days: i64,
+    /// Use cheap password hashing (tests and synthetic data only; never in production).
+    #[arg(
+        long,
+        global = true,
+        env = "HIATUS_INSECURE_FAST_PASSWORDS",
+        hide = true
+    )]
+    pub insecure_fast_passwords: bool,
+}
+
+/// Sets up logging to stderr.
+pub fn init_logging(g: &Global) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&g.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if g.log_json {
+        b.json().init();
+    } else {
+        b.init();
+    }
+}
+
+const KEY_FILE: &str = "master.key";
+
+/// The master key: from configuration, else the data folder's key file (created when
+/// `create` is true).
+pub fn master_key(g: &Global, create: bool) -> Result<SecretKey> {
+    if let Some(k) = &g.master_key {
+        return SecretKey::from_hex(k).context("HIATUS_MASTER_KEY / --master-key");
+    }
+    let path = g.data_dir.join(KEY_FILE);
+    if path.exists() {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        return SecretKey::from_hex(&text)
+            .with_context(|| format!("{} does not hold a valid key", path.display()));
+    }
+    if !create {
+        bail!(
+            "no master key: set HIATUS_MASTER_KEY or run `hiatus migrate` once to create {}",
+            path.display()
+        );
+    }
+    std::fs::create_dir_all(&g.data_dir)
+        .with_context(|| format!("creating {}", g.data_dir.display()))?;
+    let key = SecretKey::generate();
+    write_private(&path, &format!("{}\n", key.to_hex()))?;
+    tracing::warn!(file = %path.display(), "generated a new master key; back it up: without it no personal data can be read");
+    Ok(key)
+}
+
+fn write_private(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+/// The database URL in effect.
+pub fn database_url(g: &Global) -> String {
+    match &g.database_url {
+        Some(u) => u.clone(),
+        None => format!("sqlite://{}", g.data_dir.join("hiatus.db").display()),
+    }
+}
+
+/// Opens the database and applies migrations.
+pub async fn open_db(g: &Global, max_connections: u32) -> Result<Db> {
+    let url = database_url(g);
+    let db = Db::connect(&url, &DbOptions { max_connections }).await.with_context(|| {
+        if url.starts_with("postgres") {
+            "connecting to PostgreSQL (check --database-url / HIATUS_DATABASE_URL and that the server runs)".to_string()
+        } else {
+            format!("opening the SQLite database in {}", g.data_dir.display())
+        }
+    })?;
+    db.migrate().await.context("applying migrations")?;
+    Ok(db)
+}
+
+/// Assembles the service from the configuration.
+pub async fn hiatus(g: &Global) -> Result<Hiatus> {
+    let key = master_key(g, true)?;
+    let db = open_db(g, 8).await?;
+    let blobs = Blobs::local(g.data_dir.join("files")).context("creating the files folder")?;
+    let mut config = ServiceConfig::default();
+    if g.deletion_grace_days < 0 {
+        bail!("--deletion-grace-days must be 0 or more");
+    }
+    config.deletion_grace = g.deletion_grace_days * hiatus_domain::DAY_MICROS;
+    if g.insecure_fast_passwords {
+        config.password = PasswordParams::FAST;
+    }
+    Ok(Hiatus::new(
+        db,
+        blobs,
+        Keyring::new(key),
+        Arc::new(SystemClock),
+        config,
+    ))
+}

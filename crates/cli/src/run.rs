@@ -1,0 +1,245 @@
+//! serve, worker, migrate, generate and admin.
+
+use crate::config::{self, Global};
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use hiatus_domain::{AccountKind, Role};
+use hiatus_service::worker::Worker;
+use hiatus_service::{Hiatus, SignUp};
+use hiatus_web::WebOptions;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Options of `serve`.
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "HIATUS_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Do not run an embedded worker (run `hiatus worker` processes instead).
+    #[arg(long, env = "HIATUS_NO_WORKER")]
+    pub no_worker: bool,
+    /// Mark cookies Secure (set when a TLS proxy fronts hiatus).
+    #[arg(long, env = "HIATUS_SECURE_COOKIES")]
+    pub secure_cookies: bool,
+    /// Login attempts per minute per client address.
+    #[arg(long, env = "HIATUS_LOGIN_ATTEMPTS_PER_MINUTE", default_value_t = 30)]
+    pub login_attempts_per_minute: u32,
+}
+
+/// Options of `worker`.
+#[derive(Args, Debug)]
+pub struct WorkerArgs {
+    /// Seconds to wait when the queue is empty.
+    #[arg(long, default_value_t = 1.0)]
+    pub poll_seconds: f64,
+    /// Run the jobs that are due now, then exit.
+    #[arg(long)]
+    pub once: bool,
+}
+
+/// Size profiles of `generate`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum SizeProfile {
+    /// A typical member: 40 contracts, 2,000 messages, 100 files (about 50 MiB).
+    M,
+    /// A heavy member over ten years: 2,000 contracts, 200,000 messages, 5,000 files (about 1 GiB).
+    L,
+}
+
+/// Options of `generate`.
+#[derive(Args, Debug)]
+pub struct GenerateArgs {
+    /// The profile of the member(s) to generate.
+    #[arg(long, value_enum, default_value = "m")]
+    pub profile: SizeProfile,
+    /// How many members of the profile.
+    #[arg(long, default_value_t = 1)]
+    pub members: u32,
+    /// Background accounts around them.
+    #[arg(long, default_value_t = 1000)]
+    pub accounts: u64,
+    /// Seed: the same seed gives the same data.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Skip writing file bytes (rows only), for database benchmarks.
+    #[arg(long)]
+    pub no_files: bool,
+    /// Print a JSON summary on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `admin` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum AdminCommand {
+    /// Create a support agent or operator account.
+    CreateStaff {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// `support` or `operator`.
+        #[arg(long, default_value = "support")]
+        role: String,
+        /// The password (read from HIATUS_NEW_PASSWORD when not given).
+        #[arg(long, env = "HIATUS_NEW_PASSWORD", hide_env_values = true)]
+        password: String,
+    },
+    /// Job queue health: counts and oldest due time per kind and status.
+    Jobs,
+    /// Number of accounts per lifecycle state.
+    Accounts,
+}
+
+fn shutdown_signal() -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("signal handler");
+            tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        tracing::info!("shutting down");
+        let _ = tx.send(true);
+    });
+    rx
+}
+
+/// Runs the server (and a worker) until a signal.
+pub async fn serve_with(
+    h: Hiatus,
+    args: &ServeArgs,
+    on_ready: impl FnOnce(SocketAddr),
+) -> Result<()> {
+    let shutdown = shutdown_signal();
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    let worker = if args.no_worker {
+        None
+    } else {
+        Some(tokio::spawn(
+            Worker::new(h.clone(), Duration::from_secs(1)).run(shutdown.clone()),
+        ))
+    };
+    let app = hiatus_web::router(
+        h.clone(),
+        WebOptions {
+            secure_cookies: args.secure_cookies,
+            auth_attempts_per_minute: args.login_attempts_per_minute,
+            ..WebOptions::default()
+        },
+    );
+    on_ready(addr);
+    let mut stop = shutdown.clone();
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        let _ = stop.wait_for(|s| *s).await;
+    })
+    .await?;
+    if let Some(w) = worker {
+        let _ = w.await;
+    }
+    h.db.close().await;
+    Ok(())
+}
+
+pub async fn serve(g: &Global, args: ServeArgs) -> Result<()> {
+    let h = config::hiatus(g).await?;
+    serve_with(
+        h,
+        &args,
+        |addr| tracing::info!(%addr, "hiatus is listening"),
+    )
+    .await
+}
+
+pub async fn worker(g: &Global, args: WorkerArgs) -> Result<()> {
+    let h = config::hiatus(g).await?;
+    if !(0.01..=3600.0).contains(&args.poll_seconds) {
+        bail!("--poll-seconds must be between 0.01 and 3600");
+    }
+    let w = Worker::new(h.clone(), Duration::from_secs_f64(args.poll_seconds));
+    if args.once {
+        let n = w.drain().await?;
+        eprintln!("ran {n} job(s)");
+    } else {
+        w.run(shutdown_signal()).await;
+    }
+    h.db.close().await;
+    Ok(())
+}
+
+pub async fn migrate(g: &Global) -> Result<()> {
+    config::master_key(g, true)?;
+    let db = config::open_db(g, 1).await?;
+    eprintln!("database is up to date ({:?})", db.backend());
+    db.close().await;
+    Ok(())
+}
+
+pub async fn generate(g: &Global, args: GenerateArgs) -> Result<()> {
+    let _ = (g, args);
+    bail!("generate is not available in this build yet")
+}
+
+pub async fn admin(g: &Global, cmd: AdminCommand) -> Result<()> {
+    let h = config::hiatus(g).await?;
+    match cmd {
+        AdminCommand::CreateStaff {
+            email,
+            name,
+            role,
+            password,
+        } => {
+            let role = match role.as_str() {
+                "support" => Role::Support,
+                "operator" => Role::Operator,
+                other => bail!("--role must be support or operator, not {other:?}"),
+            };
+            let id = h
+                .sign_up(
+                    SignUp {
+                        email,
+                        password,
+                        legal_name: name.clone(),
+                        display_name: name,
+                        kind: AccountKind::Client,
+                        headline: String::new(),
+                        bio: String::new(),
+                    },
+                    role,
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{id}");
+        }
+        AdminCommand::Jobs => {
+            let mut tx = h.db.read().await?;
+            let stats = hiatus_store::jobs::stats(&mut tx).await?;
+            tx.commit().await?;
+            println!("{}", serde_json::to_string_pretty(&stats)?);
+        }
+        AdminCommand::Accounts => {
+            let mut tx = h.db.read().await?;
+            let counts = hiatus_store::accounts::count_by_state(&mut tx).await?;
+            tx.commit().await?;
+            for (state, n) in counts {
+                println!("{state}\t{n}");
+            }
+        }
+    }
+    h.db.close().await;
+    Ok(())
+}

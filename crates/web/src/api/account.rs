@@ -1,0 +1,412 @@
+//! Accounts, sessions and the lifecycle of the caller's own account.
+
+use crate::AppState;
+use crate::extract::{ApiJson, ApiQuery, Auth, SESSION_COOKIE};
+use crate::problem::{ApiError, ApiResult};
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use hiatus_domain::effects::Landing;
+use hiatus_domain::preflight::Intent;
+use hiatus_domain::*;
+use hiatus_service::SignUp;
+use hiatus_service::lifecycle::{AccountView, CloseRequest, Receipt};
+use hiatus_store::accounts::ProfileText;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+/// Sign-up details.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignUpBody {
+    pub email: String,
+    /// At least 10 characters.
+    pub password: String,
+    pub legal_name: String,
+    pub display_name: String,
+    pub kind: AccountKind,
+    #[serde(default)]
+    pub headline: String,
+    #[serde(default)]
+    pub bio: String,
+}
+
+/// A created record's id.
+#[derive(Serialize, ToSchema)]
+pub struct Created {
+    pub id: uuid::Uuid,
+}
+
+/// Creates a member account.
+#[utoipa::path(post, path = "/api/v1/accounts", tag = "accounts", request_body = SignUpBody,
+    responses((status = 201, description = "Account created", body = Created)))]
+pub async fn sign_up(
+    State(s): State<AppState>,
+    ApiJson(b): ApiJson<SignUpBody>,
+) -> ApiResult<(StatusCode, Json<Created>)> {
+    let id = s
+        .hiatus
+        .sign_up(
+            SignUp {
+                email: b.email,
+                password: b.password,
+                legal_name: b.legal_name,
+                display_name: b.display_name,
+                kind: b.kind,
+                headline: b.headline,
+                bio: b.bio,
+            },
+            Role::Member,
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(Created { id: id.0 })))
+}
+
+/// Login details.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginBody {
+    pub email: String,
+    pub password: String,
+}
+
+/// A new session.
+#[derive(Serialize, ToSchema)]
+pub struct SessionBody {
+    /// Send as `Authorization: Bearer <token>`; the same value is set as an HttpOnly cookie.
+    pub token: String,
+    pub account_id: AccountId,
+    pub state: AccountState,
+    /// Where a client should take the member: home, "reactivate?" or "cancel deletion?".
+    pub landing: Landing,
+    pub expires_at: Micros,
+}
+
+/// Logs in. Deactivated and deletion-scheduled members can log in too; `landing` says what
+/// to offer them. Erased accounts get 403 `account_deleted`.
+#[utoipa::path(post, path = "/api/v1/sessions", tag = "sessions", request_body = LoginBody,
+    responses((status = 200, description = "Logged in", body = SessionBody)))]
+pub async fn login(
+    State(s): State<AppState>,
+    ApiJson(b): ApiJson<LoginBody>,
+) -> ApiResult<Response> {
+    let out = s.hiatus.login(&b.email, &b.password).await?;
+    let secure = if s.options.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
+    let max_age = (out.expires_at - s.hiatus.now()) / 1_000_000;
+    let cookie = format!(
+        "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}",
+        out.token
+    );
+    let mut res = Json(SessionBody {
+        token: out.token,
+        account_id: out.account,
+        state: out.state,
+        landing: out.landing,
+        expires_at: out.expires_at,
+    })
+    .into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        res.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(res)
+}
+
+/// Logs out of this session.
+#[utoipa::path(delete, path = "/api/v1/sessions/current", tag = "sessions", security(("bearer" = [])),
+    responses((status = 204, description = "Logged out")))]
+pub async fn logout(State(s): State<AppState>, Auth(a): Auth) -> ApiResult<Response> {
+    s.hiatus.logout(&a).await?;
+    let mut res = StatusCode::NO_CONTENT.into_response();
+    res.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("hiatus_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
+    );
+    Ok(res)
+}
+
+/// A count of records changed.
+#[derive(Serialize, ToSchema)]
+pub struct Count {
+    pub count: u64,
+}
+
+/// Signs out every other session of the caller.
+#[utoipa::path(delete, path = "/api/v1/sessions/others", tag = "sessions", security(("bearer" = [])),
+    responses((status = 200, description = "Other sessions ended", body = Count)))]
+pub async fn logout_others(State(s): State<AppState>, Auth(a): Auth) -> ApiResult<Json<Count>> {
+    Ok(Json(Count {
+        count: s.hiatus.logout_others(&a).await?,
+    }))
+}
+
+/// A password, to confirm a destructive step.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordBody {
+    pub password: String,
+}
+
+/// Re-authenticates: opens a short window in which destructive steps need no password.
+#[utoipa::path(post, path = "/api/v1/sessions/reauth", tag = "sessions", security(("bearer" = [])), request_body = PasswordBody,
+    responses((status = 204, description = "Re-authenticated")))]
+pub async fn reauth(
+    State(s): State<AppState>,
+    Auth(mut a): Auth,
+    ApiJson(b): ApiJson<PasswordBody>,
+) -> ApiResult<StatusCode> {
+    s.hiatus.reauthenticate(&mut a, &b.password).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The caller's account.
+#[utoipa::path(get, path = "/api/v1/me", tag = "me", security(("bearer" = [])),
+    responses((status = 200, description = "The account", body = AccountView)))]
+pub async fn me(State(s): State<AppState>, Auth(a): Auth) -> ApiResult<Json<AccountView>> {
+    Ok(Json(s.hiatus.me(&a).await?))
+}
+
+/// Profile fields to change; absent fields stay as they are.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileBody {
+    pub display_name: Option<String>,
+    pub headline: Option<String>,
+    pub bio: Option<String>,
+    /// The automatic reply counterparties get while the account is deactivated; empty clears it.
+    pub away_message: Option<String>,
+}
+
+/// Changes the caller's profile text.
+#[utoipa::path(patch, path = "/api/v1/me/profile", tag = "me", security(("bearer" = [])), request_body = ProfileBody,
+    responses((status = 200, description = "Updated account", body = AccountView)))]
+pub async fn update_profile(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiJson(b): ApiJson<ProfileBody>,
+) -> ApiResult<Json<AccountView>> {
+    let t = ProfileText {
+        display_name: b.display_name,
+        headline: b.headline,
+        bio: b.bio,
+        away_message: b
+            .away_message
+            .map(|m| if m.trim().is_empty() { None } else { Some(m) }),
+    };
+    s.hiatus.update_profile(&a, t).await?;
+    Ok(Json(s.hiatus.me(&a).await?))
+}
+
+/// Settings to change; absent fields stay as they are.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsBody {
+    pub visibility: Option<Visibility>,
+    pub availability: Option<Availability>,
+    pub notifications: Option<NotificationMode>,
+}
+
+/// Changes visibility, availability or notifications.
+#[utoipa::path(patch, path = "/api/v1/me/settings", tag = "me", security(("bearer" = [])), request_body = SettingsBody,
+    responses((status = 200, description = "The settings now", body = ProfileSettings)))]
+pub async fn update_settings(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiJson(b): ApiJson<SettingsBody>,
+) -> ApiResult<Json<ProfileSettings>> {
+    Ok(Json(
+        s.hiatus
+            .update_settings(&a, b.visibility, b.availability, b.notifications)
+            .await?,
+    ))
+}
+
+/// Takes a break: availability paused (until a date, if given), optionally private and muted.
+#[utoipa::path(post, path = "/api/v1/me/break", tag = "lifecycle", security(("bearer" = [])), request_body = BreakRequest,
+    responses((status = 200, description = "The settings during the break", body = ProfileSettings)))]
+pub async fn start_break(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiJson(b): ApiJson<BreakRequest>,
+) -> ApiResult<Json<ProfileSettings>> {
+    Ok(Json(s.hiatus.start_break(&a, b).await?))
+}
+
+/// Ends the break now, restoring visibility and notifications.
+#[utoipa::path(delete, path = "/api/v1/me/break", tag = "lifecycle", security(("bearer" = [])),
+    responses((status = 200, description = "The settings after the break", body = ProfileSettings)))]
+pub async fn end_break(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+) -> ApiResult<Json<ProfileSettings>> {
+    Ok(Json(s.hiatus.end_break(&a).await?))
+}
+
+/// What preflight checks for.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PreflightQuery {
+    /// `deactivate` or `delete`.
+    pub intent: Intent,
+    /// The reason the member gave, if any (a temporary reason adds the "a break would do" warning).
+    pub reason: Option<ClosureReason>,
+}
+
+/// Blockers and warnings before deactivation or deletion.
+#[utoipa::path(get, path = "/api/v1/me/preflight", tag = "lifecycle", security(("bearer" = [])), params(PreflightQuery),
+    responses((status = 200, description = "Blockers and warnings", body = Preflight)))]
+pub async fn preflight(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiQuery(q): ApiQuery<PreflightQuery>,
+) -> ApiResult<Json<Preflight>> {
+    Ok(Json(s.hiatus.preflight(&a, q.intent, q.reason).await?))
+}
+
+/// What deactivation needs.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeactivateBody {
+    /// The current password (may be omitted within a few minutes of `POST /sessions/reauth`).
+    pub password: Option<String>,
+    pub reason: ClosureReason,
+    /// Optional free text, at most 2,000 characters.
+    pub detail: Option<String>,
+}
+
+/// Deactivates the caller's account: hidden, read-only, reversible. Refused (409
+/// `preflight_blocked`, with the blockers) while anything blocks it.
+#[utoipa::path(post, path = "/api/v1/me/deactivate", tag = "lifecycle", security(("bearer" = [])), request_body = DeactivateBody,
+    responses((status = 200, description = "Deactivated", body = Receipt)))]
+pub async fn deactivate(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiJson(b): ApiJson<DeactivateBody>,
+) -> ApiResult<Json<Receipt>> {
+    Ok(Json(
+        s.hiatus
+            .deactivate(
+                &a,
+                CloseRequest {
+                    password: b.password,
+                    reason: b.reason,
+                    detail: b.detail,
+                },
+            )
+            .await?,
+    ))
+}
+
+/// The state after a transition.
+#[derive(Serialize, ToSchema)]
+pub struct StateBody {
+    pub state: AccountState,
+}
+
+/// Reactivates a deactivated account, restoring its previous visibility and availability.
+#[utoipa::path(post, path = "/api/v1/me/reactivate", tag = "lifecycle", security(("bearer" = [])),
+    responses((status = 200, description = "Reactivated", body = StateBody)))]
+pub async fn reactivate(State(s): State<AppState>, Auth(a): Auth) -> ApiResult<Json<StateBody>> {
+    Ok(Json(StateBody {
+        state: s.hiatus.reactivate(&a).await?,
+    }))
+}
+
+/// An audit event.
+#[derive(Serialize, ToSchema)]
+pub struct AuditEvent {
+    pub id: String,
+    pub actor_id: Option<String>,
+    pub action: String,
+    pub reason: Option<String>,
+    pub detail: serde_json::Value,
+    pub created_at: Micros,
+}
+
+/// Paging.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Page {
+    /// At most this many (1 to 500; default 50).
+    pub limit: Option<i64>,
+    /// Skip this many.
+    pub offset: Option<i64>,
+}
+
+impl Page {
+    /// (limit, offset) with defaults, rejecting nonsense.
+    pub fn get(&self) -> ApiResult<(i64, i64)> {
+        let limit = self.limit.unwrap_or(50);
+        let offset = self.offset.unwrap_or(0);
+        if !(1..=500).contains(&limit) || offset < 0 {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "limit is 1 to 500 and offset 0 or more",
+            ));
+        }
+        Ok((limit, offset))
+    }
+}
+
+/// The caller's audit trail, newest first.
+#[utoipa::path(get, path = "/api/v1/me/audit", tag = "me", security(("bearer" = [])), params(Page),
+    responses((status = 200, description = "Audit events", body = [AuditEvent])))]
+pub async fn audit(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiQuery(p): ApiQuery<Page>,
+) -> ApiResult<Json<Vec<AuditEvent>>> {
+    let (limit, _) = p.get()?;
+    let rows = s.hiatus.audit_trail(&a, a.account, limit).await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|r| AuditEvent {
+                id: r.id,
+                actor_id: r.actor_id,
+                action: r.action,
+                reason: r.reason,
+                detail: serde_json::from_str(&r.detail).unwrap_or(serde_json::Value::Null),
+                created_at: r.created_at,
+            })
+            .collect(),
+    ))
+}
+
+/// The caller's balances.
+#[utoipa::path(get, path = "/api/v1/me/balances", tag = "money", security(("bearer" = [])),
+    responses((status = 200, description = "Balances", body = [Balance])))]
+pub async fn balances(State(s): State<AppState>, Auth(a): Auth) -> ApiResult<Json<Vec<Balance>>> {
+    Ok(Json(s.hiatus.my_balances(&a).await?))
+}
+
+/// An amount to withdraw.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WithdrawBody {
+    pub amount: Money,
+}
+
+/// Withdraws available balance: a payout scheduled to settle in three days.
+#[utoipa::path(post, path = "/api/v1/me/withdrawals", tag = "money", security(("bearer" = [])), request_body = WithdrawBody,
+    responses((status = 201, description = "Payout scheduled", body = Payout)))]
+pub async fn withdraw(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiJson(b): ApiJson<WithdrawBody>,
+) -> ApiResult<(StatusCode, Json<Payout>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.hiatus.withdraw(&a, b.amount).await?),
+    ))
+}
+
+/// The caller's payouts.
+#[utoipa::path(get, path = "/api/v1/me/payouts", tag = "money", security(("bearer" = [])),
+    responses((status = 200, description = "Payouts", body = [Payout])))]
+pub async fn payouts(State(s): State<AppState>, Auth(a): Auth) -> ApiResult<Json<Vec<Payout>>> {
+    Ok(Json(s.hiatus.my_payouts(&a).await?))
+}

@@ -1,0 +1,4 @@
+//! The JSON API handlers.
+
+pub mod account;
+pub mod market;
