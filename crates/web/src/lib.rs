@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod extract;
+pub mod home;
 pub mod limit;
 pub mod openapi;
 pub mod problem;
@@ -156,6 +157,7 @@ pub fn router(hiatus: Hiatus, options: WebOptions) -> Router {
     };
     Router::new()
         .nest("/api/v1", v1)
+        .route("/", get(home::page))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(not_found)

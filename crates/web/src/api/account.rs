@@ -20,10 +20,14 @@ use utoipa::{IntoParams, ToSchema};
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignUpBody {
+    #[schema(format = "email", max_length = 254)]
     pub email: String,
     /// At least 10 characters.
+    #[schema(min_length = 10, max_length = 256)]
     pub password: String,
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub legal_name: String,
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub display_name: String,
     pub kind: AccountKind,
     #[serde(default)]
@@ -332,8 +336,10 @@ pub struct AuditEvent {
 #[into_params(parameter_in = Query)]
 pub struct Page {
     /// At most this many (1 to 500; default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// Skip this many.
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
 }
 

@@ -58,6 +58,7 @@ pub async fn profile_reviews(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JobPostBody {
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub title: String,
 }
 
