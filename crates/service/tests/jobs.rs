@@ -1,0 +1,300 @@
+//! The job queue under concurrency, on both backends: several workers never run one job twice
+//! at once, a dead worker's lease expires and its job runs again, failures back off and end
+//! in `failed`.
+
+use hiatus_domain::{AccountKind, Balance, Currency, DAY_MICROS, Money, Role};
+use hiatus_service::worker::Worker;
+use hiatus_service::{Actor, Hiatus, ManualClock, PasswordParams, ServiceConfig, SignUp};
+use hiatus_store::jobs::{self, NewJob};
+use hiatus_store::{Blobs, Db, DbOptions, Keyring, SecretKey, args, market};
+use std::sync::Arc;
+use std::time::Duration;
+
+struct Env {
+    h: Hiatus,
+    clock: ManualClock,
+    _dir: tempfile::TempDir,
+    pg: Option<(String, String)>,
+}
+
+const START: i64 = 1_800_000_000_000_000;
+
+async fn env(postgres: bool) -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, pg) = if postgres {
+        let admin = std::env::var("HIATUS_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let name = format!("hiatus_jobs_{}", uuid::Uuid::new_v4().simple());
+        let pool = sqlx::PgPool::connect(&admin)
+            .await
+            .expect("PostgreSQL must be reachable at HIATUS_TEST_POSTGRES_URL");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        let url = match admin.rfind('/') {
+            Some(i) => format!("{}/{name}", &admin[..i]),
+            None => panic!("HIATUS_TEST_POSTGRES_URL must name a database"),
+        };
+        (
+            Db::connect(&url, &DbOptions { max_connections: 8 })
+                .await
+                .unwrap(),
+            Some((admin, name)),
+        )
+    } else {
+        (
+            Db::open_sqlite(&dir.path().join("t.db"), &DbOptions { max_connections: 8 })
+                .await
+                .unwrap(),
+            None,
+        )
+    };
+    db.migrate().await.unwrap();
+    let clock = ManualClock::new(START);
+    let config = ServiceConfig {
+        password: PasswordParams::FAST,
+        ..Default::default()
+    };
+    let h = Hiatus::new(
+        db,
+        Blobs::local(dir.path().join("files")).unwrap(),
+        Keyring::new(SecretKey::generate()),
+        Arc::new(clock.clone()),
+        config,
+    );
+    Env {
+        h,
+        clock,
+        _dir: dir,
+        pg,
+    }
+}
+
+impl Env {
+    async fn finish(self) {
+        self.h.db.close().await;
+        if let Some((admin, name)) = self.pg {
+            let pool = sqlx::PgPool::connect(&admin).await.unwrap();
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(&pool)
+            .await;
+            pool.close().await;
+        }
+    }
+
+    async fn freelancer(&self) -> Actor {
+        let id = self
+            .h
+            .sign_up(
+                SignUp {
+                    email: format!("f{}@example.com", uuid::Uuid::new_v4().simple()),
+                    password: "a long enough password".into(),
+                    legal_name: "F".into(),
+                    display_name: "F".into(),
+                    kind: AccountKind::Freelancer,
+                    headline: String::new(),
+                    bio: String::new(),
+                },
+                Role::Member,
+            )
+            .await
+            .unwrap();
+        Actor {
+            account: id,
+            session_id: String::new(),
+            role: Role::Member,
+            kind: AccountKind::Freelancer,
+            state: hiatus_domain::AccountState::Active,
+            reauth_at: self.h.now(),
+        }
+    }
+
+    async fn count(&self, sql: &'static str) -> i64 {
+        let mut tx = self.h.db.read().await.unwrap();
+        let n: i64 = tx.scalar(sql, args![]).await.unwrap();
+        tx.commit().await.unwrap();
+        n
+    }
+}
+
+/// 100 payouts settle through 4 concurrent workers: every job runs exactly once.
+async fn concurrent_workers_claim_each_job_once(postgres: bool) {
+    let e = env(postgres).await;
+    let f = e.freelancer().await;
+    let usd = |m| Money::new(m, Currency::USD).unwrap();
+    let mut tx = e.h.db.begin().await.unwrap();
+    market::set_balance(
+        &mut tx,
+        f.account,
+        &Balance {
+            available: usd(100),
+            debt: usd(0),
+        },
+        e.h.now(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    for _ in 0..100 {
+        e.h.withdraw(&f, usd(1)).await.unwrap();
+    }
+    assert_eq!(
+        e.count("SELECT COUNT(*) FROM jobs WHERE status = 'queued'")
+            .await,
+        100
+    );
+    // Nothing is due before the payouts' settlement date.
+    assert_eq!(
+        Worker::new(e.h.clone(), Duration::from_millis(5))
+            .drain()
+            .await
+            .unwrap(),
+        0
+    );
+    e.clock.advance(4 * DAY_MICROS);
+    let mut handles = Vec::new();
+    for _ in 0..4 {
+        let w = Worker::new(e.h.clone(), Duration::from_millis(5));
+        handles.push(tokio::spawn(async move { w.drain().await.unwrap() }));
+    }
+    let mut total = 0;
+    for h in handles {
+        total += h.await.unwrap();
+    }
+    assert_eq!(total, 100, "each job is run by exactly one worker");
+    assert_eq!(
+        e.count("SELECT COUNT(*) FROM jobs WHERE status = 'done' AND attempts = 1")
+            .await,
+        100
+    );
+    assert_eq!(
+        e.count("SELECT COUNT(*) FROM payouts WHERE status = 'settled'")
+            .await,
+        100
+    );
+    assert_eq!(
+        e.count("SELECT COUNT(*) FROM audit_events WHERE action = 'payout.settled'")
+            .await,
+        100
+    );
+    e.finish().await;
+}
+
+/// A worker that claims a job and dies: once its lease runs out another worker runs the job,
+/// and the dead worker can no longer complete it.
+async fn expired_leases_are_reclaimed(postgres: bool) {
+    let e = env(postgres).await;
+    let f = e.freelancer().await;
+    let usd = |m| Money::new(m, Currency::USD).unwrap();
+    let mut tx = e.h.db.begin().await.unwrap();
+    market::set_balance(
+        &mut tx,
+        f.account,
+        &Balance {
+            available: usd(5),
+            debt: usd(0),
+        },
+        e.h.now(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    e.h.withdraw(&f, usd(5)).await.unwrap();
+    e.clock.advance(4 * DAY_MICROS);
+    let lease = e.h.config.job_lease;
+    let claimed = jobs::claim(&e.h.db, "dead-worker", e.h.now(), lease)
+        .await
+        .unwrap()
+        .expect("a due job");
+    let w = Worker::new(e.h.clone(), Duration::from_millis(5));
+    assert_eq!(
+        w.drain().await.unwrap(),
+        0,
+        "a leased job is not claimed twice"
+    );
+    e.clock.advance(lease + 1);
+    assert_eq!(w.drain().await.unwrap(), 1);
+    let mut tx = e.h.db.begin().await.unwrap();
+    assert!(
+        !jobs::complete(&mut tx, &claimed.id, "dead-worker", e.h.now())
+            .await
+            .unwrap()
+    );
+    let (status, attempts) = jobs::status(&mut tx, &claimed.id).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!((status.as_str(), attempts), ("done", 2));
+    e.finish().await;
+}
+
+/// A failing job is retried with backoff and ends in `failed` after its last attempt.
+async fn failures_back_off_then_fail(postgres: bool) {
+    let e = env(postgres).await;
+    let mut tx = e.h.db.begin().await.unwrap();
+    let id = jobs::enqueue(
+        &mut tx,
+        &NewJob {
+            kind: "no.such.kind".into(),
+            payload: serde_json::json!({}),
+            run_at: e.h.now(),
+            dedupe_key: Some("k".into()),
+            max_attempts: 2,
+        },
+        e.h.now(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    // The same dedupe key while the first is pending adds nothing.
+    assert!(
+        jobs::enqueue(
+            &mut tx,
+            &NewJob {
+                kind: "no.such.kind".into(),
+                payload: serde_json::json!({}),
+                run_at: e.h.now(),
+                dedupe_key: Some("k".into()),
+                max_attempts: 2
+            },
+            e.h.now()
+        )
+        .await
+        .unwrap()
+        .is_none()
+    );
+    tx.commit().await.unwrap();
+    let w = Worker::new(e.h.clone(), Duration::from_millis(5));
+    assert_eq!(w.drain().await.unwrap(), 1);
+    assert_eq!(
+        w.drain().await.unwrap(),
+        0,
+        "the retry waits for its backoff"
+    );
+    e.clock.advance(jobs::backoff_micros(1) + 1);
+    assert_eq!(w.drain().await.unwrap(), 1);
+    let mut tx = e.h.db.read().await.unwrap();
+    let (status, attempts) = jobs::status(&mut tx, &id.to_text()).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!((status.as_str(), attempts), ("failed", 2));
+    e.finish().await;
+}
+
+macro_rules! on_both {
+    ($($name:ident),*) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $name() { super::$name(false).await })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $name() { super::$name(true).await })*
+        }
+    };
+}
+
+on_both!(
+    concurrent_workers_claim_each_job_once,
+    expired_leases_are_reclaimed,
+    failures_back_off_then_fail
+);
