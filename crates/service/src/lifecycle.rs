@@ -240,7 +240,15 @@ impl Hiatus {
         if let Some(n) = notifications {
             s.notifications = n;
         }
-        accounts::update_settings(&mut tx, actor.account, &s, now).await?;
+        accounts::update_settings(
+            &mut tx,
+            actor.account,
+            &s,
+            visibility.is_some(),
+            notifications.is_some(),
+            now,
+        )
+        .await?;
         audit::record(&mut tx, NewAuditEvent {
             account: Some(actor.account), actor: Some(actor.account), action: "settings.updated", reason: None,
             detail: json!({"visibility": s.visibility.as_str(), "availability": s.availability.as_str(), "notifications": s.notifications.as_str()}), now,

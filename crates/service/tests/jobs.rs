@@ -2,124 +2,14 @@
 //! at once, a dead worker's lease expires and its job runs again, failures back off and end
 //! in `failed`.
 
-use hiatus_domain::{AccountKind, Balance, Currency, DAY_MICROS, Money, Role};
+mod support;
+
+use hiatus_domain::{Balance, Currency, DAY_MICROS, Money};
 use hiatus_service::worker::Worker;
-use hiatus_service::{Actor, Hiatus, ManualClock, PasswordParams, ServiceConfig, SignUp};
 use hiatus_store::jobs::{self, NewJob};
-use hiatus_store::{Blobs, Db, DbOptions, Keyring, SecretKey, args, market};
-use std::sync::Arc;
+use hiatus_store::market;
 use std::time::Duration;
-
-struct Env {
-    h: Hiatus,
-    clock: ManualClock,
-    _dir: tempfile::TempDir,
-    pg: Option<(String, String)>,
-}
-
-const START: i64 = 1_800_000_000_000_000;
-
-async fn env(postgres: bool) -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let (db, pg) = if postgres {
-        let admin = std::env::var("HIATUS_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-        let name = format!("hiatus_jobs_{}", uuid::Uuid::new_v4().simple());
-        let pool = sqlx::PgPool::connect(&admin)
-            .await
-            .expect("PostgreSQL must be reachable at HIATUS_TEST_POSTGRES_URL");
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&pool)
-            .await
-            .unwrap();
-        pool.close().await;
-        let url = match admin.rfind('/') {
-            Some(i) => format!("{}/{name}", &admin[..i]),
-            None => panic!("HIATUS_TEST_POSTGRES_URL must name a database"),
-        };
-        (
-            Db::connect(&url, &DbOptions { max_connections: 8 })
-                .await
-                .unwrap(),
-            Some((admin, name)),
-        )
-    } else {
-        (
-            Db::open_sqlite(&dir.path().join("t.db"), &DbOptions { max_connections: 8 })
-                .await
-                .unwrap(),
-            None,
-        )
-    };
-    db.migrate().await.unwrap();
-    let clock = ManualClock::new(START);
-    let config = ServiceConfig {
-        password: PasswordParams::FAST,
-        ..Default::default()
-    };
-    let h = Hiatus::new(
-        db,
-        Blobs::local(dir.path().join("files")).unwrap(),
-        Keyring::new(SecretKey::generate()),
-        Arc::new(clock.clone()),
-        config,
-    );
-    Env {
-        h,
-        clock,
-        _dir: dir,
-        pg,
-    }
-}
-
-impl Env {
-    async fn finish(self) {
-        self.h.db.close().await;
-        if let Some((admin, name)) = self.pg {
-            let pool = sqlx::PgPool::connect(&admin).await.unwrap();
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-            )))
-            .execute(&pool)
-            .await;
-            pool.close().await;
-        }
-    }
-
-    async fn freelancer(&self) -> Actor {
-        let id = self
-            .h
-            .sign_up(
-                SignUp {
-                    email: format!("f{}@example.com", uuid::Uuid::new_v4().simple()),
-                    password: "a long enough password".into(),
-                    legal_name: "F".into(),
-                    display_name: "F".into(),
-                    kind: AccountKind::Freelancer,
-                    headline: String::new(),
-                    bio: String::new(),
-                },
-                Role::Member,
-            )
-            .await
-            .unwrap();
-        Actor {
-            account: id,
-            session_id: String::new(),
-            role: Role::Member,
-            kind: AccountKind::Freelancer,
-            state: hiatus_domain::AccountState::Active,
-            reauth_at: self.h.now(),
-        }
-    }
-
-    async fn count(&self, sql: &'static str) -> i64 {
-        let mut tx = self.h.db.read().await.unwrap();
-        let n: i64 = tx.scalar(sql, args![]).await.unwrap();
-        tx.commit().await.unwrap();
-        n
-    }
-}
+use support::env;
 
 /// 100 payouts settle through 4 concurrent workers: every job runs exactly once.
 async fn concurrent_workers_claim_each_job_once(postgres: bool) {

@@ -400,17 +400,36 @@ pub async fn update_profile_text(
     touch_data(tx, &[&id], now).await
 }
 
-/// Replaces visibility, availability and notification settings.
+/// Replaces visibility, availability and notification settings. A member's explicit choice
+/// during a break wins over what the break remembered: `explicit_visibility` and
+/// `explicit_notifications` make the break's end leave those alone, and becoming available
+/// ends the break altogether.
 pub async fn update_settings(
     tx: &mut Tx,
     id: AccountId,
     s: &ProfileSettings,
+    explicit_visibility: bool,
+    explicit_notifications: bool,
     now: Micros,
 ) -> StoreResult<()> {
+    let available = s.availability == Availability::Available;
     let n = tx
         .exec(
-            "UPDATE profiles SET visibility = $2, availability = $3, paused_until = $4, notifications = $5, updated_at = $6 WHERE account_id = $1",
-            args![id.to_text(), s.visibility.as_str(), s.availability.as_str(), s.paused_until, s.notifications.as_str(), now],
+            "UPDATE profiles SET visibility = $2, availability = $3, paused_until = $4, notifications = $5, updated_at = $6, \
+             break_prev_visibility = CASE WHEN $7 OR $9 THEN NULL ELSE break_prev_visibility END, \
+             break_prev_notifications = CASE WHEN $8 OR $9 THEN NULL ELSE break_prev_notifications END \
+             WHERE account_id = $1",
+            args![
+                id.to_text(),
+                s.visibility.as_str(),
+                s.availability.as_str(),
+                s.paused_until,
+                s.notifications.as_str(),
+                now,
+                explicit_visibility,
+                explicit_notifications,
+                available
+            ],
         )
         .await?;
     if n == 0 {
