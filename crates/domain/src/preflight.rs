@@ -525,7 +525,7 @@ mod tests {
                 RecordRef::new("contract", 1, "a"),
                 RecordRef::new("contract", 2, "b"),
             ],
-            balances: vec![Money::new(123_45, Currency::USD).unwrap()],
+            balances: vec![Money::new(12_345, Currency::USD).unwrap()],
             ..clean()
         };
         let p = Preflight::evaluate(Intent::Delete, &facts);

@@ -309,9 +309,8 @@ mod tests {
             let mut seen_deleted = false;
             for (action, grace_over) in actions {
                 let (now, due) = if grace_over { (10, 5) } else { (1, 5) };
-                match state.apply(action, now, due) {
-                    Ok(next) => state = next,
-                    Err(_) => {}
+                if let Ok(next) = state.apply(action, now, due) {
+                    state = next;
                 }
                 if seen_deleted {
                     prop_assert_eq!(state, Deleted);

@@ -376,13 +376,10 @@ pub async fn update_profile_text(
     let idt = id.to_text();
     let seal =
         |col: &str, v: &Option<String>| v.as_ref().map(|s| dk.seal_field("profiles", col, &idt, s));
-    let away = match &t.away_message {
-        None => None,
-        Some(v) => Some(
-            v.as_ref()
-                .map(|s| dk.seal_field("profiles", "away_message", &idt, s)),
-        ),
-    };
+    let away = t.away_message.as_ref().map(|v| {
+        v.as_ref()
+            .map(|s| dk.seal_field("profiles", "away_message", &idt, s))
+    });
     tx.exec(
         "UPDATE profiles SET display_name_enc = COALESCE($2, display_name_enc), headline_enc = COALESCE($3, headline_enc), \
          bio_enc = COALESCE($4, bio_enc), away_message_enc = CASE WHEN $5 THEN $6 ELSE away_message_enc END, updated_at = $7 WHERE account_id = $1",

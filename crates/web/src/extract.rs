@@ -91,8 +91,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
-/// The token of a request: `Authorization: Bearer …`, else the session cookie.
-pub fn token_of(parts: &Parts) -> Option<String> {
+/// The token of a request: `Authorization: Bearer …`, else the session cookie. The flag says
+/// whether it came from the cookie (which a browser attaches on its own, so it needs the
+/// cross-site check below).
+pub fn token_of(parts: &Parts) -> Option<(String, bool)> {
     if let Some(v) = parts
         .headers
         .get(axum::http::header::AUTHORIZATION)
@@ -102,7 +104,7 @@ pub fn token_of(parts: &Parts) -> Option<String> {
             .strip_prefix("Bearer ")
             .or_else(|| v.strip_prefix("bearer "))
         {
-            return Some(t.trim().to_string());
+            return Some((t.trim().to_string(), false));
         }
     }
     for c in parts.headers.get_all(axum::http::header::COOKIE) {
@@ -110,12 +112,51 @@ pub fn token_of(parts: &Parts) -> Option<String> {
         for pair in s.split(';') {
             if let Some((k, v)) = pair.trim().split_once('=') {
                 if k == SESSION_COOKIE {
-                    return Some(v.to_string());
+                    return Some((v.to_string(), true));
                 }
             }
         }
     }
     None
+}
+
+/// Refuses a cookie-authenticated, state-changing request that a browser sent from another
+/// site (cross-site request forgery). Browsers mark such requests with `Sec-Fetch-Site` and
+/// `Origin`; programs such as curl send neither and use their cookie as they please.
+fn check_same_origin(parts: &Parts) -> Result<(), ApiError> {
+    use axum::http::Method;
+    if matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return Ok(());
+    }
+    let h = &parts.headers;
+    let forged = || {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "cross_site_request",
+            "this request came from another site; repeat it from hiatus itself",
+        )
+    };
+    if let Some(site) = h.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        return if matches!(site, "same-origin" | "none") {
+            Ok(())
+        } else {
+            Err(forged())
+        };
+    }
+    if let Some(origin) = h
+        .get(axum::http::header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+    {
+        let host = h
+            .get(axum::http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let origin_host = origin.split_once("://").map(|(_, rest)| rest).unwrap_or("");
+        if origin == "null" || origin_host != host {
+            return Err(forged());
+        }
+    }
+    Ok(())
 }
 
 /// The logged-in caller; 401 otherwise.
@@ -127,7 +168,10 @@ impl FromRequestParts<AppState> for Auth {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = token_of(parts).ok_or(ServiceError::Unauthorized)?;
+        let (token, from_cookie) = token_of(parts).ok_or(ServiceError::Unauthorized)?;
+        if from_cookie {
+            check_same_origin(parts)?;
+        }
         Ok(Auth(state.hiatus.authenticate(&token).await?))
     }
 }
@@ -143,11 +187,77 @@ impl FromRequestParts<AppState> for MaybeAuth {
     ) -> Result<Self, Self::Rejection> {
         match token_of(parts) {
             None => Ok(MaybeAuth(None)),
-            Some(t) => match state.hiatus.authenticate(&t).await {
+            Some((t, _)) => match state.hiatus.authenticate(&t).await {
                 Ok(a) => Ok(MaybeAuth(Some(a))),
                 Err(ServiceError::Unauthorized) => Ok(MaybeAuth(None)),
                 Err(e) => Err(e.into()),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(method: &str, headers: &[(&str, &str)]) -> Parts {
+        let mut b = axum::http::Request::builder()
+            .method(method)
+            .uri("/api/v1/me/reactivate");
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn cross_site_cookie_requests_are_refused() {
+        let host = ("host", "hiatus.example:8080");
+        assert!(
+            check_same_origin(&parts("POST", &[host, ("origin", "https://evil.example")])).is_err()
+        );
+        assert!(check_same_origin(&parts("POST", &[host, ("origin", "null")])).is_err());
+        assert!(
+            check_same_origin(&parts("POST", &[host, ("sec-fetch-site", "cross-site")])).is_err()
+        );
+        assert!(
+            check_same_origin(&parts("DELETE", &[host, ("sec-fetch-site", "same-site")])).is_err()
+        );
+    }
+
+    #[test]
+    fn same_site_reads_and_programs_pass() {
+        let host = ("host", "hiatus.example:8080");
+        assert!(
+            check_same_origin(&parts(
+                "POST",
+                &[host, ("origin", "https://hiatus.example:8080")]
+            ))
+            .is_ok()
+        );
+        assert!(
+            check_same_origin(&parts("POST", &[host, ("sec-fetch-site", "same-origin")])).is_ok()
+        );
+        assert!(
+            check_same_origin(&parts("POST", &[host])).is_ok(),
+            "curl sends no Origin"
+        );
+        assert!(
+            check_same_origin(&parts("GET", &[host, ("origin", "https://evil.example")])).is_ok()
+        );
+    }
+
+    #[test]
+    fn bearer_wins_over_cookie() {
+        let p = parts(
+            "GET",
+            &[
+                ("authorization", "Bearer abc"),
+                ("cookie", "hiatus_session=def"),
+            ],
+        );
+        assert_eq!(token_of(&p), Some(("abc".to_string(), false)));
+        let p = parts("GET", &[("cookie", "other=1; hiatus_session=def")]);
+        assert_eq!(token_of(&p), Some(("def".to_string(), true)));
     }
 }
