@@ -487,18 +487,19 @@ impl Hiatus {
         Ok(ended)
     }
 
-    /// The caller's audit trail, newest first.
+    /// The caller's audit trail, newest first, a page at a time.
     pub async fn audit_trail(
         &self,
         actor: &Actor,
         account: AccountId,
         limit: i64,
+        offset: i64,
     ) -> ServiceResult<Vec<hiatus_store::audit::AuditEventRow>> {
         if account != actor.account {
             actor.require_staff()?;
         }
         let mut tx = self.db.read().await?;
-        let rows = audit::for_account(&mut tx, account, limit.clamp(1, 500)).await?;
+        let rows = audit::for_account(&mut tx, account, limit.clamp(1, 500), offset.max(0)).await?;
         tx.commit().await?;
         Ok(rows)
     }

@@ -48,15 +48,16 @@ pub async fn record(tx: &mut Tx, e: NewAuditEvent<'_>) -> StoreResult<AuditEvent
     Ok(id)
 }
 
-/// The events about an account, newest first.
+/// The events about an account, newest first, a page at a time.
 pub async fn for_account(
     tx: &mut Tx,
     account: AccountId,
     limit: i64,
+    offset: i64,
 ) -> StoreResult<Vec<AuditEventRow>> {
     tx.all(
-        "SELECT id, account_id, actor_id, action, reason, detail, created_at FROM audit_events WHERE account_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2",
-        args![account.to_text(), limit],
+        "SELECT id, account_id, actor_id, action, reason, detail, created_at FROM audit_events WHERE account_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
+        args![account.to_text(), limit, offset],
     )
     .await
 }

@@ -30,7 +30,7 @@ pub async fn regular_clients(
         .all(
             "SELECT c.client_id, COUNT(*), SUM(CASE WHEN c.status <> 'ended' THEN 1 ELSE 0 END), \
              MAX(COALESCE(c.ended_at, c.created_at)), \
-             MAX(CASE WHEN n.client_id IS NULL THEN 0 ELSE 1 END) \
+             CAST(MAX(CASE WHEN n.client_id IS NULL THEN 0 ELSE 1 END) AS BIGINT) \
              FROM contracts c LEFT JOIN client_notices n ON n.account_id = c.freelancer_id AND n.client_id = c.client_id \
              WHERE c.freelancer_id = $1 GROUP BY c.client_id ORDER BY COUNT(*) DESC, c.client_id",
             args![member.to_text()],

@@ -99,22 +99,19 @@ pub fn token_of(parts: &Parts) -> Option<(String, bool)> {
         .headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-    {
-        if let Some(t) = v
+        && let Some(t) = v
             .strip_prefix("Bearer ")
             .or_else(|| v.strip_prefix("bearer "))
         {
             return Some((t.trim().to_string(), false));
         }
-    }
     for c in parts.headers.get_all(axum::http::header::COOKIE) {
         let Ok(s) = c.to_str() else { continue };
         for pair in s.split(';') {
-            if let Some((k, v)) = pair.trim().split_once('=') {
-                if k == SESSION_COOKIE {
+            if let Some((k, v)) = pair.trim().split_once('=')
+                && k == SESSION_COOKIE {
                     return Some((v.to_string(), true));
                 }
-            }
         }
     }
     None

@@ -57,8 +57,8 @@ pub async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Respo
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
-    if let Some(ip) = ip {
-        if let Err(wait) = s.limiter.hit(ip) {
+    if let Some(ip) = ip
+        && let Err(wait) = s.limiter.hit(ip) {
             let mut e = ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
@@ -67,7 +67,6 @@ pub async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Respo
             e.retry_after = Some(wait);
             return e.into_response();
         }
-    }
     next.run(req).await
 }
 

@@ -366,8 +366,8 @@ pub async fn audit(
     Auth(a): Auth,
     ApiQuery(p): ApiQuery<Page>,
 ) -> ApiResult<Json<Vec<AuditEvent>>> {
-    let (limit, _) = p.get()?;
-    let rows = s.hiatus.audit_trail(&a, a.account, limit).await?;
+    let (limit, offset) = p.get()?;
+    let rows = s.hiatus.audit_trail(&a, a.account, limit, offset).await?;
     Ok(Json(
         rows.into_iter()
             .map(|r| AuditEvent {

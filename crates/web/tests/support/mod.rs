@@ -1,0 +1,682 @@
+//! The harness of the behaviour suite: the real router on a real listener, backed by a fresh
+//! SQLite file or a fresh PostgreSQL database, driven over HTTP with `reqwest`. Time is a
+//! `ManualClock` so scenarios can jump past break ends, payout dates and the 12-month window.
+
+// Each test binary uses a different part of the harness.
+#![allow(dead_code)]
+
+use hiatus_domain::{AccountId, Balance, Currency, Money};
+use hiatus_service::worker::Worker;
+use hiatus_service::{Hiatus, ManualClock, PasswordParams, ServiceConfig};
+use hiatus_store::{Blobs, Db, DbOptions, Keyring, SecretKey};
+use hiatus_web::WebOptions;
+use reqwest::Method;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// 2026-01-01T00:00:00Z: a fixed start, so dates in assertions never depend on the day the
+/// suite runs.
+pub const T0: i64 = 1_767_225_600_000_000;
+pub const SECOND: i64 = 1_000_000;
+pub const DAY: i64 = hiatus_domain::DAY_MICROS;
+pub const PASSWORD: &str = "correct horse battery staple";
+
+const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// Which database a scenario runs against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs every listed scenario (an `async fn(&TestApp)` in the calling module) once per
+/// backend, as `sqlite::<name>` and `postgres::<name>`.
+#[allow(unused_macros)] // at_rest runs on SQLite only
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let app = crate::support::TestApp::start(crate::support::Backend::Sqlite).await;
+                    super::$name(&app).await;
+                    app.finish().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let app = crate::support::TestApp::start(crate::support::Backend::Postgres).await;
+                    super::$name(&app).await;
+                    app.finish().await;
+                }
+            )*
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use on_both_backends;
+
+/// A throwaway PostgreSQL database, dropped when this goes out of scope — also when the
+/// scenario panicked, so failed runs do not pile up databases on the server.
+struct PgDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let admin_url = self.admin_url.clone();
+        let name = self.name.clone();
+        // Drop cannot await, and the test's runtime may be unwinding: use a runtime of our own
+        // on a thread of our own.
+        let done = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime for dropping the test database");
+            rt.block_on(async move {
+                use sqlx::Connection;
+                if let Ok(mut c) = sqlx::PgConnection::connect(&admin_url).await {
+                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(&mut c)
+                    .await;
+                    let _ = c.close().await;
+                }
+            });
+        });
+        let _ = done.join();
+    }
+}
+
+/// `url` with its database name replaced by `name`.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let host_part = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{host_part}/{name}?{q}"),
+        None => format!("{host_part}/{name}"),
+    }
+}
+
+async fn fresh_postgres() -> (String, PgDatabase) {
+    use sqlx::Connection;
+    let admin_url =
+        std::env::var("HIATUS_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_PG_URL.to_string());
+    let conn = tokio::time::timeout(
+        Duration::from_secs(10),
+        sqlx::PgConnection::connect(&admin_url),
+    )
+    .await;
+    let mut conn = match conn {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => panic!(
+            "PostgreSQL is not reachable at {admin_url}: {e}. The behaviour suite runs on \
+             PostgreSQL too: start the server or point HIATUS_TEST_POSTGRES_URL at one."
+        ),
+        Err(_) => panic!(
+            "PostgreSQL at {admin_url} did not answer within 10 seconds. Start the server or \
+             point HIATUS_TEST_POSTGRES_URL at one."
+        ),
+    };
+    let name = format!("hiatus_t_{}", uuid::Uuid::new_v4().simple());
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("cannot create a test database on {admin_url}: {e}"));
+    let _ = conn.close().await;
+    let guard = PgDatabase {
+        admin_url: admin_url.clone(),
+        name: name.clone(),
+    };
+    (with_database(&admin_url, &name), guard)
+}
+
+/// One running hiatus: service, HTTP server and client.
+pub struct TestApp {
+    pub backend: Backend,
+    pub base: String,
+    pub http: reqwest::Client,
+    pub h: Hiatus,
+    pub clock: ManualClock,
+    /// The SQLite file (when on SQLite) and the blob folder live here.
+    pub dir: tempfile::TempDir,
+    pub sqlite_path: Option<PathBuf>,
+    pub blob_dir: PathBuf,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+    // Declared last: dropped after everything that holds connections to it.
+    pg: Option<PgDatabase>,
+}
+
+static NEXT_MEMBER: AtomicU64 = AtomicU64::new(1);
+
+impl TestApp {
+    /// Builds the service the way the binary does, and serves it on `127.0.0.1:0`.
+    pub async fn start(backend: Backend) -> TestApp {
+        // The server logs internal errors instead of returning them; the test writer puts
+        // them next to the failing test's output.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_env("HIATUS_TEST_LOG")
+                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            )
+            .with_test_writer()
+            .try_init();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (url, pg, sqlite_path) = match backend {
+            Backend::Sqlite => {
+                let p = dir.path().join("hiatus.db");
+                (format!("sqlite://{}", p.display()), None, Some(p))
+            }
+            Backend::Postgres => {
+                let (url, guard) = fresh_postgres().await;
+                (url, Some(guard), None)
+            }
+        };
+        let db = Db::connect(&url, &DbOptions { max_connections: 4 })
+            .await
+            .expect("connect to the test database");
+        db.migrate().await.expect("migrations apply");
+        let blob_dir = dir.path().join("files");
+        let blobs = Blobs::local(&blob_dir).expect("blob folder");
+        let clock = ManualClock::new(T0);
+        let h = Hiatus::new(
+            db,
+            blobs,
+            Keyring::new(SecretKey::generate()),
+            Arc::new(clock.clone()),
+            ServiceConfig {
+                password: PasswordParams::FAST,
+                ..Default::default()
+            },
+        );
+        let app = hiatus_web::router(
+            h.clone(),
+            WebOptions {
+                auth_attempts_per_minute: 100_000,
+                ..Default::default()
+            },
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a local port");
+        let addr = listener.local_addr().expect("local address");
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            })
+            .await
+            .expect("server runs");
+        });
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("HTTP client");
+        TestApp {
+            backend,
+            base: format!("http://{addr}"),
+            http,
+            h,
+            clock,
+            dir,
+            sqlite_path,
+            blob_dir,
+            shutdown: Some(tx),
+            server: Some(server),
+            pg,
+        }
+    }
+
+    /// Stops the server, then closes the pool (checkpointing SQLite's WAL).
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            // Idle keep-alive connections of the client would hold a graceful shutdown open.
+            self.http = reqwest::Client::new();
+            if tokio::time::timeout(Duration::from_secs(5), server)
+                .await
+                .is_err()
+            {
+                panic!("the server did not shut down within 5 seconds");
+            }
+        }
+        self.h.db.close().await;
+    }
+
+    /// Ends a scenario that passed; the database goes with `self`.
+    pub async fn finish(mut self) {
+        self.stop().await;
+    }
+
+    // ---- time and jobs ----
+
+    /// Moves the clock forward.
+    pub fn advance(&self, by: i64) {
+        self.clock.advance(by);
+    }
+
+    /// The service's current time.
+    pub fn now(&self) -> i64 {
+        self.h.now()
+    }
+
+    /// Runs every job that is due now, like a worker process would.
+    pub async fn drain_jobs(&self) -> usize {
+        Worker::new(self.h.clone(), Duration::from_millis(10))
+            .drain()
+            .await
+            .expect("worker drains the queue")
+    }
+
+    // ---- direct store access, for what the API deliberately does not offer ----
+
+    /// Sets a member's balance in a currency (available and debt), as the billing system would.
+    pub async fn set_balance(&self, m: &Member, available: i64, debt: i64) {
+        let now = self.now();
+        let mut tx = self.h.db.begin().await.expect("begin");
+        hiatus_store::market::set_balance(
+            &mut tx,
+            m.account_id(),
+            &Balance {
+                available: Money::new(available, Currency::USD).expect("amount"),
+                debt: Money::new(debt, Currency::USD).expect("amount"),
+            },
+            now,
+        )
+        .await
+        .expect("set balance");
+        tx.commit().await.expect("commit");
+    }
+
+    /// Records that `m` downloaded a complete export now (the export flow is not in the API yet).
+    pub async fn record_export_download(&self, m: &Member) {
+        let now = self.now();
+        let mut tx = self.h.db.begin().await.expect("begin");
+        hiatus_store::market::record_export_download(&mut tx, m.account_id(), now)
+            .await
+            .expect("record export");
+        tx.commit().await.expect("commit");
+    }
+
+    /// Records that `m` told `client` they are leaving (the "tell your clients" step is not in
+    /// the API yet).
+    pub async fn record_client_notice(&self, m: &Member, client: &Member) {
+        let now = self.now();
+        let mut tx = self.h.db.begin().await.expect("begin");
+        hiatus_store::market::record_client_notice(
+            &mut tx,
+            m.account_id(),
+            client.account_id(),
+            now,
+        )
+        .await
+        .expect("record notice");
+        tx.commit().await.expect("commit");
+    }
+
+    // ---- HTTP ----
+
+    /// Sends a request as `who` (anonymous when `None`) with an optional JSON body.
+    pub async fn call(
+        &self,
+        method: Method,
+        who: Option<&Member>,
+        path: &str,
+        body: Option<Value>,
+    ) -> Res {
+        let mut rb = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base));
+        if let Some(m) = who {
+            rb = rb.bearer_auth(&m.token);
+        }
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        Res::read(format!("{method} {path}"), rb.send().await)
+            .await
+            .expect("request reaches the server")
+    }
+
+    pub async fn get(&self, who: Option<&Member>, path: &str) -> Res {
+        self.call(Method::GET, who, path, None).await
+    }
+    pub async fn post(&self, who: Option<&Member>, path: &str, body: Value) -> Res {
+        self.call(Method::POST, who, path, Some(body)).await
+    }
+    pub async fn post_empty(&self, who: Option<&Member>, path: &str) -> Res {
+        self.call(Method::POST, who, path, None).await
+    }
+    pub async fn patch(&self, who: Option<&Member>, path: &str, body: Value) -> Res {
+        self.call(Method::PATCH, who, path, Some(body)).await
+    }
+    pub async fn delete(&self, who: Option<&Member>, path: &str) -> Res {
+        self.call(Method::DELETE, who, path, None).await
+    }
+
+    /// Sends raw bytes with the given headers: for malformed requests.
+    pub async fn raw(
+        &self,
+        method: Method,
+        who: Option<&Member>,
+        path: &str,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> Result<Res, reqwest::Error> {
+        let mut rb = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base))
+            .body(body);
+        if let Some(m) = who {
+            rb = rb.bearer_auth(&m.token);
+        }
+        if let Some(ct) = content_type {
+            rb = rb.header(reqwest::header::CONTENT_TYPE, ct);
+        }
+        Res::read(format!("{method} {path}"), rb.send().await).await
+    }
+
+    // ---- members ----
+
+    /// Signs up a member of `kind` (`freelancer`, `client` or `both`) and logs them in.
+    pub async fn member(&self, kind: &str) -> Member {
+        let n = NEXT_MEMBER.fetch_add(1, Ordering::SeqCst);
+        let email = format!("{kind}{n}@example.test");
+        let body = self
+            .post(
+                None,
+                "/api/v1/accounts",
+                json!({
+                    "email": email,
+                    "password": PASSWORD,
+                    "legal_name": format!("Legal {kind} {n}"),
+                    "display_name": format!("{kind} {n}"),
+                    "kind": kind,
+                    "headline": format!("Headline of {kind} {n}"),
+                }),
+            )
+            .await
+            .expect(201);
+        let id = body["id"].as_str().expect("id").to_string();
+        let mut m = Member {
+            id,
+            email,
+            token: String::new(),
+        };
+        m.token = self.login(&m).await["token"]
+            .as_str()
+            .expect("token")
+            .to_string();
+        m
+    }
+
+    /// Logs in with the member's password and returns the session body.
+    pub async fn login(&self, m: &Member) -> Value {
+        self.post(
+            None,
+            "/api/v1/sessions",
+            json!({"email": m.email, "password": PASSWORD}),
+        )
+        .await
+        .expect(200)
+    }
+
+    /// A new session for `m` (sessions expire after 14 days of test time).
+    pub async fn relogin(&self, m: &Member) -> Member {
+        let s = self.login(m).await;
+        Member {
+            token: s["token"].as_str().expect("token").to_string(),
+            ..m.clone()
+        }
+    }
+
+    /// The member's state as `GET /me` reports it.
+    pub async fn state(&self, m: &Member) -> String {
+        self.get(Some(m), "/api/v1/me").await.expect(200)["state"]
+            .as_str()
+            .expect("state")
+            .to_string()
+    }
+
+    /// The member's visibility, availability and notifications.
+    pub async fn settings(&self, m: &Member) -> Value {
+        self.get(Some(m), "/api/v1/me").await.expect(200)["settings"].clone()
+    }
+
+    /// Deactivates with the right password and a permanent reason.
+    pub async fn deactivate(&self, m: &Member) -> Res {
+        self.post(
+            Some(m),
+            "/api/v1/me/deactivate",
+            json!({"password": PASSWORD, "reason": "not_enough_work"}),
+        )
+        .await
+    }
+
+    pub async fn reactivate(&self, m: &Member) -> Res {
+        self.post_empty(Some(m), "/api/v1/me/reactivate").await
+    }
+
+    /// The codes of the blockers and warnings of a deactivation preflight.
+    pub async fn preflight(&self, m: &Member) -> Findings {
+        Findings(
+            self.get(Some(m), "/api/v1/me/preflight?intent=deactivate")
+                .await
+                .expect(200),
+        )
+    }
+
+    /// A contract between `client` and `freelancer`, started by the client.
+    pub async fn contract(&self, client: &Member, freelancer: &Member, title: &str) -> String {
+        self.post(
+            Some(client),
+            "/api/v1/contracts",
+            json!({"freelancer_id": freelancer.id, "title": title}),
+        )
+        .await
+        .expect(201)["id"]
+            .as_str()
+            .expect("contract id")
+            .to_string()
+    }
+
+    /// Applies a contract action (`pause`, `resume`, `end`, `open_dispute`, `resolve_dispute`).
+    pub async fn contract_action(&self, who: &Member, contract: &str, action: &str) -> Res {
+        self.post(
+            Some(who),
+            &format!("/api/v1/contracts/{contract}/actions"),
+            json!({"action": action}),
+        )
+        .await
+    }
+
+    /// Funds a milestone of `minor` cents; returns the escrow payment's id.
+    pub async fn fund(&self, client: &Member, contract: &str, minor: i64) -> String {
+        self.post(
+            Some(client),
+            &format!("/api/v1/contracts/{contract}/milestones"),
+            json!({"title": "Milestone", "amount": {"minor": minor, "currency": "USD"}}),
+        )
+        .await
+        .expect(201)["payment"]["id"]
+            .as_str()
+            .expect("payment id")
+            .to_string()
+    }
+
+    pub async fn payment_action(&self, who: &Member, payment: &str, action: &str) -> Res {
+        self.post(
+            Some(who),
+            &format!("/api/v1/payments/{payment}/actions"),
+            json!({"action": action}),
+        )
+        .await
+    }
+}
+
+/// A logged-in member.
+#[derive(Clone, Debug)]
+pub struct Member {
+    pub id: String,
+    pub email: String,
+    pub token: String,
+}
+
+impl Member {
+    pub fn account_id(&self) -> AccountId {
+        self.id.parse().expect("account id")
+    }
+}
+
+/// A preflight result.
+#[derive(Clone, Debug)]
+pub struct Findings(pub Value);
+
+impl Findings {
+    fn codes(&self, list: &str) -> Vec<String> {
+        self.0[list]
+            .as_array()
+            .unwrap_or_else(|| panic!("preflight has no {list}: {}", self.0))
+            .iter()
+            .map(|f| f["code"].as_str().expect("code").to_string())
+            .collect()
+    }
+    pub fn blockers(&self) -> Vec<String> {
+        self.codes("blockers")
+    }
+    pub fn warnings(&self) -> Vec<String> {
+        self.codes("warnings")
+    }
+    /// The finding with `code`, if present (blocker or warning).
+    pub fn find(&self, code: &str) -> Option<Value> {
+        ["blockers", "warnings"].iter().find_map(|l| {
+            self.0[*l]
+                .as_array()?
+                .iter()
+                .find(|f| f["code"] == code)
+                .cloned()
+        })
+    }
+    /// The ids of the records a finding concerns.
+    pub fn record_ids(&self, code: &str) -> Vec<String> {
+        let f = self
+            .find(code)
+            .unwrap_or_else(|| panic!("no {code} finding in {}", self.0));
+        f["records"]
+            .as_array()
+            .expect("records")
+            .iter()
+            .map(|r| r["id"].as_str().expect("record id").to_string())
+            .collect()
+    }
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Res {
+    pub what: String,
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub text: String,
+    pub body: Value,
+}
+
+impl Res {
+    async fn read(
+        what: String,
+        r: Result<reqwest::Response, reqwest::Error>,
+    ) -> Result<Res, reqwest::Error> {
+        let r = r?;
+        let status = r.status().as_u16();
+        let content_type = r
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let text = r.text().await?;
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Ok(Res {
+            what,
+            status,
+            content_type,
+            text,
+            body,
+        })
+    }
+
+    /// Asserts the status and returns the JSON body.
+    #[track_caller]
+    pub fn expect(&self, status: u16) -> Value {
+        assert_eq!(
+            self.status, status,
+            "{} answered {} (expected {status}): {}",
+            self.what, self.status, self.text
+        );
+        self.body.clone()
+    }
+
+    /// Asserts an `application/problem+json` error with this status and code.
+    #[track_caller]
+    pub fn problem(&self, status: u16, code: &str) -> Value {
+        self.expect(status);
+        self.is_problem();
+        assert_eq!(
+            self.body["code"], code,
+            "{} gave code {} (expected {code}): {}",
+            self.what, self.body["code"], self.text
+        );
+        self.body.clone()
+    }
+
+    /// Asserts a 4xx problem response with some code, whatever it is.
+    #[track_caller]
+    pub fn is_problem(&self) {
+        assert!(
+            (400..500).contains(&self.status),
+            "{} answered {} (expected a 4xx): {}",
+            self.what,
+            self.status,
+            self.text
+        );
+        assert_eq!(
+            self.content_type.as_deref(),
+            Some("application/problem+json"),
+            "{} answered {} without a problem content type: {}",
+            self.what,
+            self.status,
+            self.text
+        );
+        let code = self.body["code"].as_str().unwrap_or_default();
+        assert!(
+            !code.is_empty(),
+            "{} gave a problem without a code: {}",
+            self.what,
+            self.text
+        );
+        assert_eq!(self.body["status"], self.status, "{}", self.text);
+    }
+}
