@@ -51,6 +51,17 @@ impl Hiatus {
     pub fn now(&self) -> hiatus_domain::Micros {
         self.clock.now()
     }
+
+    /// Runs `f` in a read-only transaction, so the reads see one consistent snapshot.
+    pub(crate) async fn reading<T>(
+        &self,
+        f: impl AsyncFnOnce(&mut hiatus_store::Tx) -> ServiceResult<T>,
+    ) -> ServiceResult<T> {
+        let mut tx = self.db.read().await?;
+        let v = f(&mut tx).await?;
+        tx.commit().await?;
+        Ok(v)
+    }
 }
 
 /// Rejects text that is empty or too long, with a message naming the field.

@@ -139,10 +139,8 @@ impl Hiatus {
 
     /// The caller's job posts.
     pub async fn my_job_posts(&self, actor: &Actor) -> ServiceResult<Vec<JobPost>> {
-        let mut tx = self.db.read().await?;
-        let v = market::job_posts_of(&mut tx, actor.account).await?;
-        tx.commit().await?;
-        Ok(v)
+        self.reading(async |tx| Ok(market::job_posts_of(tx, actor.account).await?))
+            .await
     }
 
     /// Sends a proposal (freelancer → client) or an invitation (client → freelancer). Refused
@@ -235,10 +233,8 @@ impl Hiatus {
 
     /// Proposals the caller sent or received.
     pub async fn my_proposals(&self, actor: &Actor) -> ServiceResult<Vec<Proposal>> {
-        let mut tx = self.db.read().await?;
-        let v = market::proposals_of(&mut tx, actor.account).await?;
-        tx.commit().await?;
-        Ok(v)
+        self.reading(async |tx| Ok(market::proposals_of(tx, actor.account).await?))
+            .await
     }
 
     /// Accepts (the recipient; creates a contract), declines (the recipient) or withdraws (the
@@ -418,11 +414,10 @@ impl Hiatus {
         limit: i64,
         offset: i64,
     ) -> ServiceResult<Vec<Contract>> {
-        let mut tx = self.db.read().await?;
-        let v = market::contracts_of(&mut tx, actor.account, limit.clamp(1, 500), offset.max(0))
-            .await?;
-        tx.commit().await?;
-        Ok(v)
+        self.reading(async |tx| {
+            Ok(market::contracts_of(tx, actor.account, limit.clamp(1, 500), offset.max(0)).await?)
+        })
+        .await
     }
 
     /// Pauses, resumes, ends, or disputes a contract. Ending is refused while money is in escrow.
@@ -664,10 +659,8 @@ impl Hiatus {
 
     /// The caller's balances.
     pub async fn my_balances(&self, actor: &Actor) -> ServiceResult<Vec<Balance>> {
-        let mut tx = self.db.read().await?;
-        let v = market::balances_of(&mut tx, actor.account).await?;
-        tx.commit().await?;
-        Ok(v)
+        self.reading(async |tx| Ok(market::balances_of(tx, actor.account).await?))
+            .await
     }
 
     /// Withdraws available balance to the bank: a scheduled payout that settles later.
@@ -728,10 +721,8 @@ impl Hiatus {
 
     /// The caller's payouts.
     pub async fn my_payouts(&self, actor: &Actor) -> ServiceResult<Vec<Payout>> {
-        let mut tx = self.db.read().await?;
-        let v = market::payouts_of(&mut tx, actor.account).await?;
-        tx.commit().await?;
-        Ok(v)
+        self.reading(async |tx| Ok(market::payouts_of(tx, actor.account).await?))
+            .await
     }
 
     /// Settles a payout (the scheduled job; idempotent).
@@ -1322,10 +1313,8 @@ impl Hiatus {
         member: AccountId,
     ) -> ServiceResult<Vec<Review>> {
         self.profile(viewer, member).await?;
-        let mut tx = self.db.read().await?;
-        let v = market::reviews_about(&mut tx, member, 200).await?;
-        tx.commit().await?;
-        Ok(v)
+        self.reading(async |tx| Ok(market::reviews_about(tx, member, 200).await?))
+            .await
     }
 }
 
