@@ -48,6 +48,30 @@ pub struct AppState {
     pub limiter: Arc<limit::Limiter>,
 }
 
+/// Logs each request by its route template (`/api/v1/contracts/{id}`), never the concrete
+/// path or query, so ids of other people and search terms stay out of the logs.
+async fn log_request(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let started = std::time::Instant::now();
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".to_string());
+    let res = next.run(req).await;
+    let status = res.status().as_u16();
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    if status >= 500 {
+        tracing::error!(%method, %route, status, ms, "request failed");
+    } else {
+        tracing::info!(%method, %route, status, ms, "request");
+    }
+    res
+}
+
 async fn healthz() -> &'static str {
     "ok"
 }
@@ -163,6 +187,7 @@ pub fn router(hiatus: Hiatus, options: WebOptions) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(options.body_limit))
+        .route_layer(axum::middleware::from_fn(log_request))
         .layer(header("x-content-type-options", "nosniff"))
         .layer(header("x-frame-options", "DENY"))
         .layer(header("referrer-policy", "no-referrer"))
