@@ -102,16 +102,17 @@ pub fn token_of(parts: &Parts) -> Option<(String, bool)> {
         && let Some(t) = v
             .strip_prefix("Bearer ")
             .or_else(|| v.strip_prefix("bearer "))
-        {
-            return Some((t.trim().to_string(), false));
-        }
+    {
+        return Some((t.trim().to_string(), false));
+    }
     for c in parts.headers.get_all(axum::http::header::COOKIE) {
         let Ok(s) = c.to_str() else { continue };
         for pair in s.split(';') {
             if let Some((k, v)) = pair.trim().split_once('=')
-                && k == SESSION_COOKIE {
-                    return Some((v.to_string(), true));
-                }
+                && k == SESSION_COOKIE
+            {
+                return Some((v.to_string(), true));
+            }
         }
     }
     None

@@ -58,15 +58,16 @@ pub async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Respo
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
     if let Some(ip) = ip
-        && let Err(wait) = s.limiter.hit(ip) {
-            let mut e = ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                format!("too many attempts; try again in {wait} seconds"),
-            );
-            e.retry_after = Some(wait);
-            return e.into_response();
-        }
+        && let Err(wait) = s.limiter.hit(ip)
+    {
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("too many attempts; try again in {wait} seconds"),
+        );
+        e.retry_after = Some(wait);
+        return e.into_response();
+    }
     next.run(req).await
 }
 
