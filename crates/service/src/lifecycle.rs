@@ -135,9 +135,9 @@ impl Hiatus {
         if !can_view_profile(state, p.settings.visibility, who) {
             return Err(ServiceError::NotFound("profile"));
         }
-        let reviews = market::reviews_about(&mut tx, id, 1000).await?;
+        let reviews = market::review_summary(&mut tx, id).await?;
         tx.commit().await?;
-        Ok(public(acct.kind()?, p, &reviews))
+        Ok(public(acct.kind()?, p, reviews))
     }
 
     /// Profiles listed to the viewer, a page at a time.
@@ -159,8 +159,8 @@ impl Hiatus {
         let mut out = Vec::with_capacity(rows.len());
         for p in rows {
             let kind = accounts::get(&mut tx, p.account_id).await?.kind()?;
-            let reviews = market::reviews_about(&mut tx, p.account_id, 1000).await?;
-            out.push(public(kind, p, &reviews));
+            let reviews = market::review_summary(&mut tx, p.account_id).await?;
+            out.push(public(kind, p, reviews));
         }
         tx.commit().await?;
         Ok(out)
@@ -505,8 +505,7 @@ impl Hiatus {
     }
 }
 
-fn public(kind: AccountKind, p: Profile, reviews: &[Review]) -> PublicProfile {
-    let n = reviews.len() as i64;
+fn public(kind: AccountKind, p: Profile, (reviews, rating_sum): (i64, i64)) -> PublicProfile {
     PublicProfile {
         id: p.account_id,
         kind,
@@ -514,8 +513,7 @@ fn public(kind: AccountKind, p: Profile, reviews: &[Review]) -> PublicProfile {
         headline: p.headline,
         bio: p.bio,
         availability: p.settings.availability,
-        reviews: n,
-        average_rating: (n > 0)
-            .then(|| reviews.iter().map(|r| r.rating as f64).sum::<f64>() / n as f64),
+        reviews,
+        average_rating: (reviews > 0).then(|| rating_sum as f64 / reviews as f64),
     }
 }

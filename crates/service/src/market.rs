@@ -435,10 +435,7 @@ impl Hiatus {
             (ContractAction::Pause, S::Open) => S::Paused,
             (ContractAction::Resume, S::Paused) => S::Open,
             (ContractAction::End, S::Open | S::Paused) => {
-                let unsettled = market::payments_of(&mut tx, c.client_id, 10_000, 0)
-                    .await?
-                    .into_iter()
-                    .any(|p| p.contract_id == c.id && p.status.is_unsettled());
+                let unsettled = market::unsettled_payments_of_contract(&mut tx, c.id).await? > 0;
                 if unsettled {
                     return Err(ServiceError::conflict(
                         "payments_in_escrow",

@@ -903,6 +903,25 @@ pub async fn reviews_about(
     rows.into_iter().map(ReviewRow::into_domain).collect()
 }
 
+/// How many reviews a member received and the sum of their ratings.
+pub async fn review_summary(tx: &mut Tx, subject: AccountId) -> StoreResult<(i64, i64)> {
+    // CAST: PostgreSQL sums BIGINT into NUMERIC.
+    tx.one(
+        "SELECT COUNT(*), CAST(COALESCE(SUM(rating), 0) AS BIGINT) FROM reviews WHERE subject_id = $1",
+        args![subject.to_text()],
+    )
+    .await
+}
+
+/// Payments of a contract still in escrow or pending release.
+pub async fn unsettled_payments_of_contract(tx: &mut Tx, cid: ContractId) -> StoreResult<i64> {
+    tx.scalar(
+        "SELECT COUNT(*) FROM payments WHERE contract_id = $1 AND status IN ('in_escrow', 'pending_release')",
+        args![cid.to_text()],
+    )
+    .await
+}
+
 /// True when two accounts share a contract (either side, any status).
 pub async fn have_contract(tx: &mut Tx, a: AccountId, b: AccountId) -> StoreResult<bool> {
     let n: i64 = tx
