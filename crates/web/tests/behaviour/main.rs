@@ -9,3 +9,4 @@ mod audit;
 mod breaks;
 mod effects;
 mod preflight;
+mod reviews;
