@@ -1,5 +1,6 @@
 //! `hiatus`: the account lifecycle of a freelance marketplace.
 
+mod bench;
 mod config;
 mod demo;
 mod run;
@@ -34,6 +35,10 @@ enum Command {
     Migrate,
     /// Load deterministic synthetic data at scale (for benchmarks).
     Generate(run::GenerateArgs),
+    /// Time preflight and deactivate/reactivate round trips on generated data (for
+    /// scripts/bench; not part of the product).
+    #[command(hide = true)]
+    Bench(bench::BenchArgs),
     /// Operator tasks: staff accounts, queue health, account counts.
     Admin {
         #[command(subcommand)]
@@ -54,6 +59,7 @@ fn main() -> Result<()> {
             Command::Worker(a) => run::worker(&cli.global, a).await,
             Command::Migrate => run::migrate(&cli.global).await,
             Command::Generate(a) => run::generate(&cli.global, a).await,
+            Command::Bench(a) => bench::run(&cli.global, a).await,
             Command::Admin { command } => run::admin(&cli.global, command).await,
         }
     })

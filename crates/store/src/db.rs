@@ -7,6 +7,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool};
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Binds an [`Arg`] to a query of either backend.
@@ -18,6 +19,7 @@ macro_rules! bind_arg {
             $crate::db::Arg::Int(v) => $q.bind(v),
             $crate::db::Arg::Bytes(v) => $q.bind(v),
             $crate::db::Arg::Bool(v) => $q.bind(v),
+            $crate::db::Arg::Shared(v) => $q.bind(v),
         }
     };
 }
@@ -108,7 +110,11 @@ impl Db {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
             // Erased data must not linger in free pages of the file.
-            .pragma("secure_delete", "ON");
+            .pragma("secure_delete", "ON")
+            // The connection's thread hands rows over through a channel; at the default 50
+            // it stalls every 50 rows until the reader catches up, and each stall is a thread
+            // wake-up. Preflight of a member with hundreds of regular clients reads them all.
+            .row_buffer_size(1024);
         let pool = SqlitePoolOptions::new()
             .max_connections(opts.max_connections.max(1))
             .connect_with(o)
@@ -212,6 +218,71 @@ impl Tx {
             q.execute(c).await?.rows_affected()
         }))
     }
+
+    /// Like [`Tx::exec`], for SQL text assembled at run time (the bulk loader's multi-row
+    /// `INSERT`s, whose placeholder count varies with the batch). The text must be built only
+    /// from this crate's own table and column names and placeholders, never from input: every
+    /// value still travels as a bind parameter, encoded beforehand by [`EncodedArgs::encode`].
+    pub async fn exec_built(&mut self, sql: String, args: EncodedArgs) -> StoreResult<u64> {
+        let sql = sqlx::AssertSqlSafe(sql);
+        Ok(match (self, args) {
+            (Tx::Sqlite(t), EncodedArgs::Sqlite(a)) => sqlx::query_with(sql, a)
+                .execute(&mut **t)
+                .await?
+                .rows_affected(),
+            (Tx::Postgres(t), EncodedArgs::Postgres(a)) => sqlx::query_with(sql, a)
+                .execute(&mut **t)
+                .await?
+                .rows_affected(),
+            _ => {
+                return Err(StoreError::Config(
+                    "parameters encoded for the other database backend".into(),
+                ));
+            }
+        })
+    }
+}
+
+/// Bind parameters already encoded for one backend. Encoding tens of thousands of values
+/// takes a while; a bulk loader does it for the next statement while the database still
+/// executes the previous one.
+pub enum EncodedArgs {
+    Sqlite(sqlx::sqlite::SqliteArguments),
+    Postgres(sqlx::postgres::PgArguments),
+}
+
+impl EncodedArgs {
+    /// Encodes values for `backend`.
+    pub fn encode(backend: Backend, args: Vec<Arg>) -> StoreResult<Self> {
+        use sqlx::Arguments;
+        macro_rules! encode_all {
+            ($a:ident) => {{
+                $a.reserve(args.len(), 0);
+                for v in args {
+                    match v {
+                        Arg::Text(v) => $a.add(v),
+                        Arg::Int(v) => $a.add(v),
+                        Arg::Bytes(v) => $a.add(v),
+                        Arg::Bool(v) => $a.add(v),
+                        Arg::Shared(v) => $a.add(v),
+                    }
+                    .map_err(|e| StoreError::Config(format!("encoding a parameter: {e}")))?;
+                }
+            }};
+        }
+        Ok(match backend {
+            Backend::Sqlite => {
+                let mut a = sqlx::sqlite::SqliteArguments::default();
+                encode_all!(a);
+                EncodedArgs::Sqlite(a)
+            }
+            Backend::Postgres => {
+                let mut a = sqlx::postgres::PgArguments::default();
+                encode_all!(a);
+                EncodedArgs::Postgres(a)
+            }
+        })
+    }
 }
 
 /// A bind parameter in backend-neutral form, for statements built once and run on either
@@ -222,6 +293,9 @@ pub enum Arg {
     Int(Option<i64>),
     Bytes(Option<Vec<u8>>),
     Bool(bool),
+    /// Text many rows share (an id referred to again and again, a status code): SQLite binds
+    /// it without a copy per row.
+    Shared(Arc<str>),
 }
 
 impl From<&str> for Arg {
@@ -257,6 +331,11 @@ impl From<Vec<u8>> for Arg {
 impl From<Option<Vec<u8>>> for Arg {
     fn from(v: Option<Vec<u8>>) -> Self {
         Arg::Bytes(v)
+    }
+}
+impl From<Arc<str>> for Arg {
+    fn from(v: Arc<str>) -> Self {
+        Arg::Shared(v)
     }
 }
 impl From<bool> for Arg {

@@ -5,7 +5,7 @@ use crate::db::Tx;
 use crate::error::{StoreError, StoreResult};
 use hiatus_domain::regular::{ClientHistory, RegularBecause};
 use hiatus_domain::{
-    AccountId, Currency, Micros, Money, PreflightFacts, RecordRef, RegularClientRule,
+    AccountId, Currency, DAY_MICROS, Micros, Money, PreflightFacts, RecordRef, RegularClientRule,
 };
 
 /// At most this many records are listed per finding; the count in the sentence stays exact.
@@ -32,8 +32,17 @@ pub async fn regular_clients(
              MAX(COALESCE(c.ended_at, c.created_at)), \
              CAST(MAX(CASE WHEN n.client_id IS NULL THEN 0 ELSE 1 END) AS BIGINT) \
              FROM contracts c LEFT JOIN client_notices n ON n.account_id = c.freelancer_id AND n.client_id = c.client_id \
-             WHERE c.freelancer_id = $1 GROUP BY c.client_id ORDER BY COUNT(*) DESC, c.client_id",
-            args![member.to_text()],
+             WHERE c.freelancer_id = $1 GROUP BY c.client_id \
+             HAVING SUM(CASE WHEN c.status <> 'ended' THEN 1 ELSE 0 END) > 0 OR MAX(COALESCE(c.ended_at, c.created_at)) >= $2 OR COUNT(*) >= $3 \
+             ORDER BY COUNT(*) DESC, c.client_id",
+            // The HAVING clause passes exactly the clients `rule.judge` accepts (it still
+            // decides, below): a member with years of one-off clients should not ship every
+            // one of them out of the database on each preflight.
+            args![
+                member.to_text(),
+                now - rule.recent_days * DAY_MICROS,
+                rule.min_contracts
+            ],
         )
         .await?;
     let mut out = Vec::new();

@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod blobs;
+pub mod bulk;
 pub mod crypto;
 pub mod db;
 pub mod error;
