@@ -28,16 +28,18 @@ pub async fn regular_clients(
 ) -> StoreResult<Vec<RegularClient>> {
     let rows: Vec<(String, i64, i64, i64, i64)> = tx
         .all(
-            "SELECT c.client_id, COUNT(*), SUM(CASE WHEN c.status <> 'ended' THEN 1 ELSE 0 END), \
-             MAX(COALESCE(c.ended_at, c.created_at)), \
-             CAST(MAX(CASE WHEN n.client_id IS NULL THEN 0 ELSE 1 END) AS BIGINT) \
-             FROM contracts c LEFT JOIN client_notices n ON n.account_id = c.freelancer_id AND n.client_id = c.client_id \
-             WHERE c.freelancer_id = $1 GROUP BY c.client_id \
-             HAVING SUM(CASE WHEN c.status <> 'ended' THEN 1 ELSE 0 END) > 0 OR MAX(COALESCE(c.ended_at, c.created_at)) >= $2 OR COUNT(*) >= $3 \
-             ORDER BY COUNT(*) DESC, c.client_id",
+            "SELECT g.client_id, g.contracts, g.live, g.last, \
+             CAST(CASE WHEN n.client_id IS NULL THEN 0 ELSE 1 END AS BIGINT) \
+             FROM (SELECT client_id, COUNT(*) AS contracts, SUM(CASE WHEN status <> 'ended' THEN 1 ELSE 0 END) AS live, \
+                   MAX(COALESCE(ended_at, created_at)) AS last \
+                   FROM contracts WHERE freelancer_id = $1 GROUP BY client_id \
+                   HAVING SUM(CASE WHEN status <> 'ended' THEN 1 ELSE 0 END) > 0 OR MAX(COALESCE(ended_at, created_at)) >= $2 OR COUNT(*) >= $3) g \
+             LEFT JOIN client_notices n ON n.account_id = $1 AND n.client_id = g.client_id \
+             ORDER BY g.contracts DESC, g.client_id",
             // The HAVING clause passes exactly the clients `rule.judge` accepts (it still
             // decides, below): a member with years of one-off clients should not ship every
-            // one of them out of the database on each preflight.
+            // one of them out of the database on each preflight. Grouping before the join
+            // looks up notices for the regular clients only, not for every contract.
             args![
                 member.to_text(),
                 now - rule.recent_days * DAY_MICROS,
