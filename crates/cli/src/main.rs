@@ -4,6 +4,7 @@ mod bench;
 mod config;
 mod demo;
 mod run;
+mod verify;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -39,6 +40,9 @@ enum Command {
     /// scripts/bench; not part of the product).
     #[command(hide = true)]
     Bench(bench::BenchArgs),
+    /// Check an export archive offline: structure, every hash, the signature, nothing
+    /// unlisted or missing, the counts. Exits non-zero on any problem.
+    Verify(verify::VerifyArgs),
     /// Operator tasks: staff accounts, queue health, account counts.
     Admin {
         #[command(subcommand)]
@@ -61,6 +65,8 @@ fn main() -> Result<()> {
             Command::Generate(a) => run::generate(&cli.global, a).await,
             Command::Bench(a) => bench::run(&cli.global, a).await,
             Command::Admin { command } => run::admin(&cli.global, command).await,
+            // Offline: no database, no key file.
+            Command::Verify(a) => verify::run(a),
         }
     })
 }

@@ -1,0 +1,37 @@
+//! The export archive: one ZIP with the member's data and files, a manifest listing every file
+//! with its size and SHA-256, and an Ed25519 signature over the manifest. Writing streams
+//! (bounded memory whatever the size); verification needs only the archive and, optionally,
+//! the server's public key. This crate never sees the database: it takes records and bytes.
+
+mod manifest;
+mod names;
+mod verify;
+mod write;
+
+pub use manifest::{Category, Exclusion, FORMAT_VERSION, Manifest, ManifestEntry};
+pub use names::{SafeNames, safe_name};
+pub use verify::{Problem, Report, verify};
+pub use write::{ArchiveWriter, Compression};
+
+pub use ed25519_dalek::{SigningKey, VerifyingKey};
+
+/// The manifest's path inside the archive.
+pub const MANIFEST_PATH: &str = "manifest.json";
+/// The detached signature of the manifest (hex of the 64 signature bytes).
+pub const SIGNATURE_PATH: &str = "manifest.sig";
+/// The signer's public key (hex of the 32 key bytes), so the archive verifies on its own; pass
+/// the key published by the server to `verify` to check it is the right signer.
+pub const PUBLIC_KEY_PATH: &str = "public-key.txt";
+
+/// Errors while writing an archive.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    #[error("writing the archive: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("ZIP: {0}")]
+    Zip(#[from] zip::result::ZipError),
+    #[error("a file named {0:?} is already in the archive")]
+    Duplicate(String),
+    #[error("{0:?} is reserved for the archive's own metadata")]
+    Reserved(String),
+}

@@ -1,0 +1,45 @@
+//! The manifest: what the archive holds, and what it deliberately does not.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The version of the archive format this crate writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// A kind of content, counted in the manifest (exported vs held by the database).
+pub type Category = String;
+
+/// One file of the archive.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestEntry {
+    pub path: String,
+    pub size: u64,
+    /// Lower-case hex.
+    pub sha256: String,
+    pub category: Category,
+}
+
+/// Something deliberately left out, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exclusion {
+    pub what: String,
+    pub why: String,
+}
+
+/// The manifest as stored in `manifest.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format_version: u32,
+    /// The account the archive belongs to.
+    pub account_id: String,
+    /// When it was made (RFC 3339, UTC).
+    pub created_at: String,
+    /// Only changes after this time, for incremental exports.
+    pub since: Option<String>,
+    pub files: Vec<ManifestEntry>,
+    /// Records per category: how many the archive holds.
+    pub exported: BTreeMap<Category, u64>,
+    /// Records per category: how many the database held for the member when the export ran.
+    pub held: BTreeMap<Category, u64>,
+    pub excluded: Vec<Exclusion>,
+}

@@ -1,0 +1,125 @@
+//! Safe file names inside the archive: whatever a member once uploaded, the name unpacks to a
+//! harmless file on any system. The original name stays in the JSON data.
+
+use std::collections::HashSet;
+use unicode_normalization::UnicodeNormalization;
+
+/// Names Windows refuses for files, whatever the extension.
+const RESERVED: [&str; 22] = [
+    "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8",
+    "COM9", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
+];
+
+/// The longest name kept, in bytes (most file systems allow 255).
+const MAX_BYTES: usize = 120;
+
+/// One path component made safe: Unicode NFC; no separators, `..`, control characters or
+/// characters Windows forbids; no leading dots or trailing dots and spaces; not a reserved
+/// device name; at most 120 bytes (extension kept); never empty.
+pub fn safe_name(original: &str) -> String {
+    let nfc: String = original.nfc().collect();
+    let mut s: String = nfc
+        .chars()
+        .map(|c| match c {
+            '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|' => '_',
+            c if c.is_control() => '_',
+            c => c,
+        })
+        .collect();
+    s = s.trim_matches(|c: char| c == ' ' || c == '.').to_string();
+    while s.contains("..") {
+        s = s.replace("..", ".");
+    }
+    if s.is_empty() {
+        s = "file".to_string();
+    }
+    let stem = s.split('.').next().unwrap_or("").to_ascii_uppercase();
+    if RESERVED.contains(&stem.as_str()) {
+        s = format!("_{s}");
+    }
+    truncate(&s, MAX_BYTES)
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let (stem, ext) = match s.rfind('.') {
+        Some(i) if s.len() - i <= 16 && i > 0 => (&s[..i], &s[i..]),
+        _ => (s, ""),
+    };
+    let mut cut = max - ext.len();
+    while !stem.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}{}", &stem[..cut], ext)
+}
+
+/// Hands out unique safe names within one folder: a second `report.pdf` becomes
+/// `report (2).pdf`. Comparison ignores case, as on the file systems most people unpack to.
+#[derive(Debug, Default)]
+pub struct SafeNames {
+    taken: HashSet<String>,
+}
+
+impl SafeNames {
+    /// A unique safe name for `original`.
+    pub fn name(&mut self, original: &str) -> String {
+        let base = safe_name(original);
+        if self.taken.insert(base.to_lowercase()) {
+            return base;
+        }
+        let (stem, ext) = match base.rfind('.') {
+            Some(i) if i > 0 => (&base[..i], &base[i..]),
+            _ => (base.as_str(), ""),
+        };
+        (2..)
+            .map(|n| format!("{stem} ({n}){ext}"))
+            .find(|candidate| self.taken.insert(candidate.to_lowercase()))
+            .expect("an unused number exists")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_names_become_harmless() {
+        assert_eq!(safe_name("../../etc/passwd"), "_._etc_passwd");
+        assert_eq!(safe_name("/abs/path.txt"), "_abs_path.txt");
+        assert_eq!(safe_name("C:\\Windows\\x.dll"), "C__Windows_x.dll");
+        assert_eq!(safe_name("a\u{0}b\nc.txt"), "a_b_c.txt");
+        assert_eq!(safe_name("CON"), "_CON");
+        assert_eq!(safe_name("nul.txt"), "_nul.txt");
+        assert_eq!(safe_name("..."), "file");
+        assert_eq!(safe_name(""), "file");
+        assert_eq!(safe_name(" report. "), "report");
+        for n in ["../../x", "a/../b", "..\\..\\y", ".."] {
+            let s = safe_name(n);
+            assert!(
+                !s.contains('/') && !s.contains('\\') && !s.contains("..") && !s.starts_with('.'),
+                "{n} -> {s}"
+            );
+        }
+    }
+
+    #[test]
+    fn unicode_is_normalized_and_long_names_keep_their_extension() {
+        // "é" as e + combining accent becomes the single precomposed character.
+        assert_eq!(safe_name("caf\u{65}\u{301}.txt"), "caf\u{e9}.txt");
+        let long = format!("{}.pdf", "ж".repeat(200));
+        let s = safe_name(&long);
+        assert!(s.len() <= 120 && s.ends_with(".pdf"), "{s}");
+    }
+
+    #[test]
+    fn duplicates_are_numbered() {
+        let mut n = SafeNames::default();
+        assert_eq!(n.name("report.pdf"), "report.pdf");
+        assert_eq!(n.name("Report.pdf"), "Report (2).pdf");
+        assert_eq!(n.name("report.pdf"), "report (3).pdf");
+        assert_eq!(n.name("notes"), "notes");
+        assert_eq!(n.name("notes"), "notes (2)");
+    }
+}

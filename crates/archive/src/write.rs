@@ -1,0 +1,150 @@
+//! Writing an archive as a stream: entries go out as they come (with data descriptors, so
+//! nothing is buffered or seeked), each hashed on the way through.
+
+use crate::manifest::{Manifest, ManifestEntry};
+use crate::{ArchiveError, MANIFEST_PATH, PUBLIC_KEY_PATH, SIGNATURE_PATH};
+use ed25519_dalek::{Signer, SigningKey};
+use sha2::{Digest, Sha256};
+use std::collections::HashSet;
+use std::io::{Read, Write};
+use zip::write::{SimpleFileOptions, StreamWriter};
+use zip::{CompressionMethod, ZipWriter};
+
+/// How an entry is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compression {
+    /// Deflate: text, JSON, CSV, HTML.
+    Deflate,
+    /// As is: media and other already-compressed bytes gain nothing from deflate.
+    Store,
+}
+
+/// An archive being written to `W`.
+pub struct ArchiveWriter<W: Write> {
+    zip: ZipWriter<StreamWriter<W>>,
+    files: Vec<ManifestEntry>,
+    paths: HashSet<String>,
+}
+
+const CHUNK: usize = 64 * 1024;
+
+impl<W: Write> ArchiveWriter<W> {
+    /// Starts an archive.
+    pub fn new(out: W) -> Self {
+        Self {
+            zip: ZipWriter::new_stream(out),
+            files: Vec::new(),
+            paths: HashSet::new(),
+        }
+    }
+
+    /// Adds a file, streaming it from `reader` in bounded chunks; returns its manifest entry.
+    /// `path` must already be safe (see [`crate::safe_name`]); it is checked again here.
+    pub fn add(
+        &mut self,
+        path: &str,
+        category: &str,
+        compression: Compression,
+        mut reader: impl Read,
+    ) -> Result<&ManifestEntry, ArchiveError> {
+        if [MANIFEST_PATH, SIGNATURE_PATH, PUBLIC_KEY_PATH].contains(&path) {
+            return Err(ArchiveError::Reserved(path.to_string()));
+        }
+        if !path_is_safe(path) {
+            return Err(ArchiveError::Reserved(path.to_string()));
+        }
+        if !self.paths.insert(path.to_lowercase()) {
+            return Err(ArchiveError::Duplicate(path.to_string()));
+        }
+        let (sha256, size) = self.write_entry(path, compression, &mut reader)?;
+        self.files.push(ManifestEntry {
+            path: path.to_string(),
+            size,
+            sha256,
+            category: category.to_string(),
+        });
+        Ok(self.files.last().expect("just pushed"))
+    }
+
+    /// Adds a file from memory.
+    pub fn add_bytes(
+        &mut self,
+        path: &str,
+        category: &str,
+        compression: Compression,
+        bytes: &[u8],
+    ) -> Result<&ManifestEntry, ArchiveError> {
+        self.add(path, category, compression, bytes)
+    }
+
+    fn write_entry(
+        &mut self,
+        path: &str,
+        compression: Compression,
+        reader: &mut impl Read,
+    ) -> Result<(String, u64), ArchiveError> {
+        let method = match compression {
+            Compression::Deflate => CompressionMethod::Deflated,
+            Compression::Store => CompressionMethod::Stored,
+        };
+        // ZIP64 fields on every entry: sizes are unknown until the stream ends, and an entry
+        // may pass 4 GiB.
+        let options = SimpleFileOptions::default()
+            .compression_method(method)
+            .large_file(true)
+            .unix_permissions(0o644);
+        self.zip.start_file(path, options)?;
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        let mut buf = vec![0u8; CHUNK];
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.into()),
+            };
+            hasher.update(&buf[..n]);
+            self.zip.write_all(&buf[..n])?;
+            size += n as u64;
+        }
+        Ok((hex::encode(hasher.finalize()), size))
+    }
+
+    /// The entries written so far.
+    pub fn files(&self) -> &[ManifestEntry] {
+        &self.files
+    }
+
+    /// Writes the manifest (with every entry written so far), its signature and the public
+    /// key, and closes the archive. Returns the writer.
+    pub fn finish(mut self, mut manifest: Manifest, key: &SigningKey) -> Result<W, ArchiveError> {
+        manifest.files = std::mem::take(&mut self.files);
+        let json = serde_json::to_vec_pretty(&manifest).map_err(std::io::Error::other)?;
+        let signature = key.sign(&json);
+        let opts = SimpleFileOptions::default()
+            .compression_method(CompressionMethod::Deflated)
+            .unix_permissions(0o644);
+        self.zip.start_file(MANIFEST_PATH, opts)?;
+        self.zip.write_all(&json)?;
+        self.zip.start_file(SIGNATURE_PATH, opts)?;
+        self.zip
+            .write_all(hex::encode(signature.to_bytes()).as_bytes())?;
+        self.zip.start_file(PUBLIC_KEY_PATH, opts)?;
+        self.zip
+            .write_all(hex::encode(key.verifying_key().to_bytes()).as_bytes())?;
+        Ok(self.zip.finish()?.into_inner())
+    }
+}
+
+/// A relative path of safe components: no empty, `.` or `..` parts, no backslashes, no
+/// control characters, not absolute.
+pub(crate) fn path_is_safe(path: &str) -> bool {
+    !path.is_empty()
+        && !path.starts_with('/')
+        && !path.contains('\\')
+        && !path.chars().any(|c| c.is_control())
+        && path
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != "..")
+}
