@@ -716,6 +716,46 @@ impl Hiatus {
         Ok(p)
     }
 
+    /// Records what a member owes the platform in a currency (support and operators, as the
+    /// billing system would); zero clears it. The available balance is left as it is.
+    pub async fn set_platform_debt(
+        &self,
+        actor: &Actor,
+        member: AccountId,
+        debt: Money,
+    ) -> ServiceResult<Balance> {
+        actor.require_staff()?;
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        self.member_state(&mut tx, member, "member").await?;
+        let current = market::balances_of(&mut tx, member)
+            .await?
+            .into_iter()
+            .find(|b| b.debt.currency == debt.currency);
+        let b = Balance {
+            available: current
+                .map(|b| b.available)
+                .unwrap_or(Money::zero(debt.currency)),
+            debt,
+        };
+        market::set_balance(&mut tx, member, &b, now).await?;
+        accounts::touch_data(&mut tx, &[&member], now).await?;
+        audit::record(
+            &mut tx,
+            NewAuditEvent {
+                account: Some(member),
+                actor: Some(actor.account),
+                action: "debt.recorded",
+                reason: None,
+                detail: json!({"currency": debt.currency.as_str(), "minor": debt.minor}),
+                now,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(b)
+    }
+
     /// The caller's payouts.
     pub async fn my_payouts(&self, actor: &Actor) -> ServiceResult<Vec<Payout>> {
         self.reading(async |tx| Ok(market::payouts_of(tx, actor.account).await?))

@@ -172,6 +172,7 @@ pub fn router(hiatus: Hiatus, options: WebOptions) -> Router {
         )
         .route("/files", post(m::upload_file))
         .route("/files/{id}", get(m::download_file))
+        .route("/admin/accounts/{id}/debt", post(m::set_debt))
         .merge(guarded);
     let header = |name: &'static str, value: &'static str| {
         SetResponseHeaderLayer::if_not_present(

@@ -18,7 +18,7 @@ use utoipa::{Modify, OpenApi};
         m::list_proposals, m::respond_proposal, m::create_contract, m::list_contracts, m::get_contract, m::contract_action,
         m::fund_milestone, m::submit_work, m::list_submissions, m::issue_invoice, m::write_review, m::list_payments,
         m::payment_action, m::list_invoices, m::get_invoice, m::pay_invoice, m::start_thread, m::list_threads,
-        m::list_messages, m::post_message, m::upload_file, m::download_file,
+        m::list_messages, m::post_message, m::upload_file, m::download_file, m::set_debt,
     ),
     components(schemas(Problem)),
     modifiers(&StandardErrors),

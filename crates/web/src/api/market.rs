@@ -623,3 +623,31 @@ pub async fn download_file(
     );
     Ok(res)
 }
+
+/// A debt to record.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DebtBody {
+    /// What the member owes; zero clears the debt in that currency.
+    pub debt: Money,
+}
+
+/// Records what a member owes the platform (support agents and operators only).
+#[utoipa::path(post, path = "/api/v1/admin/accounts/{id}/debt", tag = "admin", security(("bearer" = [])), request_body = DebtBody,
+    params(("id" = uuid::Uuid, Path, description = "Account id")),
+    responses((status = 200, description = "The balance now", body = Balance)))]
+pub async fn set_debt(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiPath(id): ApiPath<AccountId>,
+    ApiJson(b): ApiJson<DebtBody>,
+) -> ApiResult<Json<Balance>> {
+    if b.debt.minor < 0 {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "amount_invalid",
+            "a debt is zero or more",
+        ));
+    }
+    Ok(Json(s.hiatus.set_platform_debt(&a, id, b.debt).await?))
+}
