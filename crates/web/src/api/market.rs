@@ -628,8 +628,12 @@ pub async fn download_file(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DebtBody {
-    /// What the member owes; zero clears the debt in that currency.
-    pub debt: Money,
+    /// What the member owes, in minor units (cents); zero clears the debt in that currency.
+    #[schema(minimum = 0)]
+    pub minor: i64,
+    /// ISO 4217 code, e.g. USD.
+    #[schema(value_type = String, example = "USD")]
+    pub currency: Currency,
 }
 
 /// Records what a member owes the platform (support agents and operators only).
@@ -642,12 +646,12 @@ pub async fn set_debt(
     ApiPath(id): ApiPath<AccountId>,
     ApiJson(b): ApiJson<DebtBody>,
 ) -> ApiResult<Json<Balance>> {
-    if b.debt.minor < 0 {
-        return Err(ApiError::new(
+    let debt = Money::new(b.minor, b.currency).map_err(|e| {
+        ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "amount_invalid",
-            "a debt is zero or more",
-        ));
-    }
-    Ok(Json(s.hiatus.set_platform_debt(&a, id, b.debt).await?))
+            e.to_string(),
+        )
+    })?;
+    Ok(Json(s.hiatus.set_platform_debt(&a, id, debt).await?))
 }

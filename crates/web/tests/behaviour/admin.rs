@@ -35,7 +35,7 @@ async fn support_records_a_debt_that_blocks_closing(t: &TestApp) {
     staff.token = t.login(&staff).await["token"].as_str().unwrap().to_string();
 
     let path = format!("/api/v1/admin/accounts/{}/debt", f.id);
-    let debt = json!({"debt": {"minor": 2500, "currency": "USD"}});
+    let debt = json!({"minor": 2500, "currency": "USD"});
     t.post(Some(&other), &path, debt.clone())
         .await
         .problem(403, "staff_only");
@@ -60,13 +60,9 @@ async fn support_records_a_debt_that_blocks_closing(t: &TestApp) {
     );
     t.deactivate(&f).await.problem(409, "preflight_blocked");
 
-    t.post(
-        Some(&staff),
-        &path,
-        json!({"debt": {"minor": 0, "currency": "USD"}}),
-    )
-    .await
-    .expect(200);
+    t.post(Some(&staff), &path, json!({"minor": 0, "currency": "USD"}))
+        .await
+        .expect(200);
     assert!(t.preflight(&f).await.blockers().is_empty());
     t.deactivate(&f).await.expect(200);
 
