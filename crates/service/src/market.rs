@@ -583,11 +583,10 @@ impl Hiatus {
         limit: i64,
         offset: i64,
     ) -> ServiceResult<Vec<Payment>> {
-        let mut tx = self.db.read().await?;
-        let v =
-            market::payments_of(&mut tx, actor.account, limit.clamp(1, 500), offset.max(0)).await?;
-        tx.commit().await?;
-        Ok(v)
+        self.reading(async |tx| {
+            Ok(market::payments_of(tx, actor.account, limit.clamp(1, 500), offset.max(0)).await?)
+        })
+        .await
     }
 
     /// Approves, releases or refunds a payment. The client approves and releases; refunds
@@ -876,11 +875,10 @@ impl Hiatus {
         limit: i64,
         offset: i64,
     ) -> ServiceResult<Vec<Invoice>> {
-        let mut tx = self.db.read().await?;
-        let v =
-            market::invoices_of(&mut tx, actor.account, limit.clamp(1, 500), offset.max(0)).await?;
-        tx.commit().await?;
-        Ok(v)
+        self.reading(async |tx| {
+            Ok(market::invoices_of(tx, actor.account, limit.clamp(1, 500), offset.max(0)).await?)
+        })
+        .await
     }
 
     /// Pays an invoice (its recipient).
@@ -1030,11 +1028,10 @@ impl Hiatus {
         limit: i64,
         offset: i64,
     ) -> ServiceResult<Vec<Thread>> {
-        let mut tx = self.db.read().await?;
-        let v =
-            market::threads_of(&mut tx, actor.account, limit.clamp(1, 500), offset.max(0)).await?;
-        tx.commit().await?;
-        Ok(v)
+        self.reading(async |tx| {
+            Ok(market::threads_of(tx, actor.account, limit.clamp(1, 500), offset.max(0)).await?)
+        })
+        .await
     }
 
     /// Messages of a thread the caller takes part in.
