@@ -123,14 +123,12 @@ impl Hiatus {
         .await?;
         audit::record(
             &mut tx,
-            NewAuditEvent {
-                account: Some(id),
-                actor: Some(id),
-                action: "account.created",
-                reason: None,
-                detail: json!({"kind": s.kind.as_str(), "role": role.as_str()}),
+            NewAuditEvent::by_member(
+                id,
+                "account.created",
+                json!({"kind": s.kind.as_str(), "role": role.as_str()}),
                 now,
-            },
+            ),
         )
         .await?;
         tx.commit().await?;
@@ -211,14 +209,7 @@ impl Hiatus {
         .await?;
         audit::record(
             &mut tx,
-            NewAuditEvent {
-                account: Some(id),
-                actor: Some(id),
-                action: "login.succeeded",
-                reason: None,
-                detail: json!({"state": state.as_str()}),
-                now,
-            },
+            NewAuditEvent::by_member(id, "login.succeeded", json!({"state": state.as_str()}), now),
         )
         .await?;
         tx.commit().await?;
@@ -271,14 +262,7 @@ impl Hiatus {
         sessions::delete(&mut tx, &actor.session_id).await?;
         audit::record(
             &mut tx,
-            NewAuditEvent {
-                account: Some(actor.account),
-                actor: Some(actor.account),
-                action: "logout",
-                reason: None,
-                detail: json!({}),
-                now,
-            },
+            NewAuditEvent::by_member(actor.account, "logout", json!({}), now),
         )
         .await?;
         tx.commit().await?;
@@ -292,14 +276,7 @@ impl Hiatus {
         let n = sessions::delete_all(&mut tx, actor.account, Some(&actor.session_id)).await?;
         audit::record(
             &mut tx,
-            NewAuditEvent {
-                account: Some(actor.account),
-                actor: Some(actor.account),
-                action: "sessions.revoked",
-                reason: None,
-                detail: json!({"count": n}),
-                now,
-            },
+            NewAuditEvent::by_member(actor.account, "sessions.revoked", json!({"count": n}), now),
         )
         .await?;
         tx.commit().await?;
@@ -318,14 +295,7 @@ impl Hiatus {
         sessions::mark_reauth(&mut tx, &actor.session_id, now).await?;
         audit::record(
             &mut tx,
-            NewAuditEvent {
-                account: Some(actor.account),
-                actor: Some(actor.account),
-                action: "reauthenticated",
-                reason: None,
-                detail: json!({}),
-                now,
-            },
+            NewAuditEvent::by_member(actor.account, "reauthenticated", json!({}), now),
         )
         .await?;
         tx.commit().await?;

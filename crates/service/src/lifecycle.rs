@@ -200,14 +200,7 @@ impl Hiatus {
         accounts::update_profile_text(&mut tx, &self.keys, actor.account, &t, now).await?;
         audit::record(
             &mut tx,
-            NewAuditEvent {
-                account: Some(actor.account),
-                actor: Some(actor.account),
-                action: "profile.updated",
-                reason: None,
-                detail: json!({}),
-                now,
-            },
+            NewAuditEvent::by_member(actor.account, "profile.updated", json!({}), now),
         )
         .await?;
         tx.commit().await?;
@@ -249,10 +242,16 @@ impl Hiatus {
             now,
         )
         .await?;
-        audit::record(&mut tx, NewAuditEvent {
-            account: Some(actor.account), actor: Some(actor.account), action: "settings.updated", reason: None,
-            detail: json!({"visibility": s.visibility.as_str(), "availability": s.availability.as_str(), "notifications": s.notifications.as_str()}), now,
-        }).await?;
+        let detail = json!({
+            "visibility": s.visibility.as_str(),
+            "availability": s.availability.as_str(),
+            "notifications": s.notifications.as_str(),
+        });
+        audit::record(
+            &mut tx,
+            NewAuditEvent::by_member(actor.account, "settings.updated", detail, now),
+        )
+        .await?;
         tx.commit().await?;
         Ok(s)
     }
@@ -351,14 +350,7 @@ impl Hiatus {
         accounts::set_state(&mut tx, actor.account, next, None, now).await?;
         audit::record(
             &mut tx,
-            NewAuditEvent {
-                account: Some(actor.account),
-                actor: Some(actor.account),
-                action: "account.reactivated",
-                reason: None,
-                detail: json!({}),
-                now,
-            },
+            NewAuditEvent::by_member(actor.account, "account.reactivated", json!({}), now),
         )
         .await?;
         audit::outbox(
@@ -408,14 +400,12 @@ impl Hiatus {
         }
         audit::record(
             &mut tx,
-            NewAuditEvent {
-                account: Some(actor.account),
-                actor: Some(actor.account),
-                action: "break.started",
-                reason: None,
-                detail: json!({"until": req.until, "private": req.private, "mute": req.mute}),
+            NewAuditEvent::by_member(
+                actor.account,
+                "break.started",
+                json!({"until": req.until, "private": req.private, "mute": req.mute}),
                 now,
-            },
+            ),
         )
         .await?;
         audit::outbox(

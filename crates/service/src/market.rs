@@ -99,14 +99,7 @@ impl Hiatus {
     ) -> ServiceResult<()> {
         audit::record(
             tx,
-            NewAuditEvent {
-                account: Some(actor.account),
-                actor: Some(actor.account),
-                action,
-                reason: None,
-                detail,
-                now,
-            },
+            NewAuditEvent::by_member(actor.account, action, detail, now),
         )
         .await?;
         Ok(())

@@ -17,6 +17,26 @@ pub struct NewAuditEvent<'a> {
     pub now: Micros,
 }
 
+impl<'a> NewAuditEvent<'a> {
+    /// An event a member caused on their own account, with no reason attached (the common
+    /// case: logins, settings, breaks, marketplace actions).
+    pub fn by_member(
+        account: AccountId,
+        action: &'a str,
+        detail: serde_json::Value,
+        now: Micros,
+    ) -> Self {
+        Self {
+            account: Some(account),
+            actor: Some(account),
+            action,
+            reason: None,
+            detail,
+            now,
+        }
+    }
+}
+
 /// A recorded event.
 #[derive(Clone, Debug, sqlx::FromRow, serde::Serialize)]
 pub struct AuditEventRow {
