@@ -5,6 +5,7 @@
 
 mod manifest;
 mod names;
+pub mod pdf;
 mod verify;
 mod write;
 
@@ -34,4 +35,19 @@ pub enum ArchiveError {
     Duplicate(String),
     #[error("{0:?} is reserved for the archive's own metadata")]
     Reserved(String),
+}
+
+/// The offline viewer's static files, as (path in the archive, bytes).
+pub fn viewer_assets() -> [(&'static str, &'static [u8]); 3] {
+    [
+        ("index.html", include_bytes!("../assets/viewer/index.html")),
+        (
+            "viewer/viewer.js",
+            include_bytes!("../assets/viewer/viewer.js"),
+        ),
+        (
+            "viewer/viewer.css",
+            include_bytes!("../assets/viewer/viewer.css"),
+        ),
+    ]
 }
