@@ -3,6 +3,7 @@
 mod bench;
 mod config;
 mod demo;
+mod export;
 mod run;
 mod verify;
 
@@ -40,6 +41,8 @@ enum Command {
     /// scripts/bench; not part of the product).
     #[command(hide = true)]
     Bench(bench::BenchArgs),
+    /// Build a member's export archive now and write it to a file (operator use).
+    Export(export::ExportArgs),
     /// Check an export archive offline: structure, every hash, the signature, nothing
     /// unlisted or missing, the counts. Exits non-zero on any problem.
     Verify(verify::VerifyArgs),
@@ -65,6 +68,7 @@ fn main() -> Result<()> {
             Command::Generate(a) => run::generate(&cli.global, a).await,
             Command::Bench(a) => bench::run(&cli.global, a).await,
             Command::Admin { command } => run::admin(&cli.global, command).await,
+            Command::Export(a) => export::run(&cli.global, a).await,
             // Offline: no database, no key file.
             Command::Verify(a) => verify::run(a),
         }

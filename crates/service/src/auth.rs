@@ -62,7 +62,7 @@ pub struct LoginOutcome {
     pub expires_at: Micros,
 }
 
-fn new_token() -> String {
+pub(crate) fn new_token() -> String {
     let mut b = [0u8; 32];
     getrandom::fill(&mut b).expect("random source");
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)

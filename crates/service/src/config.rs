@@ -38,6 +38,34 @@ pub struct ServiceConfig {
     pub login_max_failures: i64,
     pub login_lockout: Micros,
     pub job_lease: Micros,
+    pub exports: ExportConfig,
+}
+
+/// Export settings.
+#[derive(Clone, Debug)]
+pub struct ExportConfig {
+    /// How long a finished archive is kept before it is removed.
+    pub retention: Micros,
+    /// Exports a member may request per calendar day (UTC).
+    pub daily_limit: i64,
+    /// How long a download link works after it is minted.
+    pub link_ttl: Micros,
+    /// A queued export that has not started after this long no longer blocks a new request.
+    pub queue_timeout: Micros,
+    /// Attempts before a failing export is given up.
+    pub max_attempts: i64,
+}
+
+impl Default for ExportConfig {
+    fn default() -> Self {
+        Self {
+            retention: 7 * DAY_MICROS,
+            daily_limit: 3,
+            link_ttl: 5 * 60 * 1_000_000,
+            queue_timeout: 60 * 60 * 1_000_000,
+            max_attempts: 3,
+        }
+    }
 }
 
 impl Default for ServiceConfig {
@@ -51,6 +79,7 @@ impl Default for ServiceConfig {
             login_max_failures: 10,
             login_lockout: 15 * 60 * 1_000_000,
             job_lease: 5 * 60 * 1_000_000,
+            exports: ExportConfig::default(),
         }
     }
 }

@@ -30,6 +30,16 @@ pub enum ServiceError {
     /// Too many attempts.
     #[error("too many attempts; try again in {retry_after_secs} seconds")]
     RateLimited { retry_after_secs: u64 },
+    /// The thing existed but is no longer available (an expired link).
+    #[error("{message}")]
+    Gone { code: &'static str, message: String },
+    /// A quota of the calendar day is used up; the message says when the next one is possible.
+    #[error("{message}")]
+    QuotaReached {
+        code: &'static str,
+        message: String,
+        retry_after_secs: u64,
+    },
     /// Recent re-authentication is needed.
     #[error("enter your password again to confirm this step")]
     ReauthRequired,
@@ -51,6 +61,8 @@ impl ServiceError {
             ServiceError::Blocked(_) => "preflight_blocked",
             ServiceError::RateLimited { .. } => "rate_limited",
             ServiceError::ReauthRequired => "reauthentication_required",
+            ServiceError::Gone { code, .. } => code,
+            ServiceError::QuotaReached { code, .. } => code,
             ServiceError::Internal(_) => "internal",
         }
     }

@@ -6,6 +6,7 @@ pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod export;
 pub mod lifecycle;
 pub mod market;
 pub mod password;

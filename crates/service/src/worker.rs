@@ -4,6 +4,7 @@
 
 use crate::Hiatus;
 use crate::error::{ServiceError, ServiceResult};
+use crate::export::{JOB_BUILD_EXPORT, JOB_EXPIRE_EXPORT, Lease};
 use crate::lifecycle::JOB_END_BREAK;
 use hiatus_domain::{AccountId, PayoutId};
 use hiatus_store::jobs::{self, JobRow};
@@ -51,7 +52,22 @@ impl Worker {
         let Some(job) = jobs::claim(&h.db, &self.id, h.now(), h.config.job_lease).await? else {
             return Ok(false);
         };
-        let result = self.handle(&job).await;
+        let result = if job.attempts > job.max_attempts {
+            // Reclaimed after its last attempt died with its worker: give up for good.
+            self.give_up(&job).await;
+            Err(ServiceError::conflict(
+                "job_abandoned",
+                "the job's last attempt stopped without finishing",
+            ))
+        } else {
+            self.handle(&job).await
+        };
+        if let Err(e) = &result
+            && job.attempts >= job.max_attempts
+        {
+            tracing::warn!(job = %job.id, kind = %job.kind, error = %e, "job failed for good");
+            self.give_up(&job).await;
+        }
         let now = h.now();
         let mut tx = h.db.begin().await?;
         match result {
@@ -83,10 +99,68 @@ impl Worker {
                 self.hiatus.settle_payout(payout).await?;
                 Ok(())
             }
+            JOB_BUILD_EXPORT => {
+                let id: String = field(&payload, "export_id")?;
+                let lease = Lease {
+                    job_id: job.id.clone(),
+                    worker_id: self.id.clone(),
+                };
+                match self.hiatus.build_export(&id, Some(lease)).await {
+                    Ok(_) => Ok(()),
+                    Err(e) => {
+                        // The member sees that it is being retried, and why it failed.
+                        let mut tx = self.hiatus.db.begin().await?;
+                        hiatus_store::exports::progress_note(
+                            &mut tx,
+                            &id,
+                            "retrying after an error",
+                        )
+                        .await?;
+                        tx.commit().await?;
+                        Err(e)
+                    }
+                }
+            }
+            JOB_EXPIRE_EXPORT => {
+                let id: String = field(&payload, "export_id")?;
+                self.hiatus.expire_export(&id).await?;
+                Ok(())
+            }
             other => Err(ServiceError::invalid(
                 "job_kind",
                 format!("no handler for job kind {other}"),
             )),
+        }
+    }
+
+    /// What happens when a job fails for good: an export is marked failed, so the member sees
+    /// it and can ask again.
+    async fn give_up(&self, job: &JobRow) {
+        if job.kind != JOB_BUILD_EXPORT {
+            return;
+        }
+        let Ok(payload) = serde_json::from_str::<serde_json::Value>(&job.payload) else {
+            return;
+        };
+        let Ok(id) = field::<String>(&payload, "export_id") else {
+            return;
+        };
+        let h = &self.hiatus;
+        let r: ServiceResult<()> = async {
+            let mut tx = h.db.begin().await?;
+            hiatus_store::exports::fail(
+                &mut tx,
+                &id,
+                "the export could not be built after several attempts; request a new one",
+                h.now(),
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(())
+        }
+        .await;
+        if let Err(e) = r {
+            tracing::error!(error = %e, "could not mark an export failed");
         }
     }
 

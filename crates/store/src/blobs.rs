@@ -60,6 +60,13 @@ impl Blobs {
         }
     }
 
+    /// Where a key's bytes are on local disk (for streaming large files without loading them).
+    pub fn local_path(&self, key: &str) -> PathBuf {
+        match self {
+            Blobs::Local(dir) => Self::path(dir, key),
+        }
+    }
+
     /// A fresh key for a new file, sharded by its first two characters.
     pub fn new_key(file_id: &str) -> String {
         let id = file_id.replace('-', "");

@@ -125,6 +125,16 @@ impl Keyring {
         }
     }
 
+    /// A secret derived from the master key for one purpose (`label`), e.g. the seed of the
+    /// key that signs export archives: one secret to keep, and none derivable from another.
+    pub fn derive_secret(&self, label: &str) -> zeroize::Zeroizing<[u8; 32]> {
+        let mut mac =
+            <Hmac<Sha256> as KeyInit>::new_from_slice(&self.master.0).expect("any key length");
+        mac.update(b"hiatus derived key v1:");
+        mac.update(label.as_bytes());
+        zeroize::Zeroizing::new(mac.finalize().into_bytes().into())
+    }
+
     /// The keyed hash under which an account is found by its normalized email.
     pub fn email_lookup(&self, normalized_email: &str) -> Vec<u8> {
         let mut mac =

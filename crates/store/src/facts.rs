@@ -167,7 +167,8 @@ pub async fn preflight_facts(
     }
     let export_current: i64 = tx
         .scalar(
-            "SELECT COUNT(*) FROM exports e JOIN accounts a ON a.id = e.account_id WHERE e.account_id = $1 AND e.downloaded_at >= a.data_changed_at",
+            "SELECT COUNT(*) FROM exports e JOIN accounts a ON a.id = e.account_id WHERE e.account_id = $1 AND e.since IS NULL \
+             AND e.downloaded_at IS NOT NULL AND COALESCE(e.started_at, e.created_at) >= a.data_changed_at",
             args![m.clone()],
         )
         .await?;

@@ -151,3 +151,20 @@ pub async fn status(tx: &mut Tx, id: &str) -> StoreResult<(String, i64)> {
         .await?;
     r.ok_or(StoreError::NotFound)
 }
+
+/// Extends the lease of a job this worker holds (a long job's heartbeat). False when the lease
+/// was lost: another worker may have claimed the job, and this one should stop.
+pub async fn extend_lease(
+    tx: &mut Tx,
+    id: &str,
+    worker: &str,
+    locked_until: Micros,
+) -> StoreResult<bool> {
+    let n = tx
+        .exec(
+            "UPDATE jobs SET locked_until = $3 WHERE id = $1 AND locked_by = $2 AND status = 'running'",
+            args![id.to_string(), worker.to_string(), locked_until],
+        )
+        .await?;
+    Ok(n == 1)
+}

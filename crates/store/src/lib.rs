@@ -9,6 +9,8 @@ pub mod bulk;
 pub mod crypto;
 pub mod db;
 pub mod error;
+pub mod export_data;
+pub mod exports;
 pub mod facts;
 pub mod jobs;
 pub mod market;

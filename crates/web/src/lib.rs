@@ -109,7 +109,7 @@ async fn method_not_allowed() -> ApiError {
 
 /// The whole HTTP application.
 pub fn router(hiatus: Hiatus, options: WebOptions) -> Router {
-    use api::{account as a, market as m};
+    use api::{account as a, export as x, market as m};
     let state = AppState {
         limiter: Arc::new(limit::Limiter::new(options.auth_attempts_per_minute)),
         hiatus,
@@ -138,6 +138,11 @@ pub fn router(hiatus: Hiatus, options: WebOptions) -> Router {
         .route("/me/balances", get(a::balances))
         .route("/me/withdrawals", post(a::withdraw))
         .route("/me/payouts", get(a::payouts))
+        .route("/me/exports", post(x::request).get(x::list))
+        .route("/me/exports/{id}", get(x::get))
+        .route("/me/exports/{id}/links", post(x::mint_link))
+        .route("/export-downloads/{token}", get(x::download))
+        .route("/export-key", get(x::key))
         .route("/profiles", get(m::list_profiles))
         .route("/profiles/{id}", get(m::get_profile))
         .route("/profiles/{id}/reviews", get(m::profile_reviews))

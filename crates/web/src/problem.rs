@@ -73,7 +73,10 @@ impl From<ServiceError> for ApiError {
             ServiceError::Forbidden { .. } | ServiceError::ReauthRequired => StatusCode::FORBIDDEN,
             ServiceError::Conflict { .. } | ServiceError::Blocked(_) => StatusCode::CONFLICT,
             ServiceError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            ServiceError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ServiceError::RateLimited { .. } | ServiceError::QuotaReached { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            ServiceError::Gone { .. } => StatusCode::GONE,
             ServiceError::Internal(inner) => {
                 tracing::error!(error = %inner, "internal error");
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -93,9 +96,10 @@ impl From<ServiceError> for ApiError {
                 );
                 a.blockers = Some(p.blockers);
             }
-            ServiceError::RateLimited { retry_after_secs } => {
-                a.retry_after = Some(retry_after_secs)
-            }
+            ServiceError::RateLimited { retry_after_secs }
+            | ServiceError::QuotaReached {
+                retry_after_secs, ..
+            } => a.retry_after = Some(retry_after_secs),
             ServiceError::Internal(_) => {
                 a.detail =
                     "something went wrong on our side; the error was logged. Try again later."

@@ -1,4 +1,5 @@
 //! The JSON API handlers.
 
 pub mod account;
+pub mod export;
 pub mod market;

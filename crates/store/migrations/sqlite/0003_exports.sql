@@ -1,0 +1,30 @@
+-- Export jobs: what was asked for (a full export, or changes since a date), how far the job
+-- got (records and bytes, done of total, so a member watches it move), where the finished
+-- archive is kept and until when, and why it failed if it did. A heartbeat lets a new request
+-- tell a crashed job from a slow one.
+ALTER TABLE exports ADD COLUMN since INTEGER;
+ALTER TABLE exports ADD COLUMN records_done INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE exports ADD COLUMN records_total INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE exports ADD COLUMN bytes_done INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE exports ADD COLUMN bytes_total INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE exports ADD COLUMN blob_key TEXT;
+ALTER TABLE exports ADD COLUMN size_bytes INTEGER;
+ALTER TABLE exports ADD COLUMN sha256 TEXT;
+ALTER TABLE exports ADD COLUMN started_at INTEGER;
+ALTER TABLE exports ADD COLUMN heartbeat_at INTEGER;
+ALTER TABLE exports ADD COLUMN finished_at INTEGER;
+ALTER TABLE exports ADD COLUMN expires_at INTEGER;
+ALTER TABLE exports ADD COLUMN error TEXT;
+CREATE INDEX exports_created ON exports(account_id, created_at);
+CREATE INDEX exports_expiry ON exports(status, expires_at);
+
+-- Download links: minted per click, owner-only, short-lived. Only the SHA-256 of the token is
+-- kept, so the table alone cannot be used to download anything.
+CREATE TABLE export_links (
+    token_hash BLOB PRIMARY KEY,
+    export_id TEXT NOT NULL REFERENCES exports(id),
+    account_id TEXT NOT NULL REFERENCES accounts(id),
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX export_links_export ON export_links(export_id);
