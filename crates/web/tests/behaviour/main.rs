@@ -9,5 +9,6 @@ mod admin;
 mod audit;
 mod breaks;
 mod effects;
+mod exports;
 mod preflight;
 mod reviews;

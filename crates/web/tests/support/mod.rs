@@ -536,6 +536,47 @@ impl TestApp {
         )
         .await
     }
+
+    // ---- raw responses (export downloads) ----
+
+    /// GETs `path` as `who` (bearer token; anonymous when `None`) with extra request headers,
+    /// keeping the body as bytes: `Res` reads bodies as text, which would mangle a ZIP.
+    pub async fn fetch(
+        &self,
+        who: Option<&Member>,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> Fetched {
+        let mut rb = self.http.get(format!("{}{path}", self.base));
+        if let Some(m) = who {
+            rb = rb.bearer_auth(&m.token);
+        }
+        for (k, v) in headers {
+            rb = rb.header(*k, *v);
+        }
+        let r = rb.send().await.expect("request reaches the server");
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let bytes = r.bytes().await.expect("body arrives whole").to_vec();
+        Fetched {
+            what: format!("GET {path}"),
+            status,
+            headers,
+            bytes,
+        }
+    }
+
+    /// Downloads `path` as `who`, optionally one byte range (`Range: bytes=…`, give the part
+    /// after `bytes=`).
+    pub async fn download(&self, who: Option<&Member>, path: &str, range: Option<&str>) -> Fetched {
+        match range {
+            Some(r) => {
+                let value = format!("bytes={r}");
+                self.fetch(who, path, &[("range", value.as_str())]).await
+            }
+            None => self.fetch(who, path, &[]).await,
+        }
+    }
 }
 
 /// A logged-in member.
@@ -678,5 +719,73 @@ impl Res {
             self.text
         );
         assert_eq!(self.body["status"], self.status, "{}", self.text);
+    }
+}
+
+/// A response with its headers and its body as raw bytes.
+#[derive(Debug)]
+pub struct Fetched {
+    pub what: String,
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub bytes: Vec<u8>,
+}
+
+impl Fetched {
+    /// A response header as text.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    }
+
+    /// The body as lossy text, for messages.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.bytes[..self.bytes.len().min(2000)]).into_owned()
+    }
+
+    /// Asserts the status and returns the bytes.
+    #[track_caller]
+    pub fn expect(&self, status: u16) -> &[u8] {
+        assert_eq!(
+            self.status,
+            status,
+            "{} answered {} (expected {status}): {}",
+            self.what,
+            self.status,
+            self.text()
+        );
+        &self.bytes
+    }
+
+    /// Asserts an `application/problem+json` error with this status and code.
+    #[track_caller]
+    pub fn problem(&self, status: u16, code: &str) -> Value {
+        self.expect(status);
+        assert_eq!(
+            self.header("content-type").as_deref(),
+            Some("application/problem+json"),
+            "{} answered {status} without a problem content type: {}",
+            self.what,
+            self.text()
+        );
+        let body: Value = serde_json::from_slice(&self.bytes).unwrap_or_else(|e| {
+            panic!(
+                "{} gave a problem that is not JSON ({e}): {}",
+                self.what,
+                self.text()
+            )
+        });
+        assert_eq!(
+            body["code"],
+            code,
+            "{} gave code {} (expected {code}): {}",
+            self.what,
+            body["code"],
+            self.text()
+        );
+        assert_eq!(body["status"], status, "{}", self.text());
+        body
     }
 }
