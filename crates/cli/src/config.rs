@@ -40,6 +40,22 @@ pub struct Global {
         default_value_t = 30
     )]
     pub deletion_grace_days: i64,
+    /// Days a finished export archive is kept for download before it is removed.
+    #[arg(
+        long,
+        global = true,
+        env = "HIATUS_EXPORT_RETENTION_DAYS",
+        default_value_t = 7
+    )]
+    pub export_retention_days: i64,
+    /// Exports a member may request per calendar day (UTC).
+    #[arg(
+        long,
+        global = true,
+        env = "HIATUS_EXPORT_DAILY_LIMIT",
+        default_value_t = 3
+    )]
+    pub export_daily_limit: i64,
     /// Use cheap password hashing (tests and synthetic data only; never in production).
     #[arg(
         long,
@@ -141,6 +157,14 @@ pub async fn hiatus(g: &Global) -> Result<Hiatus> {
         bail!("--deletion-grace-days must be 0 or more");
     }
     config.deletion_grace = g.deletion_grace_days * hiatus_domain::DAY_MICROS;
+    if !(1..=365).contains(&g.export_retention_days) {
+        bail!("--export-retention-days must be between 1 and 365");
+    }
+    if !(1..=100).contains(&g.export_daily_limit) {
+        bail!("--export-daily-limit must be between 1 and 100");
+    }
+    config.exports.retention = g.export_retention_days * hiatus_domain::DAY_MICROS;
+    config.exports.daily_limit = g.export_daily_limit;
     if g.insecure_fast_passwords {
         config.password = PasswordParams::FAST;
     }

@@ -153,6 +153,79 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
+/// Hands full buffers to a thread of its own that writes them to disk, so the kernel's time
+/// writing the archive overlaps with reading and hashing the next file.
+struct DiskWriter {
+    buf: Vec<u8>,
+    tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    done: Option<std::thread::JoinHandle<std::io::Result<File>>>,
+}
+
+const DISK_CHUNK: usize = 1 << 20;
+
+impl DiskWriter {
+    fn new(mut file: File) -> Self {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+        let done = std::thread::spawn(move || {
+            for b in rx {
+                file.write_all(&b)?;
+            }
+            Ok(file)
+        });
+        DiskWriter {
+            buf: Vec::with_capacity(DISK_CHUNK),
+            tx: Some(tx),
+            done: Some(done),
+        }
+    }
+
+    fn hand_over(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let full = std::mem::replace(&mut self.buf, Vec::with_capacity(DISK_CHUNK));
+        match &self.tx {
+            Some(tx) if tx.send(full).is_ok() => Ok(()),
+            _ => Err(std::io::Error::other("the disk writer stopped")),
+        }
+    }
+
+    /// Writes what is left and returns the file.
+    fn finish(mut self) -> std::io::Result<File> {
+        self.hand_over()?;
+        drop(self.tx.take());
+        self.done
+            .take()
+            .expect("joined once")
+            .join()
+            .map_err(|_| std::io::Error::other("the disk writer panicked"))?
+    }
+}
+
+impl Write for DiskWriter {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        let room = DISK_CHUNK - self.buf.len();
+        let n = b.len().min(room);
+        self.buf.extend_from_slice(&b[..n]);
+        if self.buf.len() == DISK_CHUNK {
+            self.hand_over()?;
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for DiskWriter {
+    fn drop(&mut self) {
+        drop(self.tx.take());
+        if let Some(d) = self.done.take() {
+            let _ = d.join();
+        }
+    }
+}
+
 /// The writer thread: takes pieces until `Finish`, returns the archive's size.
 fn write_archive(
     mut rx: mpsc::Receiver<Piece>,
@@ -160,7 +233,7 @@ fn write_archive(
     key: SigningKey,
     file_bytes: Arc<AtomicU64>,
 ) -> Result<u64, String> {
-    let mut w = ArchiveWriter::new(BufWriter::with_capacity(1 << 20, out));
+    let mut w = ArchiveWriter::new(DiskWriter::new(out));
     loop {
         let piece = rx
             .blocking_recv()
@@ -212,9 +285,8 @@ fn write_archive(
             }
             Piece::Bytes(_) | Piece::End => return Err("bytes outside an entry".into()),
             Piece::Finish(manifest) => {
-                let mut out = w.finish(*manifest, &key).map_err(|e| e.to_string())?;
-                out.flush().map_err(|e| e.to_string())?;
-                let file = out.into_inner().map_err(|e| e.to_string())?;
+                let out = w.finish(*manifest, &key).map_err(|e| e.to_string())?;
+                let file = out.finish().map_err(|e| e.to_string())?;
                 file.sync_all().map_err(|e| e.to_string())?;
                 return file.metadata().map(|m| m.len()).map_err(|e| e.to_string());
             }
