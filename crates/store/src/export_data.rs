@@ -745,3 +745,45 @@ pub async fn photo_file_id(tx: &mut Tx, member: AccountId) -> StoreResult<Option
         .await?;
     Ok(row.and_then(|(p,)| p))
 }
+
+/// Calls `$m!` with every record type of the export, so lists of categories (counts, schemas)
+/// come from one place and none can be forgotten.
+#[macro_export]
+macro_rules! for_each_export_record {
+    ($m:ident) => {
+        $m!(
+            $crate::export_data::JobPostRecord,
+            $crate::export_data::ProposalRecord,
+            $crate::export_data::ContractRecord,
+            $crate::export_data::MilestoneRecord,
+            $crate::export_data::PaymentRecord,
+            $crate::export_data::PayoutRecord,
+            $crate::export_data::BalanceRecord,
+            $crate::export_data::InvoiceRecord,
+            $crate::export_data::DisputeRecord,
+            $crate::export_data::ThreadRecord,
+            $crate::export_data::MessageRecord,
+            $crate::export_data::SubmissionRecord,
+            $crate::export_data::FileRecord,
+            $crate::export_data::ReviewRecord,
+            $crate::export_data::AuditRecord,
+            $crate::export_data::ClientNoticeRecord
+        )
+    };
+}
+
+/// What the database holds for the member, per category (the manifest's "held").
+pub async fn held_counts(
+    tx: &mut Tx,
+    member: AccountId,
+    since: Micros,
+) -> StoreResult<std::collections::BTreeMap<String, u64>> {
+    let mut held = std::collections::BTreeMap::new();
+    macro_rules! held {
+        ($($t:ty),*) => {$(
+            held.insert(<$t>::CATEGORY.to_string(), count::<$t>(tx, member, since).await? as u64);
+        )*};
+    }
+    for_each_export_record!(held);
+    Ok(held)
+}

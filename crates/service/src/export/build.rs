@@ -704,30 +704,7 @@ impl Hiatus {
         let mut tx = self.db.read().await?;
         let s = since.unwrap_or(0);
         // What the database holds, counted in the same snapshot the records are read from.
-        let mut held = BTreeMap::new();
-        macro_rules! held {
-            ($($t:ty),*) => {$(
-                held.insert(<$t>::CATEGORY.to_string(), ed::count::<$t>(&mut tx, member, s).await? as u64);
-            )*};
-        }
-        held!(
-            ed::JobPostRecord,
-            ed::ProposalRecord,
-            ed::ContractRecord,
-            ed::MilestoneRecord,
-            ed::PaymentRecord,
-            ed::PayoutRecord,
-            ed::BalanceRecord,
-            ed::InvoiceRecord,
-            ed::DisputeRecord,
-            ed::ThreadRecord,
-            ed::MessageRecord,
-            ed::SubmissionRecord,
-            ed::FileRecord,
-            ed::ReviewRecord,
-            ed::AuditRecord,
-            ed::ClientNoticeRecord
-        );
+        let held = ed::held_counts(&mut tx, member, s).await?;
         let bytes_total = ed::file_bytes(&mut tx, member, s).await?;
         let records_total: u64 = held.values().sum();
 
@@ -938,24 +915,7 @@ impl Hiatus {
         macro_rules! schemas {
             ($($t:ty),*) => {$( b.schema::<Vec<$t>>(<$t>::CATEGORY).await?; )*};
         }
-        schemas!(
-            ed::JobPostRecord,
-            ed::ProposalRecord,
-            ed::ContractRecord,
-            ed::MilestoneRecord,
-            ed::PaymentRecord,
-            ed::PayoutRecord,
-            ed::BalanceRecord,
-            ed::InvoiceRecord,
-            ed::DisputeRecord,
-            ed::ThreadRecord,
-            ed::MessageRecord,
-            ed::SubmissionRecord,
-            ed::FileRecord,
-            ed::ReviewRecord,
-            ed::AuditRecord,
-            ed::ClientNoticeRecord
-        );
+        hiatus_store::for_each_export_record!(schemas);
         b.schema::<AccountRecord>("account").await?;
         b.schema::<ProfileRecord>("profile").await?;
         b.schema::<Vec<PersonRecord>>("people").await?;
