@@ -4,10 +4,12 @@
 use std::collections::HashSet;
 use unicode_normalization::UnicodeNormalization;
 
-/// Names Windows refuses for files, whatever the extension.
-const RESERVED: [&str; 22] = [
-    "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8",
-    "COM9", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
+/// Names Windows refuses for files, whatever the extension (and spaces before it): the list
+/// of Python's `ntpath.isreserved`, superscript port numbers and console devices included.
+const RESERVED: [&str; 30] = [
+    "CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$", "COM1", "COM2", "COM3", "COM4", "COM5",
+    "COM6", "COM7", "COM8", "COM9", "COM¹", "COM²", "COM³", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5",
+    "LPT6", "LPT7", "LPT8", "LPT9", "LPT¹", "LPT²", "LPT³",
 ];
 
 /// The longest name kept, in bytes (most file systems allow 255).
@@ -33,11 +35,13 @@ pub fn safe_name(original: &str) -> String {
     if s.is_empty() {
         s = "file".to_string();
     }
-    let stem = s.split('.').next().unwrap_or("").to_ascii_uppercase();
-    if RESERVED.contains(&stem.as_str()) {
-        s = format!("_{s}");
+    // Cut first: a cut can leave a reserved name ("CON" + spaces + more).
+    let s = truncate(&s, MAX_BYTES - 1);
+    let stem = s.split('.').next().unwrap_or("").trim_end_matches(' ');
+    if RESERVED.contains(&stem.to_ascii_uppercase().as_str()) {
+        return format!("_{s}");
     }
-    truncate(&s, MAX_BYTES)
+    s
 }
 
 fn truncate(s: &str, max: usize) -> String {
@@ -52,7 +56,16 @@ fn truncate(s: &str, max: usize) -> String {
     while !stem.is_char_boundary(cut) {
         cut -= 1;
     }
-    format!("{}{}", &stem[..cut], ext)
+    // The cut may end on a space or a dot, which Windows drops from a name's end. (The name
+    // does not start with either, so something is left.)
+    let stem = stem[..cut].trim_end_matches([' ', '.']);
+    format!("{stem}{ext}")
+}
+
+/// A name as case-insensitive file systems compare it, roughly (full case folding: to
+/// Windows and macOS, `ſ` and `s` are the same letter, as `ß` and `ss` may be).
+fn fold(s: &str) -> String {
+    s.to_uppercase().to_lowercase()
 }
 
 /// Hands out unique safe names within one folder: a second `report.pdf` becomes
@@ -66,7 +79,7 @@ impl SafeNames {
     /// A unique safe name for `original`.
     pub fn name(&mut self, original: &str) -> String {
         let base = safe_name(original);
-        if self.taken.insert(base.to_lowercase()) {
+        if self.taken.insert(fold(&base)) {
             return base;
         }
         let (stem, ext) = match base.rfind('.') {
@@ -75,7 +88,7 @@ impl SafeNames {
         };
         (2..)
             .map(|n| format!("{stem} ({n}){ext}"))
-            .find(|candidate| self.taken.insert(candidate.to_lowercase()))
+            .find(|candidate| self.taken.insert(fold(candidate)))
             .expect("an unused number exists")
     }
 }
@@ -105,6 +118,26 @@ mod tests {
     }
 
     #[test]
+    fn every_windows_device_name_is_defused() {
+        for n in [
+            "con .txt",
+            "CONIN$",
+            "conout$.log",
+            "COM\u{b9}.txt",
+            "lpt\u{b3}",
+            "nul  .tar.gz",
+        ] {
+            assert!(safe_name(n).starts_with('_'), "{n} -> {}", safe_name(n));
+        }
+        // A cut that would leave a device name, or a trailing space or dot.
+        assert_eq!(safe_name(&format!("CON{}x", " ".repeat(200))), "_CON");
+        let s = safe_name(&format!("{} {}", "x".repeat(119), "y".repeat(40)));
+        assert_eq!(s, "x".repeat(119));
+        let s = safe_name(&format!("{}.{}", "z".repeat(119), "w".repeat(20)));
+        assert_eq!(s, "z".repeat(119));
+    }
+
+    #[test]
     fn unicode_is_normalized_and_long_names_keep_their_extension() {
         // "é" as e + combining accent becomes the single precomposed character.
         assert_eq!(safe_name("caf\u{65}\u{301}.txt"), "caf\u{e9}.txt");
@@ -121,5 +154,11 @@ mod tests {
         assert_eq!(n.name("report.pdf"), "report (3).pdf");
         assert_eq!(n.name("notes"), "notes");
         assert_eq!(n.name("notes"), "notes (2)");
+        // Letters that fold together on case-insensitive file systems.
+        assert_eq!(n.name("S.txt"), "S.txt");
+        assert_eq!(n.name("\u{17f}.txt"), "\u{17f} (2).txt");
+        assert_eq!(n.name("k.txt"), "k.txt");
+        // (The Kelvin sign is a plain K once normalized.)
+        assert_eq!(n.name("\u{212a}.txt"), "K (2).txt");
     }
 }

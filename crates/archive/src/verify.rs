@@ -90,38 +90,57 @@ pub fn verify<R: Read + Seek>(reader: R, expected: Option<&VerifyingKey>) -> Rep
         ));
         return report;
     };
-    // The signature.
+    // The signature. Both files must be there and usable, whether or not the expected key is
+    // given: a damaged or removed public-key.txt is a changed archive too.
     let key_in_archive = read_entry(&mut zip, PUBLIC_KEY_PATH, 1024)
         .and_then(|b| hex::decode(String::from_utf8_lossy(&b).trim()).ok())
         .and_then(|b| <[u8; 32]>::try_from(b).ok())
         .and_then(|b| VerifyingKey::from_bytes(&b).ok());
+    if key_in_archive.is_none() {
+        report.problems.push(problem(
+            "signature_missing",
+            format!("{PUBLIC_KEY_PATH} is missing or is not an Ed25519 public key (64 hex digits)"),
+        ));
+    }
     let signer = match (expected, key_in_archive) {
         (Some(e), Some(k)) if e != &k => {
             report.problems.push(problem(
                 "wrong_signer",
-                "the archive was signed by another key than the one given",
+                format!(
+                    "the archive was signed by another key than the one given: {PUBLIC_KEY_PATH} holds {}",
+                    hex::encode(k.to_bytes())
+                ),
             ));
             Some(*e)
         }
         (Some(e), _) => Some(*e),
-        (None, Some(k)) => Some(k),
-        (None, None) => None,
+        (None, k) => k,
     };
     report.signer = signer.map(|k| hex::encode(k.to_bytes()));
     let signature = read_entry(&mut zip, SIGNATURE_PATH, 1024)
         .and_then(|b| hex::decode(String::from_utf8_lossy(&b).trim()).ok())
         .and_then(|b| <[u8; 64]>::try_from(b).ok())
         .map(|b| Signature::from_bytes(&b));
-    match (signer, signature) {
-        (Some(k), Some(sig)) => {
-            if k.verify_strict(&json, &sig).is_err() {
-                report.problems.push(problem("signature_invalid", "the manifest's signature does not match: the archive was changed or not made by this server"));
-            }
-        }
-        _ => report.problems.push(problem(
+    if signature.is_none() {
+        report.problems.push(problem(
             "signature_missing",
-            "the archive has no usable signature or public key",
-        )),
+            format!("{SIGNATURE_PATH} is missing or is not an Ed25519 signature (128 hex digits)"),
+        ));
+    }
+    if let (Some(k), Some(sig)) = (signer, signature)
+        && k.verify_strict(&json, &sig).is_err()
+    {
+        report.problems.push(problem(
+            "signature_invalid",
+            format!(
+                "{SIGNATURE_PATH} is not a valid signature of {MANIFEST_PATH} by {}: the archive was changed or not made by this server",
+                if expected.is_some() {
+                    "the key given".to_string()
+                } else {
+                    format!("the key in {PUBLIC_KEY_PATH}")
+                }
+            ),
+        ));
     }
     let manifest: Manifest = match serde_json::from_slice(&json) {
         Ok(m) => m,
@@ -228,6 +247,21 @@ pub fn verify<R: Read + Seek>(reader: R, expected: Option<&VerifyingKey>) -> Rep
             ));
         }
     }
+    // Nothing twice: readers differ in which copy of a name they take (this one, the last;
+    // `unzip -n` and others, the first), so a second copy could hide what the member sees.
+    if zip.has_duplicate_names() {
+        let cd_start = zip.central_directory_start();
+        let twice = duplicate_names(zip.into_inner(), cd_start);
+        let which = if twice.is_empty() {
+            "some name".to_string()
+        } else {
+            twice.join(", ")
+        };
+        report.problems.push(problem(
+            "unlisted_file",
+            format!("{which} is in the archive more than once: only one copy is in the manifest"),
+        ));
+    }
     // File categories that the manifest counts must have at least that many files.
     for (cat, n) in &per_category {
         if let Some(exported) = manifest.exported.get(cat)
@@ -250,4 +284,31 @@ pub fn verify<R: Read + Seek>(reader: R, expected: Option<&VerifyingKey>) -> Rep
         }
     }
     report
+}
+
+/// The names that occur more than once in the central directory starting at `start` (the
+/// ZIP reader keeps one entry per name, so it cannot list them).
+fn duplicate_names<R: Read + Seek>(mut r: R, start: u64) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    let mut twice = std::collections::BTreeSet::new();
+    if r.seek(std::io::SeekFrom::Start(start)).is_err() {
+        return Vec::new();
+    }
+    // Central directory headers: signature, 42 fixed bytes, then name, extra field, comment.
+    let mut header = [0u8; 46];
+    while r.read_exact(&mut header).is_ok() && header[..4] == [0x50, 0x4b, 0x01, 0x02] {
+        let len = |at: usize| u16::from_le_bytes([header[at], header[at + 1]]) as usize;
+        let (name_len, rest) = (len(28), len(30) + len(32));
+        let mut name = vec![0u8; name_len];
+        if r.read_exact(&mut name).is_err()
+            || r.seek(std::io::SeekFrom::Current(rest as i64)).is_err()
+        {
+            break;
+        }
+        let name = String::from_utf8_lossy(&name).into_owned();
+        if !seen.insert(name.clone()) {
+            twice.insert(name);
+        }
+    }
+    twice.into_iter().collect()
 }

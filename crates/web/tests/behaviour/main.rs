@@ -9,6 +9,7 @@ mod admin;
 mod audit;
 mod breaks;
 mod effects;
+mod export_safety;
 mod exports;
 mod preflight;
 mod reviews;
