@@ -341,20 +341,29 @@ fn io(e: std::io::Error) -> ServiceError {
     ServiceError::Internal(StoreError::Blob(e))
 }
 
+/// Whether a file's bytes are text that deflate shrinks. Office documents, archives, images
+/// and the like are compressed already ("…openxmlformats…" is a ZIP despite its name).
 fn text_like(content_type: &str) -> bool {
-    let ct = content_type.to_ascii_lowercase();
+    let ct = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     ct.starts_with("text/")
-        || [
-            "json",
-            "xml",
-            "csv",
-            "javascript",
-            "svg",
-            "yaml",
-            "markdown",
-        ]
-        .iter()
-        .any(|t| ct.contains(t))
+        || ct.ends_with("+json")
+        || ct.ends_with("+xml")
+        || matches!(
+            ct.as_str(),
+            "application/json"
+                | "application/xml"
+                | "application/javascript"
+                | "application/x-yaml"
+                | "application/yaml"
+                | "application/sql"
+                | "application/rtf"
+                | "application/x-ndjson"
+        )
 }
 
 /// The account as exported.
@@ -1212,4 +1221,43 @@ async fn files(b: &mut Builder<'_>, records: bool) -> ServiceResult<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_text_is_deflated() {
+        for t in [
+            "text/plain",
+            "text/markdown; charset=utf-8",
+            "application/json",
+            "image/svg+xml",
+            "application/ld+json",
+        ] {
+            assert!(text_like(t), "{t}");
+        }
+        for t in [
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            "application/zip",
+            "application/pdf",
+            "image/png",
+            "video/mp4",
+            "application/octet-stream",
+            "",
+        ] {
+            assert!(!text_like(t), "{t}");
+        }
+    }
+
+    #[test]
+    fn formulas_are_defused_in_csv() {
+        assert_eq!(csv_safe("=SUM(A1)"), "'=SUM(A1)");
+        assert_eq!(csv_safe("+1"), "'+1");
+        assert_eq!(csv_safe("-2"), "'-2");
+        assert_eq!(csv_safe("@cmd"), "'@cmd");
+        assert_eq!(csv_safe("\tx"), "'\tx");
+        assert_eq!(csv_safe("plain"), "plain");
+    }
 }
