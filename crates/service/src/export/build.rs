@@ -424,6 +424,8 @@ struct Builder<'h> {
     last_beat: Instant,
     export_id: String,
     lease: Option<Lease>,
+    /// Invoice PDFs as the renderer finishes them.
+    pdfs: Option<mpsc::Receiver<(String, Vec<u8>)>>,
     /// Viewer copies and CSV files waiting to be written: (path, category, spool).
     spooled: Vec<(String, &'static str, Arc<File>, u64, u64)>,
     people: HashMap<String, String>,
@@ -565,6 +567,36 @@ impl Builder<'_> {
                 .push((format!("data/{cat}.csv"), "data", f, 0, len));
         }
         self.exported.insert(cat.into(), n);
+        self.write_pdfs(false).await
+    }
+
+    /// Writes the invoice PDFs rendered so far (all of them, waiting for the renderer, when
+    /// `to_the_end`). Called between entries, so the renderer never waits for a full channel
+    /// while the rest of the archive is written. PDFs are stored as they are: deflating them
+    /// again saves a little space for much CPU.
+    async fn write_pdfs(&mut self, to_the_end: bool) -> ServiceResult<()> {
+        let Some(mut rx) = self.pdfs.take() else {
+            return Ok(());
+        };
+        loop {
+            let next = if to_the_end {
+                rx.recv().await
+            } else {
+                rx.try_recv().ok()
+            };
+            let Some((path, bytes)) = next else { break };
+            self.send(Piece::Entry {
+                path,
+                category: "invoices",
+                compression: Compression::Store,
+            })
+            .await?;
+            self.send(Piece::Bytes(bytes)).await?;
+            self.send(Piece::End).await?;
+        }
+        if !to_the_end {
+            self.pdfs = Some(rx);
+        }
         Ok(())
     }
 
@@ -775,6 +807,7 @@ impl Hiatus {
             file_bytes,
             last_beat: Instant::now() - BEAT,
             spooled: Vec::new(),
+            pdfs: None,
             people,
         };
         b.tick(0).await?;
@@ -862,8 +895,9 @@ impl Hiatus {
         }
         phase("invoices");
         let (invoices, _) = invoice_spool.into_shared().map_err(io)?;
-        let (pdf_tx, mut pdf_rx) = mpsc::channel::<(String, Vec<u8>)>(16);
+        let (pdf_tx, pdf_rx) = mpsc::channel::<(String, Vec<u8>)>(16);
         let renderer = tokio::task::spawn_blocking(move || render_all(invoices, pdf_tx));
+        b.pdfs = Some(pdf_rx);
 
         b.category::<ed::ContractRecord>(|_, _| {}, async |_, _| Ok(()), None)
             .await?;
@@ -929,16 +963,7 @@ impl Hiatus {
         b.schema::<ProfileRecord>("profile").await?;
         b.schema::<Vec<PersonRecord>>("people").await?;
         phase("copies");
-        while let Some((path, bytes)) = pdf_rx.recv().await {
-            b.send(Piece::Entry {
-                path,
-                category: "invoices",
-                compression: Compression::Deflate,
-            })
-            .await?;
-            b.send(Piece::Bytes(bytes)).await?;
-            b.send(Piece::End).await?;
-        }
+        b.write_pdfs(true).await?;
         renderer
             .await
             .map_err(|e| io(std::io::Error::other(e.to_string())))?
@@ -1214,6 +1239,7 @@ async fn files(b: &mut Builder<'_>, records: bool) -> ServiceResult<()> {
                 })
                 .await?;
             }
+            b.write_pdfs(false).await?;
             b.tick(0).await?;
         }
         if last_page {
