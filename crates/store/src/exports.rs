@@ -82,10 +82,11 @@ pub async fn active(tx: &mut Tx, account: AccountId) -> StoreResult<Option<Expor
     .await
 }
 
-/// How many exports the member requested at or after `from`.
+/// How many exports the member requested at or after `from` (those that failed do not count:
+/// the member got nothing from them).
 pub async fn requested_since(tx: &mut Tx, account: AccountId, from: Micros) -> StoreResult<i64> {
     tx.scalar(
-        "SELECT COUNT(*) FROM exports WHERE account_id = $1 AND created_at >= $2 AND status <> 'downloaded'",
+        "SELECT COUNT(*) FROM exports WHERE account_id = $1 AND created_at >= $2 AND status NOT IN ('downloaded', 'failed')",
         args![account.to_text(), from],
     )
     .await
@@ -171,13 +172,9 @@ pub async fn expired(tx: &mut Tx, now: Micros, limit: i64) -> StoreResult<Vec<Ex
     .await
 }
 
-/// Marks an export expired (its archive removed) and drops its links.
+/// Marks an export expired (its archive removed). Its links stay until they are purged, so
+/// they answer "gone" rather than "not found".
 pub async fn mark_expired(tx: &mut Tx, id: &str) -> StoreResult<()> {
-    tx.exec(
-        "DELETE FROM export_links WHERE export_id = $1",
-        args![id.to_string()],
-    )
-    .await?;
     tx.exec(
         "UPDATE exports SET status = 'expired' WHERE id = $1 AND status = 'ready'",
         args![id.to_string()],

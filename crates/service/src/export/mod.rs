@@ -98,6 +98,17 @@ pub struct DownloadLink {
     pub expires_at: String,
 }
 
+/// What a download request gets of the archive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Serves {
+    /// No bytes (a HEAD probe, a refused range): not a download.
+    Nothing,
+    /// Bytes that stop short of the archive's end (one part of a resumed download).
+    Part,
+    /// Bytes up to the archive's last one: the member now holds the whole archive.
+    ToTheEnd,
+}
+
 /// What a download serves.
 #[derive(Clone, Debug)]
 pub struct Download {
@@ -328,14 +339,15 @@ impl Hiatus {
     /// Opens a download: the link must exist (404), be unexpired (410) and belong to the
     /// logged-in caller (404 for anyone else, as if it did not exist). Every download is
     /// audited; `range` says which bytes, for resumed downloads. `serves` tells, from the
-    /// archive's size, whether the request gets any bytes at all: a refused range (416) is not
-    /// a download, so it is neither audited nor recorded as one.
+    /// archive's size, what the request gets: nothing (a refused range, a HEAD) is neither
+    /// audited nor recorded; only bytes up to the archive's end count as "downloaded" for the
+    /// preflight's current-copy check.
     pub async fn open_download(
         &self,
         actor: &Actor,
         token: &str,
         range: Option<&str>,
-        serves: impl FnOnce(u64) -> bool,
+        serves: impl FnOnce(u64) -> Serves,
     ) -> ServiceResult<Download> {
         let now = self.now();
         let mut tx = self.db.begin().await?;
@@ -372,8 +384,11 @@ impl Hiatus {
                 code: "export_expired",
                 message: "this export is no longer available; request a new one".into(),
             })?;
-        if serves(size) {
+        let served = serves(size);
+        if served == Serves::ToTheEnd {
             exports::mark_downloaded(&mut tx, &row.id, now).await?;
+        }
+        if served != Serves::Nothing {
             audit::record(
                 &mut tx,
                 audit::NewAuditEvent::by_member(

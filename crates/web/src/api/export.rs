@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use hiatus_service::export::{DownloadLink, ExportView};
+use hiatus_service::export::{DownloadLink, ExportView, Serves};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use utoipa::ToSchema;
@@ -161,7 +161,12 @@ pub async fn download(
         .hiatus
         .open_download(&a, &token, raw_range, |size| {
             // A HEAD probe and a refused range transfer nothing: not downloads.
-            method != axum::http::Method::HEAD && parse_range(&headers, size).is_ok()
+            match parse_range(&headers, size) {
+                _ if method == axum::http::Method::HEAD => Serves::Nothing,
+                Err(()) => Serves::Nothing,
+                Ok(Some((_, end))) if end + 1 < size => Serves::Part,
+                Ok(_) => Serves::ToTheEnd,
+            }
         })
         .await?;
     let range = match parse_range(&headers, d.size) {

@@ -27,6 +27,8 @@ on_both_backends!(
     an_incremental_export_is_not_a_current_copy_for_the_preflight,
     an_archive_built_before_the_last_change_is_not_current_for_the_preflight,
     a_refused_range_is_not_a_download,
+    only_a_download_to_the_end_is_a_current_copy,
+    a_failed_export_does_not_count_towards_the_daily_limit,
     simultaneous_requests_make_one_export,
     a_build_that_keeps_failing_ends_failed_with_a_reason,
 );
@@ -728,14 +730,9 @@ async fn archives_are_removed_when_their_retention_ends(t: &TestApp) {
     t.post_empty(Some(&f), &format!("{EXPORTS}/{id}/links"))
         .await
         .problem(410, "export_expired");
-    // A link minted before the end serves nothing after it.
+    // A link minted before the end serves nothing after it, and says so.
     let d = t.download(Some(&f), &late, None).await;
-    assert!(
-        d.status == 404 || d.status == 410,
-        "{} {}",
-        d.status,
-        d.text()
-    );
+    assert_eq!(d.status, 410, "{}", d.text());
     let listed = t.get(Some(&f), EXPORTS).await.expect(200);
     assert_eq!(listed[0]["status"], "expired", "{listed}");
 }
@@ -1223,6 +1220,48 @@ async fn an_archive_built_before_the_last_change_is_not_current_for_the_prefligh
         !export_is_current(t, &f).await,
         "downloading an archive built before the last change cleared the no_current_export warning"
     );
+}
+
+async fn only_a_download_to_the_end_is_a_current_copy(t: &TestApp) {
+    let f = t.member("freelancer").await;
+    let view = ready_export(t, &f, json!({})).await;
+    let id = id_of(&view);
+    let url = link(t, &f, &id).await;
+    // The first part of a resumed download: audited, but the member holds no copy yet.
+    t.download(Some(&f), &url, Some("0-99"))
+        .await
+        .expect(206);
+    assert!(!export_is_current(t, &f).await);
+    assert_eq!(export(t, &f, &id).await["downloaded_at"], Value::Null);
+    // The rest: now the member has the whole archive.
+    t.download(Some(&f), &url, Some("100-"))
+        .await
+        .expect(206);
+    assert!(export_is_current(t, &f).await);
+    let audit = t.get(Some(&f), "/api/v1/me/audit").await.expect(200);
+    let downloads = audit
+        .as_array()
+        .or_else(|| audit["events"].as_array())
+        .map(|a| {
+            a.iter()
+                .filter(|e| e["action"] == "export.downloaded")
+                .count()
+        })
+        .unwrap_or(0);
+    assert_eq!(downloads, 2, "{audit}");
+}
+
+async fn a_failed_export_does_not_count_towards_the_daily_limit(t: &TestApp) {
+    let f = t.member("freelancer").await;
+    for _ in 0..3 {
+        let v = request(t, &f, json!({})).await;
+        let mut tx = t.h.db.begin().await.unwrap();
+        hiatus_store::exports::fail(&mut tx, &id_of(&v), "broken", t.now())
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+    request(t, &f, json!({})).await;
 }
 
 async fn a_refused_range_is_not_a_download(t: &TestApp) {
