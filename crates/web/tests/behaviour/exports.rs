@@ -1228,15 +1228,11 @@ async fn only_a_download_to_the_end_is_a_current_copy(t: &TestApp) {
     let id = id_of(&view);
     let url = link(t, &f, &id).await;
     // The first part of a resumed download: audited, but the member holds no copy yet.
-    t.download(Some(&f), &url, Some("0-99"))
-        .await
-        .expect(206);
+    t.download(Some(&f), &url, Some("0-99")).await.expect(206);
     assert!(!export_is_current(t, &f).await);
     assert_eq!(export(t, &f, &id).await["downloaded_at"], Value::Null);
     // The rest: now the member has the whole archive.
-    t.download(Some(&f), &url, Some("100-"))
-        .await
-        .expect(206);
+    t.download(Some(&f), &url, Some("100-")).await.expect(206);
     assert!(export_is_current(t, &f).await);
     let audit = t.get(Some(&f), "/api/v1/me/audit").await.expect(200);
     let downloads = audit
