@@ -787,3 +787,22 @@ pub async fn held_counts(
     for_each_export_record!(held);
     Ok(held)
 }
+
+/// The ids of a page of the member's threads, in the order and with the filter of
+/// [`ThreadRecord`]'s pages, without the per-thread message count (for walking messages).
+pub async fn thread_ids_page(
+    tx: &mut Tx,
+    member: AccountId,
+    after: &str,
+    limit: i64,
+    since: Micros,
+) -> StoreResult<Vec<String>> {
+    let rows: Vec<(String,)> = tx
+        .all(
+            "SELECT t.id FROM threads t JOIN thread_participants p ON p.thread_id = t.id \
+             WHERE p.account_id = $1 AND t.id > $2 AND t.last_message_at >= $4 ORDER BY t.id LIMIT $3",
+            args![member.to_text(), after.to_string(), limit, since],
+        )
+        .await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}

@@ -22,7 +22,6 @@ pub struct ExportRow {
     pub bytes_total: i64,
     pub blob_key: Option<String>,
     pub size_bytes: Option<i64>,
-    pub sha256: Option<String>,
     pub created_at: i64,
     pub started_at: Option<i64>,
     pub heartbeat_at: Option<i64>,
@@ -34,7 +33,7 @@ pub struct ExportRow {
 
 macro_rules! columns {
     () => {
-        "id, account_id, status, since, records_done, records_total, bytes_done, bytes_total, blob_key, size_bytes, sha256, created_at, started_at, heartbeat_at, finished_at, expires_at, downloaded_at, error"
+        "id, account_id, status, since, records_done, records_total, bytes_done, bytes_total, blob_key, size_bytes, created_at, started_at, heartbeat_at, finished_at, expires_at, downloaded_at, error"
     };
 }
 
@@ -130,7 +129,6 @@ pub async fn progress(tx: &mut Tx, id: &str, p: Progress, now: Micros) -> StoreR
 pub struct Finished {
     pub blob_key: String,
     pub size_bytes: i64,
-    pub sha256: String,
     pub expires_at: Micros,
     pub progress: Progress,
 }
@@ -140,9 +138,9 @@ pub async fn finish(tx: &mut Tx, id: &str, f: &Finished, now: Micros) -> StoreRe
     let p = f.progress;
     let n = tx
         .exec(
-            "UPDATE exports SET status = 'ready', blob_key = $2, size_bytes = $3, sha256 = $4, expires_at = $5, finished_at = $6, heartbeat_at = $6, \
-             records_done = $7, records_total = $8, bytes_done = $9, bytes_total = $10, error = NULL WHERE id = $1 AND status = 'running'",
-            args![id.to_string(), f.blob_key.clone(), f.size_bytes, f.sha256.clone(), f.expires_at, now, p.records_done, p.records_total, p.bytes_done, p.bytes_total],
+            "UPDATE exports SET status = 'ready', blob_key = $2, size_bytes = $3, expires_at = $4, finished_at = $5, heartbeat_at = $5, \
+             records_done = $6, records_total = $7, bytes_done = $8, bytes_total = $9, error = NULL WHERE id = $1 AND status = 'running'",
+            args![id.to_string(), f.blob_key.clone(), f.size_bytes, f.expires_at, now, p.records_done, p.records_total, p.bytes_done, p.bytes_total],
         )
         .await?;
     Ok(n == 1)

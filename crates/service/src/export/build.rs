@@ -678,7 +678,6 @@ impl Hiatus {
             &Finished {
                 blob_key: key.clone(),
                 size_bytes: size,
-                sha256: String::new(),
                 expires_at,
                 progress,
             },
@@ -1095,24 +1094,24 @@ async fn messages(b: &mut Builder<'_>) -> ServiceResult<()> {
     let mut n = 0u64;
     let mut after_thread = String::new();
     loop {
-        let threads: Vec<ed::ThreadRecord> =
-            ed::page(&mut b.tx, b.member, &after_thread, PAGE, b.since).await?;
+        let threads =
+            ed::thread_ids_page(&mut b.tx, b.member, &after_thread, PAGE, b.since).await?;
         let Some(last) = threads.last() else { break };
-        after_thread = last.id.clone();
+        after_thread = last.clone();
         let last_page = threads.len() < PAGE as usize;
-        for t in threads {
+        for thread in threads {
             let (mut at, mut aid) = (b.since - 1, String::new());
             let mut part = 0u64;
             loop {
                 let msgs =
-                    ed::messages_of_thread(&mut b.tx, &t.id, at, &aid, ed::MESSAGES_PER_PART)
+                    ed::messages_of_thread(&mut b.tx, &thread, at, &aid, ed::MESSAGES_PER_PART)
                         .await?;
                 let Some(m) = msgs.last() else { break };
                 (at, aid) = (m.created_at, m.id.clone());
                 let count = msgs.len();
                 let start = parts.len;
                 parts
-                    .write(format!("HIATUS.messages({:?}, {part}, [", t.id).as_bytes())
+                    .write(format!("HIATUS.messages({thread:?}, {part}, [").as_bytes())
                     .map_err(io)?;
                 for (i, m) in msgs.iter().enumerate() {
                     if n > 0 {
@@ -1135,7 +1134,7 @@ async fn messages(b: &mut Builder<'_>) -> ServiceResult<()> {
                 }
                 parts.put(b"]);\n").map_err(io)?;
                 index.push((
-                    format!("viewer/messages/{}-{part}.js", t.id),
+                    format!("viewer/messages/{thread}-{part}.js"),
                     start,
                     parts.len - start,
                 ));

@@ -116,7 +116,6 @@ pub struct Download {
     pub path: PathBuf,
     pub size: u64,
     pub file_name: String,
-    pub sha256: Option<String>,
 }
 
 /// The blob key of an export's archive.
@@ -410,7 +409,6 @@ impl Hiatus {
             path,
             size,
             file_name: format!("hiatus-export-{date}-{}.zip", &row.id[row.id.len() - 8..]),
-            sha256: row.sha256.clone(),
         })
     }
 
