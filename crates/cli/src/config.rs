@@ -56,6 +56,10 @@ pub struct Global {
         default_value_t = 3
     )]
     pub export_daily_limit: i64,
+    /// The erasure policy file (TOML) that classifies every column for erasure and export.
+    /// Default: the policy shipped with hiatus (`hiatus erase --print-policy` prints it).
+    #[arg(long, global = true, env = "HIATUS_ERASURE_POLICY")]
+    pub erasure_policy: Option<PathBuf>,
     /// Use cheap password hashing (tests and synthetic data only; never in production).
     #[arg(
         long,
@@ -168,11 +172,12 @@ pub async fn hiatus(g: &Global) -> Result<Hiatus> {
     if g.insecure_fast_passwords {
         config.password = PasswordParams::FAST;
     }
-    Ok(Hiatus::new(
-        db,
-        blobs,
-        Keyring::new(key),
-        Arc::new(SystemClock),
-        config,
-    ))
+    if let Some(p) = &g.erasure_policy {
+        config.policy = Arc::new(hiatus_store::policy::Policy::load(p)?);
+    }
+    let h = Hiatus::new(db, blobs, Keyring::new(key), Arc::new(SystemClock), config);
+    h.check_policy()
+        .await
+        .context("checking the erasure policy against the database")?;
+    Ok(h)
 }

@@ -39,6 +39,8 @@ pub struct ServiceConfig {
     pub login_lockout: Micros,
     pub job_lease: Micros,
     pub exports: ExportConfig,
+    /// What erasure does to every column, and what the export includes.
+    pub policy: std::sync::Arc<hiatus_store::policy::Policy>,
 }
 
 /// Export settings.
@@ -80,6 +82,7 @@ impl Default for ServiceConfig {
             login_lockout: 15 * 60 * 1_000_000,
             job_lease: 5 * 60 * 1_000_000,
             exports: ExportConfig::default(),
+            policy: std::sync::Arc::new(hiatus_store::policy::Policy::shipped()),
         }
     }
 }

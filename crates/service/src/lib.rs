@@ -5,6 +5,7 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod demo;
+pub mod erasure;
 pub mod error;
 pub mod export;
 pub mod lifecycle;
@@ -28,6 +29,8 @@ pub struct Hiatus {
     pub keys: Arc<Keyring>,
     pub clock: Arc<dyn Clock>,
     pub config: ServiceConfig,
+    /// The erasure policy's rules, compiled for this database.
+    pub(crate) erasure_rules: Arc<Vec<hiatus_store::policy::CompiledRule>>,
 }
 
 impl Hiatus {
@@ -39,13 +42,22 @@ impl Hiatus {
         clock: Arc<dyn Clock>,
         config: ServiceConfig,
     ) -> Self {
+        let erasure_rules = Arc::new(config.policy.compile(db.backend()));
         Self {
             db,
             blobs,
             keys: Arc::new(keys),
             clock,
             config,
+            erasure_rules,
         }
+    }
+
+    /// Checks the erasure policy against the database's schema: a column without a
+    /// classification is an error, so hiatus does not start with it.
+    pub async fn check_policy(&self) -> ServiceResult<()> {
+        self.config.policy.check_db(&self.db).await?;
+        Ok(())
     }
 
     /// The current time.

@@ -3,6 +3,7 @@
 //! time.
 
 use crate::Hiatus;
+use crate::erasure::{EraseOptions, EraseOutcome, JOB_ERASE, JOB_PURGE};
 use crate::error::{ServiceError, ServiceResult};
 use crate::export::{JOB_BUILD_EXPORT, JOB_EXPIRE_EXPORT, Lease};
 use crate::lifecycle::JOB_END_BREAK;
@@ -120,6 +121,26 @@ impl Worker {
                         Err(e)
                     }
                 }
+            }
+            JOB_ERASE => {
+                let account: AccountId = field(&payload, "account_id")?;
+                match self
+                    .hiatus
+                    .erase_account(account, &self.id, &EraseOptions::default())
+                    .await?
+                {
+                    // Another worker holds the erasure: try again after its lease.
+                    EraseOutcome::Busy => Err(ServiceError::conflict(
+                        "erasure_busy",
+                        "another worker is erasing this account",
+                    )),
+                    _ => Ok(()),
+                }
+            }
+            JOB_PURGE => {
+                let pseudonym: String = field(&payload, "pseudonym_id")?;
+                self.hiatus.purge_retained(&pseudonym).await?;
+                Ok(())
             }
             JOB_EXPIRE_EXPORT => {
                 let id: String = field(&payload, "export_id")?;

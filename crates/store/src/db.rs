@@ -163,6 +163,22 @@ impl Db {
         })
     }
 
+    /// SQLite: copies the write-ahead log into the database file and truncates it, so old
+    /// page images are gone from the log. True when it completed; false when readers kept
+    /// part of the log busy. PostgreSQL: nothing to do.
+    pub async fn checkpoint_wal(&self) -> StoreResult<bool> {
+        match self {
+            Db::Sqlite(p) => {
+                let (busy, _, _): (i64, i64, i64) =
+                    sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+                        .fetch_one(p)
+                        .await?;
+                Ok(busy == 0)
+            }
+            Db::Postgres(_) => Ok(true),
+        }
+    }
+
     /// Closes the pool, checkpointing the SQLite WAL.
     pub async fn close(&self) {
         match self {
@@ -240,6 +256,42 @@ impl Tx {
                 ));
             }
         })
+    }
+}
+
+impl Tx {
+    /// Like [`Tx::exec`], for SQL built at run time from a checked policy (see
+    /// [`crate::policy`]): names only from the policy, every value a bind parameter.
+    pub async fn exec_dyn(&mut self, sql: &str, args: Vec<Arg>) -> StoreResult<u64> {
+        Ok(on_tx!(self, |c| {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()));
+            for a in args {
+                q = bind_arg!(q, a);
+            }
+            q.execute(c).await?.rows_affected()
+        }))
+    }
+
+    /// Like [`Tx::all`], for SQL built at run time from a checked policy.
+    pub async fn all_dyn<R: Row>(&mut self, sql: &str, args: Vec<Arg>) -> StoreResult<Vec<R>> {
+        Ok(on_tx!(self, |c| {
+            let mut q = sqlx::query_as::<_, R>(sqlx::AssertSqlSafe(sql.to_string()));
+            for a in args {
+                q = bind_arg!(q, a);
+            }
+            q.fetch_all(c).await?
+        }))
+    }
+
+    /// Like [`Tx::scalar`], for SQL built at run time from a checked policy.
+    pub async fn scalar_dyn<T: Scalar>(&mut self, sql: &str, args: Vec<Arg>) -> StoreResult<T> {
+        Ok(on_tx!(self, |c| {
+            let mut q = sqlx::query_scalar::<_, T>(sqlx::AssertSqlSafe(sql.to_string()));
+            for a in args {
+                q = bind_arg!(q, a);
+            }
+            q.fetch_one(c).await?
+        }))
     }
 }
 

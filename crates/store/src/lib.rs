@@ -8,12 +8,14 @@ pub mod blobs;
 pub mod bulk;
 pub mod crypto;
 pub mod db;
+pub mod erasures;
 pub mod error;
 pub mod export_data;
 pub mod exports;
 pub mod facts;
 pub mod jobs;
 pub mod market;
+pub mod policy;
 pub mod sessions;
 
 pub use blobs::Blobs;

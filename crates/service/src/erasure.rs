@@ -1,0 +1,936 @@
+//! Deletion for good (product definition §3, §4 steps 6–7, §7): scheduling with a grace
+//! period, cancelling, the erasure plan, the executor and the retention purge.
+//!
+//! The executor follows the erasure policy ([`hiatus_store::policy`]). Its first step, in one
+//! transaction, makes the account unusable and unreadable: state `deleted`, sessions and links
+//! gone, the data key destroyed (the legal name moves to the pseudonym account first when
+//! records that need it are retained). Then every rule of the policy runs in batches of at
+//! most [`BATCH`] rows, one short transaction each, with the step recorded as a checkpoint.
+//! Every batch is idempotent (it selects what still matches), so a crash anywhere and a rerun
+//! reach the same end state, and a second run finds nothing to do.
+
+use crate::clock::format_date;
+use crate::error::{ServiceError, ServiceResult};
+use crate::{Actor, Hiatus, check_text};
+use hiatus_domain::preflight::Intent;
+use hiatus_domain::reason::REASON_DETAIL_MAX;
+use hiatus_domain::*;
+use hiatus_store::accounts;
+use hiatus_store::audit::{self, NewAuditEvent};
+use hiatus_store::erasures::{self, ErasureRow, NewPseudonym};
+use hiatus_store::facts;
+use hiatus_store::jobs::{self, NewJob};
+use hiatus_store::policy::{Action, BATCH, CompiledRule};
+use hiatus_store::{Backend, StoreError, Tx, market};
+use serde::Serialize;
+use serde_json::json;
+
+/// The job that erases an account when its grace period ends.
+pub const JOB_ERASE: &str = "account.erase";
+/// The job that purges retained records of a pseudonym when their retention ends.
+pub const JOB_PURGE: &str = "retention.purge";
+/// What a member types to confirm deletion.
+pub const CONFIRMATION: &str = "delete my account";
+
+/// What scheduling deletion needs from the member.
+#[derive(Clone, Debug)]
+pub struct DeleteRequest {
+    pub password: Option<String>,
+    pub reason: ClosureReason,
+    pub detail: Option<String>,
+    /// Must be [`CONFIRMATION`] (case and surrounding spaces do not matter).
+    pub confirmation: String,
+}
+
+/// One line of the plan: what happens to one kind of record.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct PlanItem {
+    pub table: String,
+    pub what: String,
+    /// `delete`, `pseudonymize`, `redact` or `retain`.
+    #[schema(value_type = String)]
+    pub action: Action,
+    pub count: i64,
+    /// For retained records: when the last of them is purged.
+    pub retained_until: Option<Micros>,
+    /// For retained records: the legal basis.
+    pub basis: Option<String>,
+}
+
+/// What erasure will do (or did) to a member's data, in numbers and in words.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct ErasurePlan {
+    pub account_id: AccountId,
+    /// The name counterparties will see in place of the member.
+    pub pseudonym: String,
+    /// When erasure runs (none before deletion is scheduled).
+    pub due_at: Option<Micros>,
+    /// People who keep records the member appears in (contracts, threads, reviews).
+    pub counterparties: i64,
+    pub items: Vec<PlanItem>,
+    /// The plan in plain sentences.
+    pub summary: Vec<String>,
+}
+
+/// What a member is told after scheduling deletion.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct DeletionReceipt {
+    pub state: AccountState,
+    pub at: Micros,
+    pub due_at: Micros,
+    pub proposals_withdrawn: u64,
+    pub job_posts_closed: u64,
+    pub warnings: Vec<Finding>,
+    pub plan: ErasurePlan,
+    /// How to undo it, in words.
+    pub next: String,
+}
+
+/// How far an executor run got.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum EraseOutcome {
+    /// Erasure finished (now, or already before).
+    Done,
+    /// Nothing to do: not scheduled, cancelled, or the grace period is still running.
+    NotDue,
+    /// Another executor holds the erasure; it will finish it.
+    Busy,
+    /// Stopped after the given number of transactions (see [`EraseOptions::stop_after`]).
+    Stopped,
+}
+
+/// How an executor run behaves.
+#[derive(Clone, Debug, Default)]
+pub struct EraseOptions {
+    /// Run even though the grace period has not ended (operators).
+    pub ignore_grace: bool,
+    /// Stop after this many committed transactions, as a crash there would (tests).
+    pub stop_after: Option<u64>,
+}
+
+/// The erasure receipt kept after erasure (counts and dates, no pseudonym).
+#[derive(Clone, Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ErasureReceipt {
+    pub erased_at: Micros,
+    pub summary: Vec<String>,
+    pub retained: Vec<RetainedLine>,
+}
+
+/// A kind of record kept after erasure, and until when.
+#[derive(Clone, Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct RetainedLine {
+    pub what: String,
+    pub count: i64,
+    pub until: Micros,
+    pub basis: String,
+}
+
+/// Adds calendar years to a time (UTC); 29 February becomes 28 February when needed.
+pub fn add_years(t: Micros, years: u32) -> Micros {
+    let Ok(ts) = jiff::Timestamp::from_microsecond(t) else {
+        return t;
+    };
+    let dt = jiff::tz::Offset::UTC.to_datetime(ts);
+    dt.checked_add(jiff::Span::new().years(years as i64))
+        .ok()
+        .and_then(|d| jiff::tz::Offset::UTC.to_timestamp(d).ok())
+        .map(|t| t.as_microsecond())
+        .unwrap_or(t)
+}
+
+/// Subtracts calendar years (the purge cut-off: records started before it are due).
+fn sub_years(t: Micros, years: u32) -> Micros {
+    let Ok(ts) = jiff::Timestamp::from_microsecond(t) else {
+        return t;
+    };
+    let dt = jiff::tz::Offset::UTC.to_datetime(ts);
+    dt.checked_sub(jiff::Span::new().years(years as i64))
+        .ok()
+        .and_then(|d| jiff::tz::Offset::UTC.to_timestamp(d).ok())
+        .map(|t| t.as_microsecond())
+        .unwrap_or(t)
+}
+
+/// "1,204".
+fn thousands(n: i64) -> String {
+    let s = n.abs().to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
+/// A fresh random pseudonym label: not derived from anything about the member.
+fn pseudonym_label(kind: AccountKind, digits: usize) -> String {
+    let who = match kind {
+        AccountKind::Freelancer => "freelancer",
+        AccountKind::Client => "client",
+        AccountKind::Both => "member",
+    };
+    let bytes: [u8; 8] = hiatus_store::crypto::random_bytes();
+    let hex: String = hex_upper(&bytes);
+    format!("Former {who} #{}", &hex[..digits])
+}
+
+fn hex_upper(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02X}")).collect()
+}
+
+impl Hiatus {
+    /// The policy's rules, compiled for this database.
+    pub fn erasure_rules(&self) -> &[CompiledRule] {
+        &self.erasure_rules
+    }
+
+    async fn unique_pseudonym(&self, tx: &mut Tx, kind: AccountKind) -> ServiceResult<String> {
+        for attempt in 0..20 {
+            let label = pseudonym_label(kind, if attempt < 10 { 6 } else { 10 });
+            let taken: i64 = tx
+                .scalar(
+                    "SELECT (SELECT COUNT(*) FROM accounts WHERE pseudonym = $1) + (SELECT COUNT(*) FROM erasures WHERE pseudonym = $1)",
+                    hiatus_store::args![label.clone()],
+                )
+                .await?;
+            if taken == 0 {
+                return Ok(label);
+            }
+        }
+        Err(ServiceError::conflict(
+            "pseudonym_exhausted",
+            "no free pseudonym could be found; try again",
+        ))
+    }
+
+    /// Schedules the caller's deletion: refused while a preflight blocker exists; needs the
+    /// password (or a recent re-authentication), a reason and the typed confirmation. The
+    /// account is hidden at once; erasure runs when the grace period ends unless cancelled.
+    pub async fn schedule_deletion(
+        &self,
+        actor: &Actor,
+        req: DeleteRequest,
+    ) -> ServiceResult<DeletionReceipt> {
+        if let Some(d) = &req.detail {
+            check_text("detail", d, REASON_DETAIL_MAX, false)?;
+        }
+        if req.confirmation.trim().to_lowercase() != CONFIRMATION {
+            return Err(ServiceError::invalid(
+                "confirmation_mismatch",
+                format!(
+                    "type \"{CONFIRMATION}\" to confirm that the account should be deleted for good"
+                ),
+            ));
+        }
+        self.require_reauth(actor, req.password.as_deref()).await?;
+        let now = self.now();
+        let due_at = now + self.config.deletion_grace;
+        let mut tx = self.db.begin().await?;
+        let acct = accounts::get_for_update(&mut tx, actor.account).await?;
+        let next = acct.state()?.schedule_deletion()?;
+        if acct.role()? != Role::Member {
+            return Err(ServiceError::Forbidden {
+                code: "staff_account",
+                message: "staff accounts are removed by an operator, not deleted this way".into(),
+            });
+        }
+        let f = facts::preflight_facts(
+            &mut tx,
+            actor.account,
+            &self.config.regular_clients,
+            req.reason.is_temporary(),
+            now,
+        )
+        .await?;
+        let pre = Preflight::evaluate(Intent::Delete, &f);
+        if !pre.can_proceed() {
+            return Err(ServiceError::Blocked(Box::new(pre)));
+        }
+        let proposals_withdrawn = market::withdraw_open_proposals(&mut tx, actor.account).await?;
+        let job_posts_closed = market::close_open_job_posts(&mut tx, actor.account).await?;
+        let existing = erasures::get(&mut tx, actor.account).await?;
+        let label = match existing.as_ref().and_then(|e| e.pseudonym.clone()) {
+            Some(l) => l,
+            None => self.unique_pseudonym(&mut tx, acct.kind()?).await?,
+        };
+        let row = erasures::schedule(
+            &mut tx,
+            actor.account,
+            &label,
+            AccountId::new(),
+            now,
+            due_at,
+        )
+        .await?;
+        accounts::set_state(&mut tx, actor.account, next, Some(due_at), now).await?;
+        jobs::enqueue(
+            &mut tx,
+            &NewJob {
+                kind: JOB_ERASE.into(),
+                payload: json!({"account_id": actor.account}),
+                run_at: due_at,
+                dedupe_key: Some(format!("{JOB_ERASE}:{}:{due_at}", actor.account)),
+                max_attempts: 20,
+            },
+            now,
+        )
+        .await?;
+        audit::record(
+            &mut tx,
+            NewAuditEvent {
+                account: Some(actor.account),
+                actor: Some(actor.account),
+                action: "account.deletion_scheduled",
+                reason: Some(req.reason.as_str().to_string()),
+                detail: json!({
+                    "detail": req.detail,
+                    "due_at": due_at,
+                    "proposals_withdrawn": proposals_withdrawn,
+                    "job_posts_closed": job_posts_closed,
+                    "warnings": pre.warnings.iter().map(|w| w.code).collect::<Vec<_>>(),
+                }),
+                now,
+            },
+        )
+        .await?;
+        audit::record_closure_reason(&mut tx, "delete", req.reason.as_str(), now).await?;
+        audit::outbox(
+            &mut tx,
+            "account.deletion_scheduled",
+            Some(actor.account),
+            json!({"account_id": actor.account, "due_at": due_at}),
+            now,
+        )
+        .await?;
+        let plan = self.plan_in(&mut tx, actor.account, &row, now).await?;
+        tx.commit().await?;
+        tracing::info!(account = %actor.account, "deletion scheduled");
+        Ok(DeletionReceipt {
+            state: next,
+            at: now,
+            due_at,
+            proposals_withdrawn,
+            job_posts_closed,
+            warnings: pre.warnings,
+            plan,
+            next: format!(
+                "Your account is hidden and will be erased on {}. Until then, log in and choose Cancel deletion to keep it.",
+                format_date(due_at)
+            ),
+        })
+    }
+
+    /// Cancels the caller's scheduled deletion while the grace period runs; the account is
+    /// active again with everything as it was.
+    pub async fn cancel_deletion(&self, actor: &Actor) -> ServiceResult<AccountState> {
+        self.cancel_deletion_of(actor.account, Some(actor.account))
+            .await
+    }
+
+    /// Cancels a scheduled deletion (by the member, or by a signed link when `actor` is none).
+    pub async fn cancel_deletion_of(
+        &self,
+        account: AccountId,
+        actor: Option<AccountId>,
+    ) -> ServiceResult<AccountState> {
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let acct = accounts::get_for_update(&mut tx, account).await?;
+        let next = acct.state()?.cancel_deletion()?;
+        if acct.deletion_due_at.is_some_and(|d| d <= now) {
+            return Err(ServiceError::Gone {
+                code: "grace_period_ended",
+                message: "the grace period has ended; the account is being erased".into(),
+            });
+        }
+        erasures::cancel(&mut tx, account).await?;
+        accounts::set_state(&mut tx, account, next, None, now).await?;
+        audit::record(
+            &mut tx,
+            NewAuditEvent {
+                account: Some(account),
+                actor,
+                action: "account.deletion_cancelled",
+                reason: None,
+                detail: json!({}),
+                now,
+            },
+        )
+        .await?;
+        audit::outbox(
+            &mut tx,
+            "account.deletion_cancelled",
+            Some(account),
+            json!({"account_id": account}),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(account = %account, "deletion cancelled");
+        Ok(next)
+    }
+
+    /// The caller's erasure plan: what deletion would do (or will do, once scheduled).
+    pub async fn erasure_plan(&self, actor: &Actor) -> ServiceResult<ErasurePlan> {
+        self.erasure_plan_for(actor.account).await
+    }
+
+    /// The erasure plan of any account (operators: `hiatus erase --dry-run`).
+    pub async fn erasure_plan_for(&self, account: AccountId) -> ServiceResult<ErasurePlan> {
+        let now = self.now();
+        let mut tx = self.db.read().await?;
+        let acct = accounts::get(&mut tx, account).await?;
+        if acct.state()? == AccountState::Deleted {
+            return Err(ServiceError::Gone {
+                code: "account_deleted",
+                message: "this account was already erased".into(),
+            });
+        }
+        let row = match erasures::get(&mut tx, account).await? {
+            Some(r) if r.pseudonym.is_some() => r,
+            _ => ErasureRow {
+                account_id: account.to_text(),
+                status: "none".into(),
+                pseudonym: Some(self.unique_pseudonym(&mut tx, acct.kind()?).await?),
+                pseudonym_id: None,
+                scheduled_at: now,
+                due_at: now + self.config.deletion_grace,
+                started_at: None,
+                finished_at: None,
+                step: 0,
+                locked_by: None,
+                locked_until: None,
+                receipt: None,
+            },
+        };
+        let plan = self.plan_in(&mut tx, account, &row, now).await?;
+        tx.commit().await?;
+        Ok(plan)
+    }
+
+    async fn plan_in(
+        &self,
+        tx: &mut Tx,
+        account: AccountId,
+        row: &ErasureRow,
+        now: Micros,
+    ) -> ServiceResult<ErasurePlan> {
+        let member = account.to_text();
+        let mut items: Vec<PlanItem> = Vec::new();
+        for rule in self.erasure_rules() {
+            let (n, latest) = erasures::count(tx, rule, &member).await?;
+            let (until, basis) = match (&rule.retention, latest) {
+                (Some(r), Some(l)) => (Some(add_years(l, r.years)), Some(r.basis.clone())),
+                _ => (None, None),
+            };
+            // Rules that only clean up after others (a redaction before retention) are not
+            // news to the member: the retention line says what is kept.
+            if let Some(same) = items
+                .iter_mut()
+                .find(|i| i.what == rule.rule.noun && i.action == rule.rule.action)
+            {
+                same.count += n;
+                same.retained_until = same.retained_until.max(until);
+                continue;
+            }
+            items.push(PlanItem {
+                table: rule.rule.table.clone(),
+                what: rule.rule.noun.clone(),
+                action: rule.rule.action,
+                count: n,
+                retained_until: until,
+                basis,
+            });
+        }
+        let counterparties: i64 = tx
+            .scalar(
+                "SELECT COUNT(*) FROM ( \
+                   SELECT client_id AS p FROM contracts WHERE freelancer_id = $1 \
+                   UNION SELECT freelancer_id FROM contracts WHERE client_id = $1 \
+                   UNION SELECT tp2.account_id FROM thread_participants tp1 JOIN thread_participants tp2 ON tp2.thread_id = tp1.thread_id \
+                     WHERE tp1.account_id = $1 AND tp2.account_id <> $1 \
+                   UNION SELECT subject_id FROM reviews WHERE author_id = $1 \
+                 ) people",
+                hiatus_store::args![member.clone()],
+            )
+            .await?;
+        let pseudonym = row.pseudonym.clone().unwrap_or_default();
+        let summary = plan_sentences(&items, &pseudonym, counterparties, false);
+        let _ = now;
+        Ok(ErasurePlan {
+            account_id: account,
+            pseudonym,
+            due_at: (row.status == "scheduled").then_some(row.due_at),
+            counterparties,
+            items,
+            summary,
+        })
+    }
+
+    /// The executor: erases the account if its grace period has ended (or `opts` says to go
+    /// ahead), resuming from the checkpoint of an earlier run. Safe to call any number of
+    /// times, from any number of workers: one holds the lease, the others get `Busy`.
+    pub async fn erase_account(
+        &self,
+        account: AccountId,
+        holder: &str,
+        opts: &EraseOptions,
+    ) -> ServiceResult<EraseOutcome> {
+        let now = self.now();
+        let mut tx = self.db.read().await?;
+        let row = erasures::get(&mut tx, account).await?;
+        tx.commit().await?;
+        let Some(row) = row else {
+            return Ok(EraseOutcome::NotDue);
+        };
+        match row.status.as_str() {
+            "done" => return Ok(EraseOutcome::Done),
+            "cancelled" => return Ok(EraseOutcome::NotDue),
+            "scheduled" if row.due_at > now && !opts.ignore_grace => {
+                return Ok(EraseOutcome::NotDue);
+            }
+            _ => {}
+        }
+        if !erasures::lease(&self.db, account, holder, now, self.config.job_lease).await? {
+            return Ok(EraseOutcome::Busy);
+        }
+        let result = self.erase_leased(account, holder, opts).await;
+        if result.is_err() {
+            let mut tx = self.db.begin().await?;
+            erasures::release(&mut tx, account, holder).await?;
+            tx.commit().await?;
+        }
+        result
+    }
+
+    async fn erase_leased(
+        &self,
+        account: AccountId,
+        holder: &str,
+        opts: &EraseOptions,
+    ) -> ServiceResult<EraseOutcome> {
+        let member = account.to_text();
+        let mut commits: u64 = 0;
+        let stop = |commits: u64| opts.stop_after.is_some_and(|s| commits >= s);
+        // Step 1: unusable and unreadable, in one transaction.
+        let row = {
+            let now = self.now();
+            let mut tx = self.db.begin().await?;
+            let acct = accounts::get_for_update(&mut tx, account).await?;
+            let row = erasures::get(&mut tx, account)
+                .await?
+                .ok_or(ServiceError::NotFound("erasure"))?;
+            if row.status == "scheduled" {
+                let due = acct.deletion_due_at.unwrap_or(row.due_at);
+                if acct.state()? != AccountState::DeletionScheduled
+                    || (due > now && !opts.ignore_grace)
+                {
+                    // Cancelled (or rescheduled) between the check and the lock.
+                    erasures::release(&mut tx, account, holder).await?;
+                    tx.commit().await?;
+                    return Ok(EraseOutcome::NotDue);
+                }
+                let pseudonym_id: AccountId = row
+                    .pseudonym_id
+                    .as_deref()
+                    .and_then(|s| s.parse().ok())
+                    .ok_or_else(|| {
+                        ServiceError::Internal(StoreError::Corrupt(
+                            "erasure without a pseudonym id".into(),
+                        ))
+                    })?;
+                let label = row.pseudonym.clone().unwrap_or_default();
+                // The legal name moves to the pseudonym while invoices need it.
+                let mut retained_until: Option<Micros> = None;
+                for rule in self.erasure_rules() {
+                    if let Some(r) = rule.retention.as_ref().filter(|r| r.identity)
+                        && let (n, Some(latest)) = erasures::count(&mut tx, rule, &member).await?
+                        && n > 0
+                    {
+                        retained_until = retained_until.max(Some(add_years(latest, r.years)));
+                    }
+                }
+                let retained = match retained_until {
+                    Some(_) => {
+                        let (_, legal_name) =
+                            accounts::contact(&mut tx, &self.keys, account).await?;
+                        let pid = pseudonym_id.to_text();
+                        let (dk, wrapped) = self.keys.new_data_key(&pid);
+                        Some((
+                            dk.seal_field("accounts", "legal_name", &pid, &legal_name),
+                            wrapped,
+                        ))
+                    }
+                    None => None,
+                };
+                let lookup: [u8; 32] = hiatus_store::crypto::random_bytes();
+                erasures::make_unusable(
+                    &mut tx,
+                    account,
+                    &NewPseudonym {
+                        id: pseudonym_id,
+                        label: &label,
+                        kind: acct.kind()?.as_str(),
+                        retained,
+                        retained_until,
+                        email_lookup: lookup.to_vec(),
+                    },
+                    now,
+                )
+                .await?;
+                audit::outbox(
+                    &mut tx,
+                    "account.deleted",
+                    Some(account),
+                    json!({"account_id": account}),
+                    now,
+                )
+                .await?;
+                tx.commit().await?;
+                commits += 1;
+                tracing::info!(account = %account, "erasure started: the account is unusable");
+                if stop(commits) {
+                    return Ok(EraseOutcome::Stopped);
+                }
+                let mut tx = self.db.read().await?;
+                let r = erasures::get(&mut tx, account).await?.expect("row exists");
+                tx.commit().await?;
+                r
+            } else {
+                tx.commit().await?;
+                row
+            }
+        };
+        let pseudonym = row.pseudonym_id.clone().ok_or_else(|| {
+            ServiceError::Internal(StoreError::Corrupt(
+                "running erasure without a pseudonym id".into(),
+            ))
+        })?;
+        // The policy's rules, each in batches; the checkpoint says which are done.
+        let rules = self.erasure_rules();
+        let first = (row.step.max(1) - 1) as usize;
+        let mut totals: Vec<u64> = vec![0; rules.len()];
+        for (i, rule) in rules.iter().enumerate().skip(first) {
+            loop {
+                let now = self.now();
+                let mut tx = self.db.begin().await?;
+                let held = tx
+                    .exec(
+                        "UPDATE erasures SET locked_until = $3 WHERE account_id = $1 AND locked_by = $2 AND status = 'running'",
+                        hiatus_store::args![member.clone(), holder.to_string(), now + self.config.job_lease],
+                    )
+                    .await?;
+                if held != 1 {
+                    return Ok(EraseOutcome::Busy);
+                }
+                for key in erasures::batch_blobs(&mut tx, rule, &member).await? {
+                    self.blobs.delete(&key).await?;
+                }
+                let n = erasures::run_batch(&mut tx, rule, &member, Some(&pseudonym)).await?;
+                totals[i] += n;
+                let done = n < BATCH as u64;
+                if done {
+                    erasures::checkpoint(&mut tx, account, holder, i as i64 + 2).await?;
+                }
+                tx.commit().await?;
+                commits += 1;
+                if stop(commits) {
+                    return Ok(EraseOutcome::Stopped);
+                }
+                if done {
+                    break;
+                }
+            }
+        }
+        // Last step: the receipt, the purge of retained records, the link cleared.
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let mut retained = Vec::new();
+        let mut first_purge: Option<Micros> = None;
+        for rule in rules {
+            if let Some(r) = &rule.retention {
+                if let Some(start) = erasures::next_purge(&mut tx, rule, &pseudonym).await? {
+                    let at = add_years(start, r.years);
+                    first_purge = Some(first_purge.map_or(at, |f| f.min(at)));
+                }
+                let (n, latest) = erasures::count(&mut tx, rule, &pseudonym).await?;
+                if n > 0
+                    && let Some(l) = latest
+                    && !retained
+                        .iter()
+                        .any(|x: &RetainedLine| x.what == rule.rule.noun)
+                {
+                    retained.push(RetainedLine {
+                        what: rule.rule.noun.clone(),
+                        count: n,
+                        until: add_years(l, r.years),
+                        basis: r.basis.clone(),
+                    });
+                }
+            }
+        }
+        let summary = {
+            let mut s = vec![format!("Your account was erased on {}.", format_date(now))];
+            for r in &retained {
+                s.push(format!(
+                    "{} {} are kept until {} for {}, then deleted.",
+                    thousands(r.count),
+                    r.what,
+                    format_date(r.until),
+                    r.basis
+                ));
+            }
+            s
+        };
+        let receipt = ErasureReceipt {
+            erased_at: now,
+            summary,
+            retained,
+        };
+        let receipt_json = serde_json::to_value(&receipt)
+            .map_err(|e| ServiceError::Internal(StoreError::Corrupt(e.to_string())))?;
+        if let Some(at) = first_purge {
+            jobs::enqueue(
+                &mut tx,
+                &NewJob {
+                    kind: JOB_PURGE.into(),
+                    payload: json!({"pseudonym_id": pseudonym}),
+                    run_at: at,
+                    dedupe_key: Some(format!("{JOB_PURGE}:{pseudonym}:{at}")),
+                    max_attempts: 20,
+                },
+                now,
+            )
+            .await?;
+        }
+        erasures::finish(&mut tx, account, &receipt_json, rules.len() as i64 + 2, now).await?;
+        audit::record(
+            &mut tx,
+            NewAuditEvent {
+                account: Some(account),
+                actor: None,
+                action: "account.erased",
+                reason: None,
+                detail: json!({"rows": totals.iter().sum::<u64>()}),
+                now,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        self.compact_after_erasure().await;
+        tracing::info!(account = %account, "erasure finished");
+        Ok(EraseOutcome::Done)
+    }
+
+    /// SQLite keeps old page images in its write-ahead log until a checkpoint; erased rows
+    /// must not linger there. (Freed pages are zeroed by `secure_delete`.)
+    async fn compact_after_erasure(&self) {
+        if self.db.backend() != Backend::Sqlite {
+            return;
+        }
+        for _ in 0..5 {
+            match self.db.checkpoint_wal().await {
+                Ok(true) => return,
+                Ok(false) => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not checkpoint the write-ahead log after erasure");
+                    return;
+                }
+            }
+        }
+        tracing::warn!(
+            "the write-ahead log stayed busy after erasure; the next checkpoint clears it"
+        );
+    }
+
+    /// The erasure receipt of an erased account.
+    pub async fn erasure_receipt(&self, account: AccountId) -> ServiceResult<ErasureReceipt> {
+        let mut tx = self.db.read().await?;
+        let row = erasures::get(&mut tx, account).await?;
+        tx.commit().await?;
+        row.and_then(|r| r.receipt)
+            .and_then(|r| serde_json::from_str(&r).ok())
+            .ok_or(ServiceError::NotFound("erasure receipt"))
+    }
+
+    /// Erases every account whose grace period has ended (the worker's safety net for a lost
+    /// job) and returns how many it finished.
+    pub async fn erase_due(&self, holder: &str) -> ServiceResult<usize> {
+        let mut tx = self.db.read().await?;
+        let due = erasures::due(&mut tx, self.now(), 100).await?;
+        tx.commit().await?;
+        let mut n = 0;
+        for a in due {
+            if self
+                .erase_account(a, holder, &EraseOptions::default())
+                .await?
+                == EraseOutcome::Done
+            {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Purges a pseudonym's retained records whose retention has ended, destroys the
+    /// retained identity when nothing needs it any more, and schedules the next purge.
+    pub async fn purge_retained(&self, pseudonym: &str) -> ServiceResult<u64> {
+        let now = self.now();
+        let mut purged = 0;
+        for rule in self.erasure_rules() {
+            let Some(r) = &rule.retention else { continue };
+            let cutoff = sub_years(now, r.years);
+            loop {
+                let mut tx = self.db.begin().await?;
+                let n = erasures::purge_batch(&mut tx, rule, pseudonym, cutoff).await?;
+                tx.commit().await?;
+                purged += n;
+                if n < BATCH as u64 {
+                    break;
+                }
+            }
+        }
+        let mut tx = self.db.begin().await?;
+        let mut next: Option<Micros> = None;
+        let mut identity_needed = false;
+        for rule in self.erasure_rules() {
+            let Some(r) = &rule.retention else { continue };
+            if let Some(start) = erasures::next_purge(&mut tx, rule, pseudonym).await? {
+                let at = add_years(start, r.years);
+                next = Some(next.map_or(at, |x| x.min(at)));
+                identity_needed |= r.identity;
+            }
+        }
+        if !identity_needed {
+            erasures::drop_retained_identity(&mut tx, pseudonym).await?;
+        }
+        if let Some(at) = next {
+            jobs::enqueue(
+                &mut tx,
+                &NewJob {
+                    kind: JOB_PURGE.into(),
+                    payload: json!({"pseudonym_id": pseudonym}),
+                    run_at: at.max(now + 1),
+                    dedupe_key: Some(format!("{JOB_PURGE}:{pseudonym}:{at}")),
+                    max_attempts: 20,
+                },
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(purged)
+    }
+}
+
+/// The plan in sentences, present tense ("are deleted") or past tense for the receipt.
+pub fn plan_sentences(
+    items: &[PlanItem],
+    pseudonym: &str,
+    counterparties: i64,
+    past: bool,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let (stay, are, were) = if past {
+        ("stayed", "were", "were")
+    } else {
+        ("stay", "are", "are")
+    };
+    if counterparties > 0 {
+        out.push(format!(
+            "{} {} you worked with keep their records of your work together, where you appear as \u{201c}{pseudonym}\u{201d}.",
+            thousands(counterparties),
+            if counterparties == 1 { "person" } else { "people" }
+        ));
+    }
+    for i in items.iter().filter(|i| i.count > 0) {
+        let n = thousands(i.count);
+        let line = match i.action {
+            Action::Pseudonymize => format!(
+                "{n} {} {stay} visible to the people involved, under \u{201c}{pseudonym}\u{201d}.",
+                i.what
+            ),
+            Action::Retain => format!(
+                "{n} {} {are} kept until {} for {}, then deleted.",
+                i.what,
+                i.retained_until.map(format_date).unwrap_or_default(),
+                i.basis.as_deref().unwrap_or("a legal obligation")
+            ),
+            Action::Delete => format!("{n} {} {were} deleted.", i.what),
+            Action::Redact => continue,
+        };
+        out.push(line);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_and_dates_read_well() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(1204), "1,204");
+        assert_eq!(thousands(1_000_000), "1,000,000");
+        let leap = jiff::Timestamp::from_second(1_709_164_800).unwrap(); // 2024-02-29
+        let t = add_years(leap.as_microsecond(), 7);
+        assert_eq!(format_date(t), "2031-02-28");
+        assert_eq!(sub_years(add_years(1_000_000, 2), 2), 1_000_000);
+    }
+
+    #[test]
+    fn pseudonyms_are_random_and_say_who() {
+        let a = pseudonym_label(AccountKind::Freelancer, 6);
+        let b = pseudonym_label(AccountKind::Freelancer, 6);
+        assert!(a.starts_with("Former freelancer #") && a.len() == "Former freelancer #".len() + 6);
+        assert_ne!(a, b);
+        assert!(pseudonym_label(AccountKind::Client, 6).starts_with("Former client #"));
+    }
+
+    #[test]
+    fn the_plan_reads_as_sentences() {
+        let items = vec![
+            PlanItem {
+                table: "messages".into(),
+                what: "messages you wrote".into(),
+                action: Action::Pseudonymize,
+                count: 1204,
+                retained_until: None,
+                basis: None,
+            },
+            PlanItem {
+                table: "invoices".into(),
+                what: "invoices you issued".into(),
+                action: Action::Retain,
+                count: 38,
+                retained_until: Some(add_years(0, 63)),
+                basis: Some("tax and bookkeeping law".into()),
+            },
+            PlanItem {
+                table: "files".into(),
+                what: "private files".into(),
+                action: Action::Delete,
+                count: 0,
+                retained_until: None,
+                basis: None,
+            },
+        ];
+        let s = plan_sentences(&items, "Former freelancer #7F3A2C", 7, false);
+        assert_eq!(s.len(), 3, "{s:?}");
+        assert!(s[0].starts_with("7 people"));
+        assert!(
+            s[1].contains("1,204 messages you wrote stay visible")
+                && s[1].contains("Former freelancer #7F3A2C")
+        );
+        assert!(
+            s[2].contains(
+                "38 invoices you issued are kept until 2033-01-01 for tax and bookkeeping law"
+            ),
+            "{}",
+            s[2]
+        );
+    }
+}
