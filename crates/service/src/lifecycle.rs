@@ -28,6 +28,7 @@ pub struct AccountView {
     pub state: AccountState,
     pub email: String,
     pub legal_name: String,
+    pub phone: Option<String>,
     pub display_name: String,
     pub headline: String,
     pub bio: String,
@@ -78,6 +79,7 @@ impl Hiatus {
         let acct = accounts::get(&mut tx, actor.account).await?;
         let profile = accounts::profile(&mut tx, &self.keys, actor.account).await?;
         let (email, legal_name) = accounts::contact(&mut tx, &self.keys, actor.account).await?;
+        let phone = accounts::phone(&mut tx, &self.keys, actor.account).await?;
         tx.commit().await?;
         let state = acct.state()?;
         Ok(AccountView {
@@ -87,6 +89,7 @@ impl Hiatus {
             state,
             email: email.as_str().to_string(),
             legal_name,
+            phone,
             display_name: profile.display_name,
             headline: profile.headline,
             bio: profile.bio,
@@ -201,6 +204,34 @@ impl Hiatus {
         audit::record(
             &mut tx,
             NewAuditEvent::by_member(actor.account, "profile.updated", json!({}), now),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Sets or clears the caller's phone number (contact info; never shown to others).
+    pub async fn set_phone(&self, actor: &Actor, phone: Option<String>) -> ServiceResult<()> {
+        Self::require_editable(actor)?;
+        if let Some(p) = &phone {
+            check_text("phone", p, 32, true)?;
+            if !p
+                .chars()
+                .all(|c| c.is_ascii_digit() || " +-().".contains(c))
+                || p.chars().filter(|c| c.is_ascii_digit()).count() < 5
+            {
+                return Err(ServiceError::invalid(
+                    "phone_invalid",
+                    "a phone number has at least 5 digits and only digits, spaces and + - ( ) .",
+                ));
+            }
+        }
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        accounts::set_phone(&mut tx, &self.keys, actor.account, phone.as_deref(), now).await?;
+        audit::record(
+            &mut tx,
+            NewAuditEvent::by_member(actor.account, "contact.updated", json!({}), now),
         )
         .await?;
         tx.commit().await?;

@@ -363,6 +363,47 @@ pub struct ProfileText {
     pub away_message: Option<Option<String>>,
 }
 
+/// Sets (or with `None` clears) the member's phone number, sealed under their data key.
+pub async fn set_phone(
+    tx: &mut Tx,
+    keys: &Keyring,
+    id: AccountId,
+    phone: Option<&str>,
+    now: Micros,
+) -> StoreResult<()> {
+    let acct = get(tx, id).await?;
+    let dk = acct.data_key(keys)?;
+    let idt = id.to_text();
+    let sealed = phone.map(|p| dk.seal_field("accounts", "phone", &idt, p));
+    tx.exec(
+        "UPDATE accounts SET phone_enc = $2 WHERE id = $1",
+        args![idt, sealed],
+    )
+    .await?;
+    touch_data(tx, &[&id], now).await
+}
+
+/// The member's phone number, if they gave one.
+pub async fn phone(tx: &mut Tx, keys: &Keyring, id: AccountId) -> StoreResult<Option<String>> {
+    #[derive(sqlx::FromRow)]
+    struct P {
+        phone_enc: Option<Vec<u8>>,
+        data_key_wrapped: Option<Vec<u8>>,
+    }
+    let idt = id.to_text();
+    let r: P = tx
+        .one(
+            "SELECT phone_enc, data_key_wrapped FROM accounts WHERE id = $1",
+            args![idt.clone()],
+        )
+        .await?;
+    let Some(enc) = r.phone_enc else {
+        return Ok(None);
+    };
+    let dk = keys.unwrap_data_key(&idt, r.data_key_wrapped.as_deref())?;
+    Ok(Some(dk.open_field("accounts", "phone", &idt, &enc)?))
+}
+
 /// Updates profile text; fields left `None` are unchanged.
 pub async fn update_profile_text(
     tx: &mut Tx,
