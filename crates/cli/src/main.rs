@@ -3,6 +3,7 @@
 mod bench;
 mod config;
 mod demo;
+mod erase;
 mod export;
 mod run;
 mod verify;
@@ -46,6 +47,10 @@ enum Command {
     /// Check an export archive offline: structure, every hash, the signature, nothing
     /// unlisted or missing, the counts. Exits non-zero on any problem.
     Verify(verify::VerifyArgs),
+    /// Erase a member for good: `--dry-run` shows the plan; without it a scheduled erasure
+    /// runs now (`--now` skips the rest of the grace period); `verify` checks that nothing
+    /// of an erased account is left.
+    Erase(erase::EraseArgs),
     /// Operator tasks: staff accounts, queue health, account counts.
     Admin {
         #[command(subcommand)]
@@ -69,6 +74,7 @@ fn main() -> Result<()> {
             Command::Bench(a) => bench::run(&cli.global, a).await,
             Command::Admin { command } => run::admin(&cli.global, command).await,
             Command::Export(a) => export::run(&cli.global, a).await,
+            Command::Erase(a) => erase::run(&cli.global, a).await,
             // Offline: no database, no key file.
             Command::Verify(a) => verify::run(a),
         }

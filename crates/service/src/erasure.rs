@@ -825,6 +825,135 @@ impl Hiatus {
     }
 }
 
+/// How a person appears to someone who shares records with them.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct PersonCard {
+    pub id: AccountId,
+    /// Their display name, or for an erased member their pseudonym.
+    pub name: String,
+    /// True for the pseudonym of an erased member.
+    pub former_member: bool,
+}
+
+impl Hiatus {
+    /// The name to show for a person in records the caller shares with them (contracts,
+    /// threads, reviews). Erased members appear by their pseudonym. People the caller shares
+    /// nothing with are "not found", like missing ones.
+    pub async fn person(&self, actor: &Actor, id: AccountId) -> ServiceResult<PersonCard> {
+        let mut tx = self.db.read().await?;
+        let me = actor.account.to_text();
+        let them = id.to_text();
+        let shared: i64 = if me == them {
+            1
+        } else {
+            tx.scalar(
+                "SELECT (SELECT COUNT(*) FROM contracts WHERE (client_id = $1 AND freelancer_id = $2) OR (client_id = $2 AND freelancer_id = $1)) \
+                 + (SELECT COUNT(*) FROM thread_participants a JOIN thread_participants b ON b.thread_id = a.thread_id WHERE a.account_id = $1 AND b.account_id = $2) \
+                 + (SELECT COUNT(*) FROM reviews WHERE (author_id = $2 AND subject_id = $1) OR (author_id = $1 AND subject_id = $2))",
+                hiatus_store::args![me, them.clone()],
+            )
+            .await?
+        };
+        if shared == 0 {
+            return Err(ServiceError::NotFound("person"));
+        }
+        let card = match erasures::pseudonym_of(&mut tx, &them).await? {
+            Some(label) => PersonCard {
+                id,
+                name: label,
+                former_member: true,
+            },
+            None => {
+                let acct = accounts::get(&mut tx, id).await?;
+                let name = if acct.state()? == AccountState::Deleted {
+                    "Former member".to_string()
+                } else {
+                    accounts::profile(&mut tx, &self.keys, id)
+                        .await?
+                        .display_name
+                };
+                PersonCard {
+                    id,
+                    name,
+                    former_member: false,
+                }
+            }
+        };
+        tx.commit().await?;
+        Ok(card)
+    }
+}
+
+impl Hiatus {
+    /// Checks that an erased account left nothing behind in the database: the erasure
+    /// finished, the tombstone holds no contact detail, secret or key, and no column of any
+    /// table refers to the old id except the tombstone itself, its erasure row and the two
+    /// events that record the erasure. Returns the problems found (none: all clear).
+    pub async fn verify_erasure(&self, account: AccountId) -> ServiceResult<Vec<String>> {
+        let old = account.to_text();
+        let mut problems = Vec::new();
+        let mut tx = self.db.read().await?;
+        match erasures::get(&mut tx, account).await? {
+            None => problems.push("the account was never scheduled for deletion".to_string()),
+            Some(r) if r.status != "done" => {
+                problems.push(format!("erasure has not finished (status {})", r.status))
+            }
+            Some(r) if r.pseudonym.is_some() || r.pseudonym_id.is_some() => {
+                problems.push("the erasure row still links the account to its pseudonym".into())
+            }
+            Some(_) => {}
+        }
+        let left: i64 = tx
+            .scalar(
+                "SELECT COUNT(*) FROM accounts WHERE id = $1 AND (state <> 'deleted' OR email_enc IS NOT NULL OR legal_name_enc IS NOT NULL \
+                 OR phone_enc IS NOT NULL OR data_key_wrapped IS NOT NULL OR password_hash IS NOT NULL OR totp_secret_enc IS NOT NULL)",
+                hiatus_store::args![old.clone()],
+            )
+            .await?;
+        if left > 0 {
+            problems.push("the tombstone still holds contact details, secrets or its key".into());
+        }
+        tx.commit().await?;
+        let schema = hiatus_store::policy::live_schema(&self.db).await?;
+        let pattern = format!("%{old}%");
+        let mut tx = self.db.read().await?;
+        for (table, cols) in &schema {
+            if self.config.policy.system.tables.contains(table)
+                || !hiatus_store::policy::is_ident(table)
+            {
+                continue;
+            }
+            for col in cols.iter().filter(|c| hiatus_store::policy::is_ident(c)) {
+                let allowed = match (table.as_str(), col.as_str()) {
+                    ("accounts", "id") | ("erasures", "account_id") => continue,
+                    ("audit_events", _) => " AND action <> 'account.erased'",
+                    ("outbox", _) => " AND event <> 'account.deleted'",
+                    _ => "",
+                };
+                let sql = format!(
+                    "SELECT COUNT(*) FROM {table} WHERE CAST({col} AS TEXT) LIKE $1{allowed}"
+                );
+                let n: i64 = tx
+                    .scalar_dyn(&sql, hiatus_store::args![pattern.clone()])
+                    .await?;
+                if n > 0 {
+                    problems.push(format!(
+                        "{table}.{col}: {n} row(s) still refer to the erased account"
+                    ));
+                }
+            }
+        }
+        tx.commit().await?;
+        if !self.db.checkpoint_wal().await? {
+            problems.push(
+                "the SQLite write-ahead log could not be emptied (readers kept it busy); run again"
+                    .into(),
+            );
+        }
+        Ok(problems)
+    }
+}
+
 /// The plan in sentences, present tense ("are deleted") or past tense for the receipt.
 pub fn plan_sentences(
     items: &[PlanItem],

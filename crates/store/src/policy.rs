@@ -170,7 +170,8 @@ fn problem(msg: impl Into<String>) -> StoreError {
     StoreError::Config(msg.into())
 }
 
-fn is_ident(s: &str) -> bool {
+/// A plain lower-case SQL identifier (what policy and catalog names must be).
+pub fn is_ident(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
         && s.chars()

@@ -13,7 +13,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::{delete, get, patch, post};
+use axum::routing::{delete, get, patch, post, put};
 use hiatus_service::Hiatus;
 use problem::ApiError;
 use std::sync::Arc;
@@ -109,7 +109,7 @@ async fn method_not_allowed() -> ApiError {
 
 /// The whole HTTP application.
 pub fn router(hiatus: Hiatus, options: WebOptions) -> Router {
-    use api::{account as a, export as x, market as m};
+    use api::{account as a, erasure as e, export as x, market as m};
     let state = AppState {
         limiter: Arc::new(limit::Limiter::new(options.auth_attempts_per_minute)),
         hiatus,
@@ -119,6 +119,7 @@ pub fn router(hiatus: Hiatus, options: WebOptions) -> Router {
         .route("/sessions", post(a::login))
         .route("/sessions/reauth", post(a::reauth))
         .route("/me/deactivate", post(a::deactivate))
+        .route("/me/deletion", post(e::schedule).delete(e::cancel))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             limit::guard,
@@ -130,10 +131,13 @@ pub fn router(hiatus: Hiatus, options: WebOptions) -> Router {
         .route("/sessions/others", delete(a::logout_others))
         .route("/me", get(a::me))
         .route("/me/profile", patch(a::update_profile))
+        .route("/me/contact", put(a::set_contact))
         .route("/me/settings", patch(a::update_settings))
         .route("/me/break", post(a::start_break).delete(a::end_break))
         .route("/me/preflight", get(a::preflight))
         .route("/me/reactivate", post(a::reactivate))
+        .route("/me/erasure-plan", get(e::plan))
+        .route("/people/{id}", get(e::person))
         .route("/me/audit", get(a::audit))
         .route("/me/balances", get(a::balances))
         .route("/me/withdrawals", post(a::withdraw))

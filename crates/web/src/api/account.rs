@@ -416,3 +416,25 @@ pub async fn withdraw(
 pub async fn payouts(State(s): State<AppState>, Auth(a): Auth) -> ApiResult<Json<Vec<Payout>>> {
     Ok(Json(s.hiatus.my_payouts(&a).await?))
 }
+
+/// Contact details to set.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactBody {
+    /// A phone number (digits, spaces and `+ - ( ) .`), or null to remove it. Never shown to
+    /// other members.
+    #[schema(max_length = 32)]
+    pub phone: Option<String>,
+}
+
+/// Sets the caller's contact phone number.
+#[utoipa::path(put, path = "/api/v1/me/contact", tag = "me", security(("bearer" = [])), request_body = ContactBody,
+    responses((status = 204, description = "Saved")))]
+pub async fn set_contact(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiJson(b): ApiJson<ContactBody>,
+) -> ApiResult<StatusCode> {
+    s.hiatus.set_phone(&a, b.phone).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,5 +1,6 @@
 //! The JSON API handlers.
 
 pub mod account;
+pub mod erasure;
 pub mod export;
 pub mod market;

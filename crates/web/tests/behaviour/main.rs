@@ -8,6 +8,7 @@ mod support;
 mod admin;
 mod audit;
 mod breaks;
+mod deletion;
 mod effects;
 mod export_safety;
 mod exports;
