@@ -716,15 +716,15 @@ impl Record for ClientNoticeRecord {
 }
 
 /// The people the member dealt with (ids only; names are decrypted by the caller): the other
-/// parties of contracts, proposals, threads and reviews.
+/// parties of contracts, proposals, threads and reviews, with the pseudonym of those erased.
 pub async fn counterparties_page(
     tx: &mut Tx,
     member: AccountId,
     after: &str,
     limit: i64,
-) -> StoreResult<Vec<(String, Option<Vec<u8>>, Option<Vec<u8>>)>> {
+) -> StoreResult<Vec<(String, Option<Vec<u8>>, Option<Vec<u8>>, Option<String>)>> {
     tx.all(
-        "SELECT a.id, a.data_key_wrapped, p.display_name_enc FROM accounts a LEFT JOIN profiles p ON p.account_id = a.id WHERE a.id > $2 AND a.id <> $1 AND a.id IN ( \
+        "SELECT a.id, a.data_key_wrapped, p.display_name_enc, a.pseudonym FROM accounts a LEFT JOIN profiles p ON p.account_id = a.id WHERE a.id > $2 AND a.id <> $1 AND a.id IN ( \
            SELECT client_id FROM contracts WHERE freelancer_id = $1 UNION SELECT freelancer_id FROM contracts WHERE client_id = $1 \
            UNION SELECT client_id FROM proposals WHERE freelancer_id = $1 UNION SELECT freelancer_id FROM proposals WHERE client_id = $1 \
            UNION SELECT tp.account_id FROM thread_participants tp JOIN thread_participants me ON me.thread_id = tp.thread_id AND me.account_id = $1 \

@@ -375,6 +375,7 @@ struct AccountRecord {
     state: String,
     email: String,
     legal_name: String,
+    phone: Option<String>,
     created_at: String,
     state_changed_at: String,
     deletion_due_at: Option<String>,
@@ -751,6 +752,7 @@ impl Hiatus {
         // The account, the profile and the people the member dealt with.
         let acct = accounts::get(&mut tx, member).await?;
         let (email, legal_name) = accounts::contact(&mut tx, &self.keys, member).await?;
+        let phone = accounts::phone(&mut tx, &self.keys, member).await?;
         let profile = accounts::profile(&mut tx, &self.keys, member).await?;
         let mut people = HashMap::new();
         people.insert(member.to_text(), profile.display_name.clone());
@@ -765,8 +767,9 @@ impl Hiatus {
             let Some(last) = page.last() else { break };
             after = last.0.clone();
             let done = page.len() < PAGE as usize;
-            for (id, wrapped, name_enc) in page {
+            for (id, wrapped, name_enc, pseudonym) in page {
                 let name = match (wrapped, name_enc) {
+                    _ if pseudonym.is_some() => pseudonym.unwrap_or_default(),
                     (Some(w), Some(n)) => self
                         .keys
                         .unwrap_data_key(&id, Some(&w))
@@ -818,6 +821,7 @@ impl Hiatus {
             state: acct.state.clone(),
             email: email.as_str().to_string(),
             legal_name,
+            phone,
             created_at: rfc3339(acct.created_at),
             state_changed_at: rfc3339(acct.state_changed_at),
             deletion_due_at: acct.deletion_due_at.map(rfc3339),
@@ -980,41 +984,22 @@ impl Hiatus {
             files: Vec::new(),
             exported: std::mem::take(&mut b.exported),
             held: std::mem::take(&mut b.held),
-            excluded: exclusions(),
+            excluded: self
+                .config
+                .policy
+                .export_exclusions()
+                .into_iter()
+                .map(|r| Exclusion {
+                    what: r.what.clone(),
+                    why: r.why.clone(),
+                })
+                .collect(),
         };
         b.send(Piece::Finish(Box::new(manifest))).await?;
         let Builder { tx, .. } = b;
         tx.commit().await?;
         Ok((records, progress))
     }
-}
-
-/// What the archive deliberately leaves out, and why.
-fn exclusions() -> Vec<Exclusion> {
-    [
-        (
-            "other people's contact details (email addresses, legal names, phone numbers)",
-            "they are the other people's personal data; the archive names them by the display name you saw",
-        ),
-        (
-            "threads, files and records you were not a party to",
-            "you could not see them in hiatus either",
-        ),
-        (
-            "your password hash, sessions, two-factor secret and encryption keys",
-            "they protect your account and mean nothing outside it",
-        ),
-        (
-            "the reasons you gave when closing or pausing your account",
-            "they are stored without any link to your account, so no one can trace them back to you",
-        ),
-    ]
-    .into_iter()
-    .map(|(what, why)| Exclusion {
-        what: what.into(),
-        why: why.into(),
-    })
-    .collect()
 }
 
 /// An invoice waiting for its PDF (one line of the spool).
