@@ -1,0 +1,191 @@
+//! Retention after erasure: invoices stay (with the legal name sealed to the pseudonym) until
+//! their tax retention ends, the audit trail until its security retention ends; the purge
+//! jobs then delete them for everyone and destroy the retained identity. Both backends.
+
+mod support;
+
+use hiatus_domain::{AccountKind, ClosureReason, Currency, DAY_MICROS, Money, Role};
+use hiatus_service::erasure::{DeleteRequest, add_years};
+use hiatus_service::market::ContractAction;
+use hiatus_service::worker::Worker;
+use hiatus_service::{Actor, SignUp};
+use hiatus_store::args;
+use std::time::Duration;
+
+async fn client(e: &support::Env) -> Actor {
+    let id =
+        e.h.sign_up(
+            SignUp {
+                email: format!("c{}@example.com", uuid::Uuid::new_v4().simple()),
+                password: "a long enough password".into(),
+                legal_name: "C".into(),
+                display_name: "C".into(),
+                kind: AccountKind::Client,
+                headline: String::new(),
+                bio: String::new(),
+            },
+            Role::Member,
+        )
+        .await
+        .unwrap();
+    Actor {
+        account: id,
+        session_id: String::new(),
+        role: Role::Member,
+        kind: AccountKind::Client,
+        state: hiatus_domain::AccountState::Active,
+        reauth_at: e.h.now(),
+    }
+}
+
+async fn scalar_i64(e: &support::Env, sql: &'static str, id: &str) -> i64 {
+    let mut tx = e.h.db.read().await.unwrap();
+    let n: i64 = tx.scalar(sql, args![id.to_string()]).await.unwrap();
+    tx.commit().await.unwrap();
+    n
+}
+
+async fn retained_records_are_purged_on_their_dates(postgres: bool) {
+    let e = support::env(postgres).await;
+    let worker = Worker::new(e.h.clone(), Duration::from_millis(10));
+    let f = e.freelancer().await;
+    let c = client(&e).await;
+    let usd = Currency::parse("USD").unwrap();
+    let k =
+        e.h.create_contract(&c, f.account, "Audit", usd)
+            .await
+            .unwrap();
+    let inv =
+        e.h.issue_invoice(&f, k.id, "Audit work", Money::new(50_000, usd).unwrap(), 14)
+            .await
+            .unwrap();
+    e.h.contract_action(&c, k.id, ContractAction::End)
+        .await
+        .unwrap();
+    let issued = e.h.now();
+    e.h.schedule_deletion(
+        &f,
+        DeleteRequest {
+            password: Some("a long enough password".into()),
+            reason: ClosureReason::PrivacyConcerns,
+            detail: None,
+            confirmation: "delete my account".into(),
+        },
+    )
+    .await
+    .unwrap();
+    e.clock.advance(31 * DAY_MICROS);
+    worker.drain().await.unwrap();
+
+    let inv_id = inv.id.to_string();
+    let issuer: String = {
+        let mut tx = e.h.db.read().await.unwrap();
+        let s: String = tx
+            .scalar(
+                "SELECT issuer_id FROM invoices WHERE id = $1",
+                args![inv_id.clone()],
+            )
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        s
+    };
+    assert_ne!(
+        issuer,
+        f.account.to_string(),
+        "the invoice names the pseudonym"
+    );
+    // The pseudonym keeps the legal name, sealed, until the invoice's retention ends.
+    assert_eq!(
+        scalar_i64(&e, "SELECT COUNT(*) FROM accounts WHERE id = $1 AND legal_name_enc IS NOT NULL AND data_key_wrapped IS NOT NULL", &issuer).await,
+        1
+    );
+    let until = scalar_i64(
+        &e,
+        "SELECT retained_until FROM accounts WHERE id = $1",
+        &issuer,
+    )
+    .await;
+    assert_eq!(until, add_years(issued, 7));
+    let receipt = e.h.erasure_receipt(f.account).await.unwrap();
+    assert!(
+        receipt
+            .retained
+            .iter()
+            .any(|r| r.what == "invoices you issued"
+                && r.count == 1
+                && r.until == add_years(issued, 7)),
+        "{:?}",
+        receipt.retained
+    );
+    let audit_before = scalar_i64(
+        &e,
+        "SELECT COUNT(*) FROM audit_events WHERE account_id = $1",
+        &issuer,
+    )
+    .await;
+    assert!(
+        audit_before > 0,
+        "the audit trail is kept under the pseudonym"
+    );
+
+    // Two years on: the audit trail's security retention has ended; the invoice stays.
+    e.clock.set(add_years(issued, 2) + DAY_MICROS);
+    worker.drain().await.unwrap();
+    assert_eq!(
+        scalar_i64(
+            &e,
+            "SELECT COUNT(*) FROM audit_events WHERE account_id = $1",
+            &issuer
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        scalar_i64(&e, "SELECT COUNT(*) FROM invoices WHERE id = $1", &inv_id).await,
+        1
+    );
+    assert_eq!(
+        scalar_i64(
+            &e,
+            "SELECT COUNT(*) FROM accounts WHERE id = $1 AND legal_name_enc IS NOT NULL",
+            &issuer
+        )
+        .await,
+        1
+    );
+    // Seven years on: the invoice goes, for the client too, and so does the legal name.
+    e.clock.set(add_years(issued, 7) + DAY_MICROS);
+    worker.drain().await.unwrap();
+    assert_eq!(
+        scalar_i64(&e, "SELECT COUNT(*) FROM invoices WHERE id = $1", &inv_id).await,
+        0
+    );
+    assert_eq!(
+        scalar_i64(&e, "SELECT COUNT(*) FROM accounts WHERE id = $1 AND (legal_name_enc IS NOT NULL OR data_key_wrapped IS NOT NULL)", &issuer).await,
+        0
+    );
+    // The contract itself stays with the client, under the pseudonym.
+    assert_eq!(
+        scalar_i64(
+            &e,
+            "SELECT COUNT(*) FROM contracts WHERE freelancer_id = $1",
+            &issuer
+        )
+        .await,
+        1
+    );
+    let problems = e.h.verify_erasure(f.account).await.unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
+    e.finish().await;
+}
+
+#[tokio::test]
+async fn sqlite_retained_records_are_purged_on_their_dates() {
+    retained_records_are_purged_on_their_dates(false).await;
+}
+
+#[tokio::test]
+async fn postgres_retained_records_are_purged_on_their_dates() {
+    retained_records_are_purged_on_their_dates(true).await;
+}
