@@ -15,6 +15,9 @@ use tokio::sync::watch;
 /// The job that settles a payout on its date.
 pub const JOB_SETTLE_PAYOUT: &str = "payout.settle";
 
+/// How often a running worker looks for due erasures outside the job queue.
+const SWEEP_EVERY: Duration = Duration::from_secs(300);
+
 /// A worker process or task.
 #[derive(Clone, Debug)]
 pub struct Worker {
@@ -188,9 +191,22 @@ impl Worker {
     /// Runs until `shutdown` turns true; finishes the job in hand before returning.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         tracing::info!(worker = %self.id, "worker started");
+        let mut last_sweep: Option<std::time::Instant> = None;
         loop {
             if *shutdown.borrow() {
                 break;
+            }
+            // A safety net for erasures whose job was lost or gave up: every few minutes,
+            // erase what is due (the lease keeps two workers from doing the same one).
+            if last_sweep.is_none_or(|t| t.elapsed() >= SWEEP_EVERY) {
+                last_sweep = Some(std::time::Instant::now());
+                match self.hiatus.erase_due(&self.id).await {
+                    Ok(0) => {}
+                    Ok(n) => {
+                        tracing::info!(erased = n, "erased accounts whose grace period had ended")
+                    }
+                    Err(e) => tracing::warn!(error = %e, "sweep for due erasures failed"),
+                }
             }
             match self.run_once().await {
                 Ok(true) => continue,

@@ -574,7 +574,15 @@ impl CompiledRule {
             .collect();
         let m_stmt = matcher(when_from);
         let m_count = matcher(2);
-        let pick = format!("SELECT {key} FROM {t} WHERE {m_stmt} ORDER BY {key} LIMIT {BATCH}");
+        // Rules with blobs read the batch's blob keys first and then delete the same rows, so
+        // both statements take the rows in key order; the others take whatever the index
+        // gives first (sorting every remaining row per batch would cost more than the batch).
+        let order = if r.blobs.is_some() {
+            format!(" ORDER BY {key}")
+        } else {
+            String::new()
+        };
+        let pick = format!("SELECT {key} FROM {t} WHERE {m_stmt}{order} LIMIT {BATCH}");
         let batch_sql = match &set {
             None => format!("DELETE FROM {t} WHERE {m_stmt} AND {key} IN ({pick})"),
             Some(set) => format!("UPDATE {t} SET {set} WHERE {m_stmt} AND {key} IN ({pick})"),
@@ -601,7 +609,7 @@ impl CompiledRule {
                 (
                     Some(format!(
                         "DELETE FROM {t} WHERE {m} = $1 AND {from} <= $2 AND {key} IN \
-                         (SELECT {key} FROM {t} WHERE {m} = $1 AND {from} <= $2 ORDER BY {key} LIMIT {BATCH})"
+                         (SELECT {key} FROM {t} WHERE {m} = $1 AND {from} <= $2 LIMIT {BATCH})"
                     )),
                     Some(format!("SELECT MIN({from}) FROM {t} WHERE {m} = $1")),
                 )
