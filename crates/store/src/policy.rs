@@ -330,7 +330,7 @@ impl Policy {
                 }
                 _ => {}
             }
-            if (r.action == Action::Redact) != !r.columns.is_empty() {
+            if (r.action == Action::Redact) == r.columns.is_empty() {
                 return Err(problem(format!(
                     "{at}: redact rules, and only they, list columns = {{ column = placeholder }}"
                 )));
