@@ -493,26 +493,12 @@ pub async fn breaks_due(tx: &mut Tx, now: Micros, limit: i64) -> StoreResult<Vec
         .collect()
 }
 
-/// Accounts whose deletion grace period has ended.
-pub async fn deletions_due(tx: &mut Tx, now: Micros, limit: i64) -> StoreResult<Vec<AccountId>> {
-    let ids: Vec<(String,)> = tx
-        .all(
-            "SELECT id FROM accounts WHERE state = 'deletion_scheduled' AND deletion_due_at <= $1 ORDER BY deletion_due_at LIMIT $2",
-            args![now, limit],
-        )
-        .await?;
-    ids.into_iter()
-        .map(|(s,)| {
-            s.parse()
-                .map_err(|_| StoreError::Corrupt("account id".into()))
-        })
-        .collect()
-}
-
 /// Number of accounts per state.
 pub async fn count_by_state(tx: &mut Tx) -> StoreResult<Vec<(String, i64)>> {
     tx.all(
-        "SELECT state, COUNT(*) FROM accounts GROUP BY state ORDER BY state",
+        // Pseudonym accounts stand in for erased members in others' records; the erased
+        // member is counted once, by their tombstone.
+        "SELECT state, COUNT(*) FROM accounts WHERE pseudonym IS NULL GROUP BY state ORDER BY state",
         args![],
     )
     .await
