@@ -55,6 +55,11 @@ pub struct PlanItem {
     pub retained_until: Option<Micros>,
     /// For retained records: the legal basis.
     pub basis: Option<String>,
+    /// For retained records the counterparty keeps: only the member's identity on them ends
+    /// at `retained_until`; the records stay.
+    pub kept_by_others: bool,
+    /// Whether the summary tells this line (false when another line already tells its rows).
+    pub in_summary: bool,
 }
 
 /// What erasure will do (or did) to a member's data, in numbers and in words.
@@ -123,6 +128,9 @@ pub struct RetainedLine {
     pub count: i64,
     pub until: Micros,
     pub basis: String,
+    /// The records stay with the counterparty; only the legal name on them ends at `until`.
+    #[serde(default)]
+    pub kept_by_others: bool,
 }
 
 /// Adds calendar years to a time (UTC); 29 February becomes 28 February when needed.
@@ -442,6 +450,12 @@ impl Hiatus {
                 count: n,
                 retained_until: until,
                 basis,
+                kept_by_others: rule
+                    .rule
+                    .retain
+                    .as_ref()
+                    .is_some_and(|r| r.purge == hiatus_store::policy::Purge::Identity),
+                in_summary: rule.rule.summary,
             });
         }
         let counterparties: i64 = tx
@@ -494,7 +508,15 @@ impl Hiatus {
             _ => {}
         }
         if !erasures::lease(&self.db, account, holder, now, self.config.job_lease).await? {
-            return Ok(EraseOutcome::Busy);
+            // Cancelled or finished in the meantime, or another executor holds it.
+            let mut tx = self.db.read().await?;
+            let status = erasures::get(&mut tx, account).await?.map(|r| r.status);
+            tx.commit().await?;
+            return Ok(match status.as_deref() {
+                Some("done") => EraseOutcome::Done,
+                Some("scheduled" | "running") => EraseOutcome::Busy,
+                _ => EraseOutcome::NotDue,
+            });
         }
         let result = self.erase_leased(account, holder, opts).await;
         if result.is_err() {
@@ -598,9 +620,18 @@ impl Hiatus {
                 let r = erasures::get(&mut tx, account).await?.expect("row exists");
                 tx.commit().await?;
                 r
-            } else {
+            } else if row.status == "running" {
                 tx.commit().await?;
                 row
+            } else {
+                // Cancelled (or finished by another executor) since the lease was taken.
+                erasures::release(&mut tx, account, holder).await?;
+                tx.commit().await?;
+                return Ok(if row.status == "done" {
+                    EraseOutcome::Done
+                } else {
+                    EraseOutcome::NotDue
+                });
             }
         };
         let pseudonym = row.pseudonym_id.clone().ok_or_else(|| {
@@ -611,7 +642,6 @@ impl Hiatus {
         // The policy's rules, each in batches; the checkpoint says which are done.
         let rules = self.erasure_rules();
         let first = (row.step.max(1) - 1) as usize;
-        let mut totals: Vec<u64> = vec![0; rules.len()];
         for (i, rule) in rules.iter().enumerate().skip(first) {
             loop {
                 let now = self.now();
@@ -623,13 +653,13 @@ impl Hiatus {
                     )
                     .await?;
                 if held != 1 {
+                    // The lease ran out and another executor took over.
                     return Ok(EraseOutcome::Busy);
                 }
                 for key in erasures::batch_blobs(&mut tx, rule, &member).await? {
                     self.blobs.delete(&key).await?;
                 }
                 let n = erasures::run_batch(&mut tx, rule, &member, Some(&pseudonym)).await?;
-                totals[i] += n;
                 let done = n < BATCH as u64;
                 if done {
                     erasures::checkpoint(&mut tx, account, holder, i as i64 + 2).await?;
@@ -648,13 +678,10 @@ impl Hiatus {
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let mut retained = Vec::new();
-        let mut first_purge: Option<Micros> = None;
+        let (first_purge, _) = self.next_retention_event(&mut tx, &pseudonym, now).await?;
+        let mut quiet = std::collections::BTreeSet::new();
         for rule in rules {
             if let Some(r) = &rule.retention {
-                if let Some(start) = erasures::next_purge(&mut tx, rule, &pseudonym).await? {
-                    let at = add_years(start, r.years);
-                    first_purge = Some(first_purge.map_or(at, |f| f.min(at)));
-                }
                 let (n, latest) = erasures::count(&mut tx, rule, &pseudonym).await?;
                 if n > 0
                     && let Some(l) = latest
@@ -662,25 +689,39 @@ impl Hiatus {
                         .iter()
                         .any(|x: &RetainedLine| x.what == rule.rule.noun)
                 {
+                    if !rule.rule.summary {
+                        quiet.insert(rule.rule.noun.clone());
+                    }
                     retained.push(RetainedLine {
                         what: rule.rule.noun.clone(),
                         count: n,
                         until: add_years(l, r.years),
                         basis: r.basis.clone(),
+                        kept_by_others: rule.purge_sql.is_none(),
                     });
                 }
             }
         }
         let summary = {
             let mut s = vec![format!("Your account was erased on {}.", format_date(now))];
-            for r in &retained {
-                s.push(format!(
-                    "{} {} are kept until {} for {}, then deleted.",
-                    thousands(r.count),
-                    r.what,
-                    format_date(r.until),
-                    r.basis
-                ));
+            for r in retained.iter().filter(|r| !quiet.contains(&r.what)) {
+                s.push(if r.kept_by_others {
+                    format!(
+                        "{} {} stay with the people involved; your legal name on them is kept until {} for {}, then deleted.",
+                        thousands(r.count),
+                        r.what,
+                        format_date(r.until),
+                        r.basis
+                    )
+                } else {
+                    format!(
+                        "{} {} are kept until {} for {}, then deleted.",
+                        thousands(r.count),
+                        r.what,
+                        format_date(r.until),
+                        r.basis
+                    )
+                });
             }
             s
         };
@@ -697,7 +738,7 @@ impl Hiatus {
                 &NewJob {
                     kind: JOB_PURGE.into(),
                     payload: json!({"pseudonym_id": pseudonym}),
-                    run_at: at,
+                    run_at: at.max(now),
                     dedupe_key: Some(format!("{JOB_PURGE}:{pseudonym}:{at}")),
                     max_attempts: 20,
                 },
@@ -713,7 +754,7 @@ impl Hiatus {
                 actor: None,
                 action: "account.erased",
                 reason: None,
-                detail: json!({"rows": totals.iter().sum::<u64>()}),
+                detail: json!({"policy_rules": rules.len()}),
                 now,
             },
         )
@@ -774,6 +815,34 @@ impl Hiatus {
         Ok(n)
     }
 
+    /// When the next retention period of a pseudonym's records ends (rows to purge, or the
+    /// last record that needs the retained identity), and whether the identity is still
+    /// needed now.
+    async fn next_retention_event(
+        &self,
+        tx: &mut Tx,
+        pseudonym: &str,
+        now: Micros,
+    ) -> ServiceResult<(Option<Micros>, bool)> {
+        let mut next: Option<Micros> = None;
+        let mut identity_needed = false;
+        for rule in self.erasure_rules() {
+            let Some(r) = &rule.retention else { continue };
+            let Some(start) = erasures::next_purge(tx, rule, pseudonym).await? else {
+                continue;
+            };
+            let at = add_years(start, r.years);
+            let rows = rule.purge_sql.is_some();
+            if at > now || rows {
+                next = Some(next.map_or(at, |x| x.min(at)));
+            }
+            if r.identity && at > now {
+                identity_needed = true;
+            }
+        }
+        Ok((next, identity_needed))
+    }
+
     /// Purges a pseudonym's retained records whose retention has ended, destroys the
     /// retained identity when nothing needs it any more, and schedules the next purge.
     pub async fn purge_retained(&self, pseudonym: &str) -> ServiceResult<u64> {
@@ -793,16 +862,7 @@ impl Hiatus {
             }
         }
         let mut tx = self.db.begin().await?;
-        let mut next: Option<Micros> = None;
-        let mut identity_needed = false;
-        for rule in self.erasure_rules() {
-            let Some(r) = &rule.retention else { continue };
-            if let Some(start) = erasures::next_purge(&mut tx, rule, pseudonym).await? {
-                let at = add_years(start, r.years);
-                next = Some(next.map_or(at, |x| x.min(at)));
-                identity_needed |= r.identity;
-            }
-        }
+        let (next, identity_needed) = self.next_retention_event(&mut tx, pseudonym, now).await?;
         if !identity_needed {
             erasures::drop_retained_identity(&mut tx, pseudonym).await?;
         }
@@ -976,12 +1036,18 @@ pub fn plan_sentences(
             if counterparties == 1 { "person" } else { "people" }
         ));
     }
-    for i in items.iter().filter(|i| i.count > 0) {
+    for i in items.iter().filter(|i| i.count > 0 && i.in_summary) {
         let n = thousands(i.count);
         let line = match i.action {
             Action::Pseudonymize => format!(
                 "{n} {} {stay} visible to the people involved, under \u{201c}{pseudonym}\u{201d}.",
                 i.what
+            ),
+            Action::Retain if i.kept_by_others => format!(
+                "{n} {} {stay} with the people involved under \u{201c}{pseudonym}\u{201d}; your legal name on them {are} kept until {} for {}, then deleted.",
+                i.what,
+                i.retained_until.map(format_date).unwrap_or_default(),
+                i.basis.as_deref().unwrap_or("a legal obligation")
             ),
             Action::Retain => format!(
                 "{n} {} {are} kept until {} for {}, then deleted.",
@@ -1031,6 +1097,8 @@ mod tests {
                 count: 1204,
                 retained_until: None,
                 basis: None,
+                kept_by_others: false,
+                in_summary: true,
             },
             PlanItem {
                 table: "invoices".into(),
@@ -1039,6 +1107,8 @@ mod tests {
                 count: 38,
                 retained_until: Some(add_years(0, 63)),
                 basis: Some("tax and bookkeeping law".into()),
+                kept_by_others: false,
+                in_summary: true,
             },
             PlanItem {
                 table: "files".into(),
@@ -1047,6 +1117,8 @@ mod tests {
                 count: 0,
                 retained_until: None,
                 basis: None,
+                kept_by_others: false,
+                in_summary: true,
             },
         ];
         let s = plan_sentences(&items, "Former freelancer #7F3A2C", 7, false);

@@ -1,6 +1,7 @@
-//! Retention after erasure: invoices stay (with the legal name sealed to the pseudonym) until
-//! their tax retention ends, the audit trail until its security retention ends; the purge
-//! jobs then delete them for everyone and destroy the retained identity. Both backends.
+//! Retention after erasure: the legal name stays sealed to the pseudonym until the invoices'
+//! tax retention ends, the audit trail until its security retention ends; then the purge jobs
+//! delete the audit trail and destroy the retained identity, while the client keeps the invoice
+//! under the pseudonym. Both backends.
 
 mod support;
 
@@ -154,15 +155,22 @@ async fn retained_records_are_purged_on_their_dates(postgres: bool) {
         .await,
         1
     );
-    // Seven years on: the invoice goes, for the client too, and so does the legal name.
+    // Seven years on: the client keeps the invoice, under the pseudonym; the legal name on it
+    // (and the pseudonym's key) is destroyed.
     e.clock.set(add_years(issued, 7) + DAY_MICROS);
     worker.drain().await.unwrap();
     assert_eq!(
-        scalar_i64(&e, "SELECT COUNT(*) FROM invoices WHERE id = $1", &inv_id).await,
-        0
+        scalar_i64(&e, "SELECT COUNT(*) FROM invoices WHERE id = $1 AND issuer_id = (SELECT id FROM accounts WHERE pseudonym IS NOT NULL AND id = invoices.issuer_id)", &inv_id).await,
+        1
     );
     assert_eq!(
         scalar_i64(&e, "SELECT COUNT(*) FROM accounts WHERE id = $1 AND (legal_name_enc IS NOT NULL OR data_key_wrapped IS NOT NULL)", &issuer).await,
+        0
+    );
+    // No purge is left queued for this pseudonym.
+    assert_eq!(
+        e.count("SELECT COUNT(*) FROM jobs WHERE kind = 'retention.purge' AND status = 'queued'")
+            .await,
         0
     );
     // The contract itself stays with the client, under the pseudonym.

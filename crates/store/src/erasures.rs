@@ -167,7 +167,9 @@ pub async fn make_unusable(
             p.email_lookup.clone(),
             name_enc,
             key_wrapped,
-            now,
+            // The pseudonym's times say only the day it appeared, so they cannot be matched
+            // to the microsecond with the tombstone's.
+            now - now.rem_euclid(hiatus_domain::DAY_MICROS),
             p.label.to_string(),
             p.retained_until
         ],

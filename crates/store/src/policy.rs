@@ -114,15 +114,33 @@ pub enum Action {
     Retain,
 }
 
-/// A condition that narrows a rule's rows.
+/// A condition that narrows a rule's rows: one of `in`, `not_in`, `null` or `not_member` on a
+/// column, or `any_not_null` over several columns.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Condition {
-    pub column: String,
+    pub column: Option<String>,
     #[serde(rename = "in")]
     pub is_in: Option<Vec<String>>,
     pub not_in: Option<Vec<String>>,
     pub null: Option<bool>,
+    /// `true`: the column does not hold the member's id (keeps two rules of one table from
+    /// counting the same row twice in the plan).
+    pub not_member: Option<bool>,
+    /// At least one of these columns is set.
+    pub any_not_null: Option<Vec<String>>,
+}
+
+/// What happens when a retention period ends.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Purge {
+    /// The rows are deleted (records only the member had: payouts, audit events).
+    #[default]
+    Rows,
+    /// The rows stay with the counterparty, who keeps them; what ends is the member's
+    /// retained identity on them (invoices, payments).
+    Identity,
 }
 
 /// A JSON text column and the top-level field in it that holds the member's id.
@@ -139,6 +157,8 @@ pub struct JsonMember {
 pub struct RetainSpec {
     pub period: String,
     pub from: String,
+    #[serde(default)]
+    pub purge: Purge,
 }
 
 /// One step of erasure.
@@ -163,6 +183,14 @@ pub struct Rule {
     pub columns: BTreeMap<String, String>,
     /// What the rows are, for the plan ("messages you wrote").
     pub noun: String,
+    /// Whether the plan's sentences tell this rule (false for a rule whose rows another rule
+    /// already tells, such as the second id column of the same records).
+    #[serde(default = "yes")]
+    pub summary: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A problem with the policy or with how it fits the schema.
@@ -288,20 +316,47 @@ impl Policy {
             }
             self.column(&r.table, r.key())?;
             for w in &r.when {
-                self.column(&r.table, &w.column)?;
-                let kinds = [w.is_in.is_some(), w.not_in.is_some(), w.null.is_some()];
+                let kinds = [
+                    w.is_in.is_some(),
+                    w.not_in.is_some(),
+                    w.null.is_some(),
+                    w.not_member.is_some(),
+                    w.any_not_null.is_some(),
+                ];
                 if kinds.iter().filter(|k| **k).count() != 1 {
                     return Err(problem(format!(
-                        "{at}: a condition on {} needs exactly one of in, not_in, null",
-                        w.column
+                        "{at}: a condition needs exactly one of in, not_in, null, not_member, any_not_null"
                     )));
+                }
+                match (&w.column, &w.any_not_null) {
+                    (None, Some(cols)) if !cols.is_empty() => {
+                        for c in cols {
+                            self.column(&r.table, c)?;
+                        }
+                    }
+                    (Some(c), None) => {
+                        self.column(&r.table, c)?;
+                    }
+                    _ => {
+                        return Err(problem(format!(
+                            "{at}: a condition names one column, or lists columns in any_not_null"
+                        )));
+                    }
                 }
                 if w.is_in
                     .as_ref()
                     .or(w.not_in.as_ref())
                     .is_some_and(|v| v.is_empty())
                 {
-                    return Err(problem(format!("{at}: an empty list on {}", w.column)));
+                    return Err(problem(format!("{at}: an empty list in a condition")));
+                }
+                if w.not_member == Some(false) || w.null.is_some() && w.not_member.is_some() {
+                    return Err(problem(format!("{at}: write not_member = true")));
+                }
+                if w.not_member.is_some() && r.member_json.is_some() {
+                    return Err(problem(format!(
+                        "{at}: not_member works with member, not member_json"
+                    )));
                 }
             }
             if let Some(b) = &r.blobs {
@@ -495,10 +550,12 @@ pub struct CompiledRule {
     pub batch_sql: String,
     /// For rules with blobs: the blob keys of the next batch, in the order `batch_sql` takes.
     pub blobs_sql: Option<String>,
-    /// For retain rules: deletes at most [`BATCH`] rows of the pseudonym (`$1`) whose clock
-    /// started at or before `$2`.
+    /// For retain rules that purge rows: deletes at most [`BATCH`] rows of the pseudonym
+    /// (`$1`) whose clock started at or before `$2`.
     pub purge_sql: Option<String>,
-    /// For retain rules: the earliest start of the clock among the pseudonym's (`$1`) rows.
+    /// For retain rules: when the next purge is due, as the start of a retention clock among
+    /// the pseudonym's (`$1`) rows — the earliest for rules that purge rows, the latest for
+    /// rules that purge the identity.
     pub next_purge_sql: Option<String>,
     /// The values of the `when` conditions, in placeholder order.
     pub when_values: Vec<String>,
@@ -542,12 +599,22 @@ impl CompiledRule {
             };
             let mut i = first;
             for w in &r.when {
+                let col = w.column.as_deref().unwrap_or_default();
                 if let Some(null) = w.null {
                     m.push_str(&format!(
-                        " AND {} IS {}NULL",
-                        w.column,
+                        " AND {col} IS {}NULL",
                         if null { "" } else { "NOT " }
                     ));
+                    continue;
+                }
+                if w.not_member.is_some() {
+                    m.push_str(&format!(" AND ({col} IS NULL OR {col} <> $1)"));
+                    continue;
+                }
+                if let Some(cols) = &w.any_not_null {
+                    let any: Vec<String> =
+                        cols.iter().map(|c| format!("{c} IS NOT NULL")).collect();
+                    m.push_str(&format!(" AND ({})", any.join(" OR ")));
                     continue;
                 }
                 let (vals, op) = match (&w.is_in, &w.not_in) {
@@ -563,7 +630,7 @@ impl CompiledRule {
                         s
                     })
                     .collect();
-                m.push_str(&format!(" AND {} {op} ({})", w.column, ph.join(", ")));
+                m.push_str(&format!(" AND {col} {op} ({})", ph.join(", ")));
             }
             m
         };
@@ -606,13 +673,20 @@ impl CompiledRule {
             Some(s) => {
                 let m = r.member.as_deref().unwrap_or_default();
                 let from = &s.from;
-                (
-                    Some(format!(
-                        "DELETE FROM {t} WHERE {m} = $1 AND {from} <= $2 AND {key} IN \
-                         (SELECT {key} FROM {t} WHERE {m} = $1 AND {from} <= $2 LIMIT {BATCH})"
-                    )),
-                    Some(format!("SELECT MIN({from}) FROM {t} WHERE {m} = $1")),
-                )
+                match s.purge {
+                    Purge::Rows => (
+                        Some(format!(
+                            "DELETE FROM {t} WHERE {m} = $1 AND {from} <= $2 AND {key} IN \
+                             (SELECT {key} FROM {t} WHERE {m} = $1 AND {from} <= $2 LIMIT {BATCH})"
+                        )),
+                        Some(format!("SELECT MIN({from}) FROM {t} WHERE {m} = $1")),
+                    ),
+                    // The rows stay; the identity is needed until the latest one's period ends.
+                    Purge::Identity => (
+                        None,
+                        Some(format!("SELECT MAX({from}) FROM {t} WHERE {m} = $1")),
+                    ),
+                }
             }
             None => (None, None),
         };

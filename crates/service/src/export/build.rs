@@ -610,6 +610,20 @@ impl Builder<'_> {
 }
 
 impl Hiatus {
+    /// True when the export's row is gone or no longer running (erasure stopped it).
+    async fn export_was_stopped(&self, export_id: &str) -> bool {
+        let Ok(mut tx) = self.db.read().await else {
+            return false;
+        };
+        let row = exports::get(&mut tx, export_id).await;
+        let _ = tx.commit().await;
+        match row {
+            Ok(Some(r)) => r.status != "running",
+            Ok(None) => true,
+            Err(_) => false,
+        }
+    }
+
     /// Builds the archive of an export (the export job). Safe to run again after a crash: it
     /// starts over and replaces any partial file.
     pub async fn build_export(
@@ -661,6 +675,11 @@ impl Hiatus {
             (Ok(r), Ok(_)) => r,
             (Err(e), _) => {
                 let _ = std::fs::remove_file(&partial);
+                // Erasure started while the archive was being built: there is nothing left
+                // to export, and that is not a failure to retry.
+                if self.export_was_stopped(export_id).await {
+                    return Ok(BuildOutcome::Skipped);
+                }
                 return Err(e);
             }
             (Ok(_), Err(e)) => {

@@ -1,0 +1,1482 @@
+//! What erasure leaves behind, on SQLite and on PostgreSQL, for every demo member and for
+//! generated members (profiles M and L):
+//!
+//! - every counterparty still sees, through the use cases, exactly the records they saw
+//!   before, with the member replaced by the pseudonym shown in the plan, while the member's
+//!   own data is gone and nothing but the documented exceptions refers to the old id;
+//! - the plan's counts are what erasure did, and the receipt's retained lines are the
+//!   retained records with their dates;
+//! - no canary value of the member survives in the database files or the blob folder;
+//! - a second run changes nothing.
+
+mod support;
+
+use hiatus_domain::preflight::Intent;
+use hiatus_domain::{
+    AccountId, AccountKind, ClosureReason, ContractId, Currency, FileKind, FileMeta, ProposalKind,
+    Role,
+};
+use hiatus_service::erasure::{DeleteRequest, DeletionReceipt, EraseOptions, EraseOutcome};
+use hiatus_service::market::{ContractAction, Upload};
+use hiatus_service::worker::Worker;
+use hiatus_service::{Actor, Hiatus, ServiceError, SignUp};
+use hiatus_store::bulk::{self, NoProgress, Plan, Shape};
+use hiatus_store::policy::{Action, live_schema};
+use hiatus_store::{Backend, Blobs, args};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+// ---------------------------------------------------------------------------------------------
+// Helpers shared by the tests of this file.
+
+/// The actor of a member, as after a login with the password entered just now.
+async fn actor(h: &Hiatus, id: AccountId) -> Actor {
+    let mut tx = h.db.read().await.unwrap();
+    let row = hiatus_store::accounts::get(&mut tx, id).await.unwrap();
+    tx.commit().await.unwrap();
+    Actor {
+        account: id,
+        session_id: "erasure-outcome".into(),
+        role: row.role().unwrap(),
+        kind: row.kind().unwrap(),
+        state: row.state().unwrap(),
+        reauth_at: h.now(),
+    }
+}
+
+/// Pages through a listing (`|limit, offset| call`) until it runs dry.
+macro_rules! all {
+    (|$l:ident, $o:ident| $call:expr) => {{
+        let mut out = Vec::new();
+        loop {
+            let $l: i64 = 500;
+            let $o: i64 = out.len() as i64;
+            let page = $call.await.unwrap();
+            let n = page.len();
+            out.extend(page);
+            if n < 500 {
+                break out;
+            }
+        }
+    }};
+}
+
+fn sha256_hex(b: &[u8]) -> String {
+    Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
+}
+
+fn blob_dir(h: &Hiatus) -> PathBuf {
+    let Blobs::Local(dir) = &h.blobs;
+    dir.clone()
+}
+
+/// The SQLite database file of a test environment (it sits next to the blob folder).
+fn sqlite_file(h: &Hiatus) -> PathBuf {
+    blob_dir(h).parent().unwrap().join("t.db")
+}
+
+/// Every file under `dir`, by path relative to it, with the SHA-256 of its bytes.
+fn files_under(dir: &Path) -> BTreeMap<String, String> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                let rel = p.strip_prefix(root).unwrap().to_string_lossy().to_string();
+                out.insert(rel, sha256_hex(&std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+async fn count(h: &Hiatus, sql: &str, a: Vec<hiatus_store::db::Arg>) -> i64 {
+    let mut tx = h.db.read().await.unwrap();
+    let n: i64 = tx.scalar_dyn(sql, a).await.unwrap();
+    tx.commit().await.unwrap();
+    n
+}
+
+/// Makes a member ready to leave with direct SQL on the test database, as if every blocker
+/// had been resolved: live contracts ended, escrow released, balances and debt zero, payouts
+/// settled, unpaid invoices (as client) paid, open disputes resolved.
+async fn make_ready_to_leave(h: &Hiatus, member: AccountId) {
+    let now = h.now();
+    let m = member.to_text();
+    let mut tx = h.db.begin().await.unwrap();
+    tx.exec(
+        "UPDATE disputes SET status = 'resolved', resolved_at = $2 WHERE status = 'open' \
+         AND contract_id IN (SELECT id FROM contracts WHERE client_id = $1 OR freelancer_id = $1)",
+        args![m.clone(), now],
+    )
+    .await
+    .unwrap();
+    tx.exec(
+        "UPDATE payments SET status = 'released', updated_at = $2 \
+         WHERE (payer_id = $1 OR payee_id = $1) AND status IN ('in_escrow', 'pending_release')",
+        args![m.clone(), now],
+    )
+    .await
+    .unwrap();
+    tx.exec(
+        "UPDATE contracts SET status = 'ended', ended_at = $2 \
+         WHERE (client_id = $1 OR freelancer_id = $1) AND status <> 'ended'",
+        args![m.clone(), now],
+    )
+    .await
+    .unwrap();
+    tx.exec(
+        "UPDATE balances SET available_minor = 0, debt_minor = 0, updated_at = $2 WHERE account_id = $1",
+        args![m.clone(), now],
+    )
+    .await
+    .unwrap();
+    tx.exec(
+        "UPDATE payouts SET status = 'settled' WHERE account_id = $1 AND status = 'scheduled'",
+        args![m.clone()],
+    )
+    .await
+    .unwrap();
+    tx.exec(
+        "UPDATE invoices SET status = 'paid', paid_at = $2 WHERE recipient_id = $1 AND status = 'unpaid'",
+        args![m.clone(), now],
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let a = actor(h, member).await;
+    let pre = h.preflight(&a, Intent::Delete, None).await.unwrap();
+    assert!(pre.can_proceed(), "still blocked: {:?}", pre.blockers);
+}
+
+/// Schedules the member's deletion the way the API does (recent re-authentication).
+async fn schedule(h: &Hiatus, member: AccountId, detail: Option<String>) -> DeletionReceipt {
+    let a = actor(h, member).await;
+    let r = h
+        .schedule_deletion(
+            &a,
+            DeleteRequest {
+                password: None,
+                reason: ClosureReason::PrivacyConcerns,
+                detail,
+                confirmation: "delete my account".into(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.due_at, h.now() + h.config.deletion_grace);
+    assert_eq!(r.plan.due_at, Some(r.due_at));
+    r
+}
+
+/// Moves the clock past the grace period and lets a worker run what is due.
+async fn erase_by_worker(env: &support::Env, receipt: &DeletionReceipt) {
+    env.clock.set(receipt.due_at + 1_000_000);
+    let ran = Worker::new(env.h.clone(), Duration::from_millis(5))
+        .drain()
+        .await
+        .unwrap();
+    assert!(ran >= 1, "the erasure job ran");
+    let row = erasure_row(&env.h, receipt.plan.account_id).await;
+    assert_eq!(row.status, "done", "{row:?}");
+}
+
+async fn erasure_row(h: &Hiatus, member: AccountId) -> hiatus_store::erasures::ErasureRow {
+    let mut tx = h.db.read().await.unwrap();
+    let r = hiatus_store::erasures::get(&mut tx, member)
+        .await
+        .unwrap()
+        .expect("an erasure row");
+    tx.commit().await.unwrap();
+    r
+}
+
+/// The pseudonym account that carries `label`.
+async fn pseudonym_id(h: &Hiatus, label: &str) -> String {
+    let mut tx = h.db.read().await.unwrap();
+    let rows: Vec<(String, String)> = tx
+        .all(
+            "SELECT id, state FROM accounts WHERE pseudonym = $1",
+            args![label.to_string()],
+        )
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(rows.len(), 1, "one account carries the pseudonym {label}");
+    assert_eq!(rows[0].1, "deleted", "nobody can log in to a pseudonym");
+    rows[0].0.clone()
+}
+
+/// Where each table or column may still mention the old id after erasure.
+fn allowed_exception(table: &str, column: &str) -> &'static str {
+    match (table, column) {
+        ("accounts", "id") => " AND \"id\" <> $2",
+        ("erasures", "account_id") => " AND \"account_id\" <> $2",
+        ("audit_events", _) => " AND \"action\" <> 'account.erased'",
+        ("outbox", _) => " AND \"event\" <> 'account.deleted'",
+        // The erasure's own job names the tombstone, like the erasure row does.
+        ("jobs", _) => " AND \"kind\" <> 'account.erase'",
+        _ => "",
+    }
+}
+
+/// Every column (as text) of every table that contains `needle`, with how many rows; with
+/// `old`, the documented places that keep an erased member's old id are left out.
+async fn mentions(h: &Hiatus, needle: &str, old: Option<&str>) -> BTreeMap<(String, String), i64> {
+    let schema = live_schema(&h.db).await.unwrap();
+    let mut out = BTreeMap::new();
+    let mut tx = h.db.read().await.unwrap();
+    for (t, cols) in &schema {
+        for c in cols {
+            let extra = old.map(|_| allowed_exception(t, c)).unwrap_or("");
+            let sql =
+                format!("SELECT COUNT(*) FROM \"{t}\" WHERE CAST(\"{c}\" AS TEXT) LIKE $1{extra}");
+            let mut a = args![format!("%{needle}%")];
+            if extra.contains("$2") {
+                a.push(old.unwrap().into());
+            }
+            let n: i64 = tx.scalar_dyn(&sql, a).await.unwrap();
+            if n > 0 {
+                out.insert((t.clone(), c.clone()), n);
+            }
+        }
+    }
+    tx.commit().await.unwrap();
+    out
+}
+
+/// Every row of every table (columns by name, blobs as hex), rows sorted: a canonical dump.
+async fn dump(h: &Hiatus) -> BTreeMap<String, Vec<String>> {
+    let schema = live_schema(&h.db).await.unwrap();
+    let mut out = BTreeMap::new();
+    let mut tx = h.db.read().await.unwrap();
+    for (t, cols) in &schema {
+        let sql = match h.db.backend() {
+            Backend::Sqlite => format!(
+                "SELECT json_object({}) FROM \"{t}\"",
+                cols.iter()
+                    .map(|c| format!(
+                        "'{c}', CASE WHEN typeof(\"{c}\") = 'blob' THEN 'x' || hex(\"{c}\") ELSE \"{c}\" END"
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Backend::Postgres => format!("SELECT to_jsonb(r)::text FROM \"{t}\" r"),
+        };
+        let rows: Vec<(String,)> = tx.all_dyn(&sql, vec![]).await.unwrap();
+        let mut rows: Vec<String> = rows
+            .into_iter()
+            .map(|(j,)| {
+                let v: BTreeMap<String, Value> = serde_json::from_str(&j).unwrap();
+                serde_json::to_string(&v).unwrap()
+            })
+            .collect();
+        rows.sort();
+        out.insert(t.clone(), rows);
+    }
+    tx.commit().await.unwrap();
+    out
+}
+
+/// The differences between two dumps, in words (empty when equal).
+fn dump_diff(a: &BTreeMap<String, Vec<String>>, b: &BTreeMap<String, Vec<String>>) -> String {
+    let mut out = String::new();
+    let tables: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    for t in tables {
+        let ra: BTreeSet<&String> = a.get(t).map(|v| v.iter().collect()).unwrap_or_default();
+        let rb: BTreeSet<&String> = b.get(t).map(|v| v.iter().collect()).unwrap_or_default();
+        let only_a: Vec<_> = ra.difference(&rb).take(3).collect();
+        let only_b: Vec<_> = rb.difference(&ra).take(3).collect();
+        if !only_a.is_empty() || !only_b.is_empty() {
+            out.push_str(&format!(
+                "\n{t}: {} row(s) only before, {} only after; before e.g. {only_a:?}; after e.g. {only_b:?}",
+                ra.difference(&rb).count(),
+                rb.difference(&ra).count()
+            ));
+        }
+    }
+    out
+}
+
+/// Adds a file the member sent as a message attachment (no use case uploads those yet).
+async fn attach_to_message(h: &Hiatus, member: AccountId, bytes: &[u8]) -> Option<String> {
+    let mut tx = h.db.read().await.unwrap();
+    let msg: Option<(String,)> = tx
+        .opt(
+            "SELECT id FROM messages WHERE author_id = $1 ORDER BY id LIMIT 1",
+            args![member.to_text()],
+        )
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let (msg,) = msg?;
+    Some(
+        store_file(
+            h,
+            member,
+            FileKind::Attachment,
+            Some(msg),
+            "attached.txt",
+            bytes,
+        )
+        .await,
+    )
+}
+
+/// Stores a file row with its bytes (in plain, as shared files are stored).
+async fn store_file(
+    h: &Hiatus,
+    owner: AccountId,
+    kind: FileKind,
+    message: Option<String>,
+    name: &str,
+    bytes: &[u8],
+) -> String {
+    let id = hiatus_domain::FileId::new().to_text();
+    let key = Blobs::new_key(&id);
+    h.blobs.put(&key, bytes).await.unwrap();
+    let row = hiatus_store::market::FileRow {
+        id: id.clone(),
+        owner_id: owner.to_text(),
+        kind: kind.as_str().into(),
+        message_id: message,
+        submission_id: None,
+        blob_key: key,
+        name: Some(name.into()),
+        name_enc: None,
+        content_type: "text/plain".into(),
+        size_bytes: bytes.len() as i64,
+        sha256: sha256_hex(bytes),
+        encrypted: false,
+        created_at: h.now(),
+    };
+    let mut tx = h.db.begin().await.unwrap();
+    hiatus_store::market::create_file(&mut tx, &row)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    id
+}
+
+fn plan(shape: Shape, seed: u64, files: bool) -> Plan {
+    Plan {
+        seed,
+        shape,
+        members: 1,
+        background: 50,
+        files,
+        now: support::START,
+        password_hash: "$argon2id$v=19$m=64,t=1,p=1$c2FsdA$aGFzaA".into(),
+    }
+}
+
+/// Loads a generated member; returns their id and email.
+async fn load_generated(h: &Hiatus, shape: Shape, seed: u64, files: bool) -> (AccountId, String) {
+    let summary = bulk::load(
+        &h.db,
+        &h.keys,
+        Some(&h.blobs),
+        &plan(shape, seed, files),
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    let m = &summary.members[0];
+    (m.id.parse().unwrap(), m.email.clone())
+}
+
+/// The demo members who can delete their account (staff cannot), by email.
+async fn demo_members(h: &Hiatus) -> Vec<(AccountId, String)> {
+    let mut out = Vec::new();
+    for login in hiatus_service::demo::DEMO_LOGINS {
+        let id = h.find_account(login.email).await.unwrap();
+        if actor(h, id).await.role == Role::Member {
+            out.push((id, login.email.to_string()));
+        }
+    }
+    assert_eq!(out.len(), 4, "four demo members, two staff");
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Counterparties keep everything; the member's own data is gone.
+
+/// The fields of each kind of record that name a person.
+fn person_fields(category: &str) -> &'static [&'static str] {
+    match category {
+        "contract" => &["client_id", "freelancer_id"],
+        "payment" => &["payer_id", "payee_id"],
+        "invoice" => &["issuer_id", "recipient_id"],
+        "thread" => &["participants"],
+        "message" => &["author_id"],
+        "submission" => &["freelancer_id"],
+        "file" => &["owner_id"],
+        "review" => &["author_id", "subject_id"],
+        _ => &[],
+    }
+}
+
+/// What a member sees through the use cases: every record by `category:id`, as served.
+/// `bytes:<file id>` holds the SHA-256 of the bytes a download gives (or why it failed).
+type View = BTreeMap<String, Value>;
+
+async fn view(
+    h: Hiatus,
+    a: Actor,
+    bytes: bool,
+    attachments: Arc<BTreeMap<String, Vec<String>>>,
+) -> View {
+    let mut v = View::new();
+    let mut put = |cat: &str, id: String, mut val: Value| {
+        if cat == "thread"
+            && let Some(p) = val.get_mut("participants").and_then(Value::as_array_mut)
+        {
+            p.sort_by(|x, y| x.as_str().cmp(&y.as_str()));
+        }
+        v.insert(format!("{cat}:{id}"), val);
+    };
+    let contracts = all!(|l, o| h.my_contracts(&a, l, o));
+    for c in &contracts {
+        put("contract", c.id.to_text(), serde_json::to_value(c).unwrap());
+    }
+    for p in all!(|l, o| h.my_payments(&a, l, o)) {
+        put("payment", p.id.to_text(), serde_json::to_value(&p).unwrap());
+    }
+    for i in all!(|l, o| h.my_invoices(&a, l, o)) {
+        put("invoice", i.id.to_text(), serde_json::to_value(&i).unwrap());
+    }
+    let mut files: Vec<FileMeta> = Vec::new();
+    for t in all!(|l, o| h.my_threads(&a, l, o)) {
+        put("thread", t.id.to_text(), serde_json::to_value(&t).unwrap());
+        for m in all!(|l, o| h.thread_messages(&a, t.id, l, o)) {
+            for f in attachments.get(&m.id.to_text()).into_iter().flatten() {
+                match h.download_file(&a, f.parse().unwrap()).await {
+                    Ok((meta, b)) => {
+                        put("bytes", f.clone(), Value::String(sha256_hex(&b)));
+                        put("file", f.clone(), serde_json::to_value(&meta).unwrap());
+                    }
+                    Err(e) => put("file", f.clone(), Value::String(format!("error: {e}"))),
+                }
+            }
+            put("message", m.id.to_text(), serde_json::to_value(&m).unwrap());
+        }
+    }
+    for c in &contracts {
+        let id: ContractId = c.id;
+        for (s, fs) in h.contract_submissions(&a, id).await.unwrap() {
+            put(
+                "submission",
+                s.id.to_text(),
+                serde_json::to_value(&s).unwrap(),
+            );
+            files.extend(fs);
+        }
+    }
+    for f in files {
+        let id = f.id.to_text();
+        if bytes {
+            let got = match h.download_file(&a, f.id).await {
+                Ok((_, b)) => sha256_hex(&b),
+                Err(e) => format!("error: {e}"),
+            };
+            put("bytes", id.clone(), Value::String(got));
+        }
+        put("file", id, serde_json::to_value(&f).unwrap());
+    }
+    for r in h.reviews_of(Some(&a), a.account).await.unwrap() {
+        put("review", r.id.to_text(), serde_json::to_value(&r).unwrap());
+    }
+    v
+}
+
+/// People who share a contract, a thread or a review with the member.
+async fn counterparties(h: &Hiatus, member: AccountId) -> Vec<AccountId> {
+    let mut tx = h.db.read().await.unwrap();
+    let rows: Vec<(String,)> = tx
+        .all(
+            "SELECT p FROM ( \
+               SELECT client_id AS p FROM contracts WHERE freelancer_id = $1 \
+               UNION SELECT freelancer_id FROM contracts WHERE client_id = $1 \
+               UNION SELECT tp2.account_id FROM thread_participants tp1 \
+                 JOIN thread_participants tp2 ON tp2.thread_id = tp1.thread_id \
+                 WHERE tp1.account_id = $1 AND tp2.account_id <> $1 \
+               UNION SELECT subject_id FROM reviews WHERE author_id = $1 \
+               UNION SELECT author_id FROM reviews WHERE subject_id = $1 \
+             ) people ORDER BY p",
+            args![member.to_text()],
+        )
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    rows.into_iter().map(|(p,)| p.parse().unwrap()).collect()
+}
+
+/// What every counterparty sees, four at a time.
+async fn views(
+    h: &Hiatus,
+    people: &[AccountId],
+    bytes: bool,
+    attachments: &Arc<BTreeMap<String, Vec<String>>>,
+) -> BTreeMap<AccountId, View> {
+    let mut out = BTreeMap::new();
+    for chunk in people.chunks(4) {
+        let mut set = tokio::task::JoinSet::new();
+        for p in chunk {
+            let a = actor(h, *p).await;
+            let (h, att, p) = (h.clone(), attachments.clone(), *p);
+            set.spawn(async move { (p, view(h, a, bytes, att).await) });
+        }
+        while let Some(r) = set.join_next().await {
+            let (p, v) = r.unwrap();
+            out.insert(p, v);
+        }
+    }
+    out
+}
+
+/// `before` as it should look after erasure: every person field that named `member` names
+/// `pseudonym`; nothing else changes.
+fn expected_after(before: &View, member: &str, pseudonym: &str) -> (View, usize) {
+    let mut named = 0;
+    let mut out = View::new();
+    for (k, v) in before {
+        let cat = k.split(':').next().unwrap();
+        let mut v = v.clone();
+        for f in person_fields(cat) {
+            match v.get_mut(*f) {
+                Some(Value::String(s)) if s == member => {
+                    *s = pseudonym.to_string();
+                    named += 1;
+                }
+                Some(Value::Array(a)) => {
+                    for x in a.iter_mut() {
+                        if x.as_str() == Some(member) {
+                            *x = Value::String(pseudonym.to_string());
+                            named += 1;
+                        }
+                    }
+                    a.sort_by(|x, y| x.as_str().cmp(&y.as_str()));
+                }
+                _ => {}
+            }
+        }
+        out.insert(k.clone(), v);
+    }
+    (out, named)
+}
+
+fn view_diff(expected: &View, got: &View) -> Vec<String> {
+    let mut out = Vec::new();
+    for (k, v) in expected {
+        match got.get(k) {
+            None => out.push(format!("{k} disappeared")),
+            Some(g) if g != v => out.push(format!("{k} changed: expected {v}, got {g}")),
+            _ => {}
+        }
+    }
+    for k in got.keys().filter(|k| !expected.contains_key(*k)) {
+        out.push(format!("{k} appeared"));
+    }
+    out
+}
+
+/// Erases `member` and checks what counterparties and the member are left with.
+async fn counterparties_keep_everything(
+    env: &support::Env,
+    member: AccountId,
+    email: &str,
+    bytes: bool,
+    login_token: Option<String>,
+) -> Vec<String> {
+    let h = &env.h;
+    make_ready_to_leave(h, member).await;
+    let people = counterparties(h, member).await;
+    assert!(!people.is_empty(), "the member has counterparties");
+    let attachments: BTreeMap<String, Vec<String>> = {
+        let mut tx = h.db.read().await.unwrap();
+        let rows: Vec<(String, String)> = tx
+            .all(
+                "SELECT message_id, id FROM files WHERE message_id IS NOT NULL",
+                vec![],
+            )
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let mut m: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (msg, f) in rows {
+            m.entry(msg).or_default().push(f);
+        }
+        m
+    };
+    let attachments = Arc::new(attachments);
+    let reviews_about: Vec<String> = h
+        .reviews_of(None, member)
+        .await
+        .map(|r| r.iter().map(|r| r.id.to_text()).collect())
+        .unwrap_or_default();
+    let before = views(h, &people, bytes, &attachments).await;
+
+    let receipt = schedule(h, member, None).await;
+    let label = receipt.plan.pseudonym.clone();
+    assert!(label.starts_with("Former "), "{label}");
+    let mut problems = Vec::new();
+    if receipt.plan.counterparties != people.len() as i64 {
+        problems.push(format!(
+            "the plan counts {} counterparties, {} people share a contract, thread or review",
+            receipt.plan.counterparties,
+            people.len()
+        ));
+    }
+    erase_by_worker(env, &receipt).await;
+    let pid = pseudonym_id(h, &label).await;
+    let m = member.to_text();
+    assert_ne!(pid, m);
+
+    // Counterparties: the same records, the member replaced by the pseudonym.
+    let after = views(h, &people, bytes, &attachments).await;
+    let mut named = 0;
+    let mut records = 0;
+    let mut lost = 0;
+    let mut lost_old = 0;
+    let retention_start = plus_years(h.now(), -7);
+    for p in &people {
+        let (expected, n) = expected_after(&before[p], &m, &pid);
+        named += n;
+        records += expected.len();
+        for (k, v) in &expected {
+            if !after[p].contains_key(k) {
+                lost += 1;
+                let at = v
+                    .get("issued_at")
+                    .or_else(|| v.get("created_at"))
+                    .and_then(Value::as_i64)
+                    .unwrap_or(i64::MAX);
+                if at <= retention_start {
+                    lost_old += 1;
+                }
+            }
+        }
+        for d in view_diff(&expected, &after[p]).into_iter().take(3) {
+            problems.push(format!("counterparty {p}: {d}"));
+        }
+    }
+    if lost > 0 {
+        problems.insert(
+            0,
+            format!(
+                "{lost} record(s) counterparties had disappeared, {lost_old} of them dated more than 7 years before the erasure \
+                 (the retention purge ran at once and deleted the counterparties' copies)"
+            ),
+        );
+    }
+    if !(named > 0 && records > named / 2) {
+        problems.push(format!(
+            "the check saw too few records naming the member ({named} fields in {records} records)"
+        ));
+    }
+
+    // The member: no login, no profile, no trace outside the documented exceptions.
+    match h.login(email, "whatever the password was").await {
+        Err(e) if e.code() == "account_deleted" => {}
+        other => problems.push(format!("login of the tombstone: {other:?}")),
+    }
+    if let Some(token) = &login_token
+        && !matches!(h.authenticate(token).await, Err(ServiceError::Unauthorized))
+    {
+        problems.push("the member's login token still works".into());
+    }
+    let cp = actor(h, people[0]).await;
+    for viewer in [None, Some(&cp)] {
+        if !matches!(
+            h.profile(viewer, member).await,
+            Err(ServiceError::NotFound(_))
+        ) {
+            problems.push("the profile is still served".into());
+        }
+    }
+    let tomb: (String, i64) = {
+        let mut tx = h.db.read().await.unwrap();
+        let r = tx
+            .one(
+                "SELECT state, CAST((CASE WHEN email_enc IS NULL AND legal_name_enc IS NULL AND phone_enc IS NULL \
+                 AND data_key_wrapped IS NULL AND password_hash IS NULL AND totp_secret_enc IS NULL THEN 1 ELSE 0 END) AS BIGINT) \
+                 FROM accounts WHERE id = $1",
+                args![m.clone()],
+            )
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        r
+    };
+    if tomb != ("deleted".to_string(), 1) {
+        problems.push(format!(
+            "the tombstone keeps contact fields or is not deleted: {tomb:?}"
+        ));
+    }
+    for r in &reviews_about {
+        let n = count(
+            h,
+            "SELECT COUNT(*) FROM reviews WHERE id = $1",
+            args![r.clone()],
+        )
+        .await;
+        if n != 0 {
+            problems.push(format!("review {r} about the member is still stored"));
+        }
+    }
+    let left = mentions(h, &m, Some(&m)).await;
+    if !left.is_empty() {
+        let jobs: Vec<(String, String, String)> = {
+            let mut tx = h.db.read().await.unwrap();
+            let r = tx
+                .all(
+                    "SELECT kind, status, payload FROM jobs WHERE payload LIKE $1",
+                    args![format!("%{m}%")],
+                )
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            r
+        };
+        problems.push(format!(
+            "the old id is still referenced outside the documented exceptions (table, column → rows): {left:?}; jobs naming it: {jobs:?}"
+        ));
+    }
+    let simple = member.0.simple().to_string();
+    let left = mentions(h, &simple, None).await;
+    if !left.is_empty() {
+        problems.push(format!(
+            "the old id (without hyphens) is still referenced: {left:?}"
+        ));
+    }
+    let row = erasure_row(h, member).await;
+    if row.pseudonym.is_some() || row.pseudonym_id.is_some() {
+        problems.push(format!(
+            "the erasure row still links the pseudonym: {row:?}"
+        ));
+    }
+    let label_at = mentions(h, &label, None).await;
+    if label_at != BTreeMap::from([(("accounts".to_string(), "pseudonym".to_string()), 1)]) {
+        problems.push(format!(
+            "the pseudonym label should be on the pseudonym account only, it is at {label_at:?}"
+        ));
+    }
+    let tomb_label: i64 = count(
+        h,
+        "SELECT COUNT(*) FROM accounts WHERE id = $1 AND pseudonym IS NULL",
+        args![m.clone()],
+    )
+    .await;
+    if tomb_label != 1 {
+        problems.push("the tombstone carries a pseudonym".into());
+    }
+    problems
+        .into_iter()
+        .map(|p| format!("after erasing {email}: {p}"))
+        .collect()
+}
+
+#[track_caller]
+fn no_problems(problems: Vec<String>) {
+    assert!(
+        problems.is_empty(),
+        "{} problem(s):\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
+
+async fn demo_counterparties(postgres: bool) {
+    let members = {
+        let env = support::env(postgres).await;
+        let h = &env.h;
+        assert!(h.load_demo().await.unwrap());
+        let m = demo_members(h).await;
+        // Staff accounts are removed by an operator, not deleted this way.
+        for login in &hiatus_service::demo::DEMO_LOGINS[4..] {
+            let a = actor(h, h.find_account(login.email).await.unwrap()).await;
+            let r = h
+                .schedule_deletion(
+                    &a,
+                    DeleteRequest {
+                        password: None,
+                        reason: ClosureReason::Other,
+                        detail: None,
+                        confirmation: "delete my account".into(),
+                    },
+                )
+                .await;
+            assert_eq!(
+                r.err().map(|e| e.code()),
+                Some("staff_account"),
+                "{}",
+                login.email
+            );
+        }
+        env.finish().await;
+        m
+    };
+    let mut problems = Vec::new();
+    for (i, (_, email)) in members.iter().enumerate() {
+        // A fresh marketplace for each member, so each erasure starts from the demo data.
+        let env = support::env(postgres).await;
+        assert!(env.h.load_demo().await.unwrap());
+        let id = env.h.find_account(email).await.unwrap();
+        attach_to_message(
+            &env.h,
+            id,
+            format!("attachment {i} sent by {email}").as_bytes(),
+        )
+        .await
+        .expect("every demo member wrote a message");
+        let token = env
+            .h
+            .login(email, hiatus_service::demo::DEMO_PASSWORD)
+            .await
+            .unwrap()
+            .token;
+        problems.extend(counterparties_keep_everything(&env, id, email, true, Some(token)).await);
+        env.finish().await;
+    }
+    no_problems(problems);
+}
+
+async fn generated_counterparties(postgres: bool, shape: Shape, seed: u64, files: bool) {
+    let env = support::env(postgres).await;
+    let (id, email) = load_generated(&env.h, shape, seed, files).await;
+    let problems = counterparties_keep_everything(&env, id, &email, files, None).await;
+    env.finish().await;
+    no_problems(problems);
+}
+
+#[tokio::test]
+async fn sqlite_counterparties_keep_everything_demo() {
+    demo_counterparties(false).await;
+}
+#[tokio::test]
+async fn postgres_counterparties_keep_everything_demo() {
+    demo_counterparties(true).await;
+}
+#[tokio::test]
+async fn sqlite_counterparties_keep_everything_generated_m() {
+    generated_counterparties(false, Shape::M, 21, true).await;
+}
+#[tokio::test]
+async fn postgres_counterparties_keep_everything_generated_m() {
+    generated_counterparties(true, Shape::M, 22, true).await;
+}
+#[tokio::test]
+async fn sqlite_counterparties_keep_everything_generated_l() {
+    generated_counterparties(false, Shape::L, 23, false).await;
+}
+#[tokio::test]
+async fn postgres_counterparties_keep_everything_generated_l() {
+    generated_counterparties(true, Shape::L, 24, false).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. The plan says what erasure does; the receipt says what it kept.
+
+/// The key that tells a table's rows apart.
+fn row_key(table: &str) -> &'static str {
+    match table {
+        "export_links" => "token_hash",
+        "profiles" => "account_id",
+        "client_notices" => "account_id || ':' || client_id",
+        "balances" => "account_id || ':' || currency",
+        "thread_participants" => "thread_id || ':' || account_id",
+        _ => "id",
+    }
+}
+
+async fn keys_of(h: &Hiatus, table: &str) -> BTreeSet<String> {
+    let key = row_key(table);
+    let sql = match (h.db.backend(), key) {
+        (Backend::Postgres, "token_hash") => {
+            format!("SELECT encode(token_hash, 'hex') FROM {table}")
+        }
+        (Backend::Sqlite, "token_hash") => format!("SELECT hex(token_hash) FROM {table}"),
+        _ => format!("SELECT {key} FROM {table}"),
+    };
+    let mut tx = h.db.read().await.unwrap();
+    let rows: Vec<(String,)> = tx.all_dyn(&sql, vec![]).await.unwrap();
+    tx.commit().await.unwrap();
+    rows.into_iter().map(|(k,)| k).collect()
+}
+
+/// `t` plus calendar years, in UTC.
+fn plus_years(t: i64, years: i64) -> i64 {
+    let utc = jiff::tz::Offset::UTC;
+    let civil = utc.to_datetime(jiff::Timestamp::from_microsecond(t).unwrap());
+    let later = civil.checked_add(jiff::Span::new().years(years)).unwrap();
+    utc.to_timestamp(later).unwrap().as_microsecond()
+}
+
+/// Erases `member` (through the executor) and compares the plan shown at scheduling with
+/// what happened, and the receipt with what was kept. Returns the mismatches in words.
+async fn plan_and_receipt(env: &support::Env, member: AccountId, who: &str) -> Vec<String> {
+    let h = &env.h;
+    make_ready_to_leave(h, member).await;
+    let receipt = schedule(h, member, None).await;
+    let plan = &receipt.plan;
+    let m = member.to_text();
+    let tables: BTreeSet<String> = plan.items.iter().map(|i| i.table.clone()).collect();
+    let mut before = BTreeMap::new();
+    for t in &tables {
+        before.insert(t.clone(), keys_of(h, t).await);
+    }
+    // The invoices the member issued, for the retention date the receipt must give.
+    let latest_issued: Option<i64> = {
+        let mut tx = h.db.read().await.unwrap();
+        let v: Option<i64> = tx
+            .scalar(
+                "SELECT MAX(issued_at) FROM invoices WHERE issuer_id = $1",
+                args![m.clone()],
+            )
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        v
+    };
+    env.clock.set(receipt.due_at + 1);
+    let out = h
+        .erase_account(member, "plan-check", &EraseOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(out, EraseOutcome::Done);
+    let pid = pseudonym_id(h, &plan.pseudonym).await;
+    let mut problems = Vec::new();
+
+    // Per table and action: the plan's counts against the rows erasure touched.
+    let rules = h.erasure_rules();
+    let mut planned: BTreeMap<(String, String), (Action, i64)> = BTreeMap::new();
+    for i in &plan.items {
+        planned
+            .entry((i.table.clone(), format!("{:?}", i.action)))
+            .or_insert((i.action, 0))
+            .1 += i.count;
+    }
+    for ((table, _), (action, n)) in &planned {
+        let actual = match action {
+            Action::Delete => {
+                let after = keys_of(h, table).await;
+                before[table].difference(&after).count() as i64
+            }
+            Action::Pseudonymize | Action::Retain => {
+                let cols: BTreeSet<&str> = rules
+                    .iter()
+                    .filter(|r| &r.rule.table == table && r.rule.action == *action)
+                    .filter_map(|r| r.rule.member.as_deref())
+                    .collect();
+                let mut sum = 0;
+                for c in cols {
+                    sum += count(
+                        h,
+                        &format!("SELECT COUNT(*) FROM {table} WHERE {c} = $1"),
+                        args![pid.clone()],
+                    )
+                    .await;
+                }
+                sum
+            }
+            Action::Redact => {
+                count(
+                    h,
+                    &format!(
+                        "SELECT COUNT(*) FROM {table} WHERE detail = '{{\"redacted\":true}}' AND (account_id = $1 OR actor_id = $1)"
+                    ),
+                    args![pid.clone()],
+                )
+                .await
+            }
+        };
+        if actual != *n {
+            let items: Vec<String> = plan
+                .items
+                .iter()
+                .filter(|i| &i.table == table && i.action == *action)
+                .map(|i| format!("\u{201c}{}\u{201d}: {}", i.what, i.count))
+                .collect();
+            problems.push(format!(
+                "{who}: {table} {action:?}: the plan says {n} ({}), erasure changed {actual} row(s)",
+                items.join(", ")
+            ));
+        }
+    }
+
+    // The receipt: one line per kind of retained record, with its count and date.
+    let got = h.erasure_receipt(member).await.unwrap();
+    let mut expected = Vec::new();
+    let mut seen = BTreeSet::new();
+    for r in rules {
+        let (Some(spec), Some(ret)) = (&r.rule.retain, &r.retention) else {
+            continue;
+        };
+        let col = r.rule.member.as_deref().unwrap();
+        let t = &r.rule.table;
+        let n = count(
+            h,
+            &format!("SELECT COUNT(*) FROM {t} WHERE {col} = $1"),
+            args![pid.clone()],
+        )
+        .await;
+        if n == 0 || !seen.insert(r.rule.noun.clone()) {
+            continue;
+        }
+        let latest: i64 = {
+            let mut tx = h.db.read().await.unwrap();
+            let v: Option<i64> = tx
+                .scalar_dyn(
+                    &format!("SELECT MAX({}) FROM {t} WHERE {col} = $1", spec.from),
+                    args![pid.clone()],
+                )
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            v.unwrap()
+        };
+        expected.push((
+            r.rule.noun.clone(),
+            n,
+            plus_years(latest, ret.years as i64),
+            ret.basis.clone(),
+        ));
+    }
+    let lines: Vec<(String, i64, i64, String)> = got
+        .retained
+        .iter()
+        .map(|l| (l.what.clone(), l.count, l.until, l.basis.clone()))
+        .collect();
+    if lines != expected {
+        problems.push(format!(
+            "{who}: the receipt's retained lines {lines:?} are not the retained records {expected:?}"
+        ));
+    }
+    if let Some(issued) = latest_issued {
+        let line = got
+            .retained
+            .iter()
+            .find(|l| l.what == "invoices you issued");
+        match line {
+            Some(l) if l.until == plus_years(issued, 7) => {}
+            other => problems.push(format!(
+                "{who}: invoices issued until {} expected, receipt says {other:?}",
+                plus_years(issued, 7)
+            )),
+        }
+    }
+    // The plan promised the same dates.
+    for l in &got.retained {
+        let promised = plan
+            .items
+            .iter()
+            .find(|i| i.what == l.what && i.action == Action::Retain)
+            .and_then(|i| i.retained_until);
+        if promised != Some(l.until) {
+            problems.push(format!(
+                "{who}: {}: the plan promised {promised:?}, the receipt says {}",
+                l.what, l.until
+            ));
+        }
+    }
+    // One sentence for the erasure, then one per retained kind the plan tells (a kind whose
+    // rows another line already tells is not told twice).
+    let told = got
+        .retained
+        .iter()
+        .filter(|l| plan.items.iter().any(|i| i.what == l.what && i.in_summary))
+        .count();
+    assert!(got.summary.len() == told + 1, "{:?}", got.summary);
+    problems
+}
+
+async fn plan_and_receipt_all(postgres: bool) {
+    let mut problems = Vec::new();
+    // Every demo member, each on a fresh demo marketplace; Ben also keeps a private file and
+    // a draft attachment he never sent, and sent a proposal.
+    let emails: Vec<String> = hiatus_service::demo::DEMO_LOGINS[..4]
+        .iter()
+        .map(|l| l.email.to_string())
+        .collect();
+    for email in &emails {
+        let env = support::env(postgres).await;
+        assert!(env.h.load_demo().await.unwrap());
+        let id = env.h.find_account(email).await.unwrap();
+        if email.starts_with("ben") {
+            let h = &env.h;
+            let a = actor(h, id).await;
+            h.upload_private_file(
+                &a,
+                FileKind::Private,
+                Upload {
+                    name: "draft.txt".into(),
+                    content_type: "text/plain".into(),
+                    bytes: b"a draft".to_vec(),
+                },
+            )
+            .await
+            .unwrap();
+            store_file(
+                h,
+                id,
+                FileKind::Attachment,
+                None,
+                "unsent.txt",
+                b"never sent",
+            )
+            .await;
+            let dev = h.find_account("dev@demo.hiatus.test").await.unwrap();
+            h.send_proposal(
+                &a,
+                ProposalKind::Proposal,
+                dev,
+                None,
+                "Shall we work again?",
+            )
+            .await
+            .unwrap();
+        }
+        problems.extend(plan_and_receipt(&env, id, email).await);
+        env.finish().await;
+    }
+    let env = support::env(postgres).await;
+    let (id, _) = load_generated(&env.h, Shape::M, 31, false).await;
+    problems.extend(plan_and_receipt(&env, id, "generated M").await);
+    env.finish().await;
+    assert!(
+        problems.is_empty(),
+        "{} mismatch(es) between the plan, the receipt and what erasure did:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
+
+#[tokio::test]
+async fn sqlite_plan_and_receipt_tell_the_truth() {
+    plan_and_receipt_all(false).await;
+}
+#[tokio::test]
+async fn postgres_plan_and_receipt_tell_the_truth() {
+    plan_and_receipt_all(true).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Residue: nothing of the member's survives in the database files or the blob folder.
+
+struct Canaries {
+    gone: Vec<(&'static str, String)>,
+    kept: String,
+}
+
+fn canaries() -> Canaries {
+    let r = uuid::Uuid::new_v4().simple().to_string();
+    let digits: String = r
+        .bytes()
+        .map(|b| char::from(b'0' + b % 10))
+        .take(9)
+        .collect();
+    Canaries {
+        gone: vec![
+            ("email", format!("canary.email.{r}@example.com")),
+            ("display name", format!("CanaryDisplay{r}")),
+            ("legal name", format!("CanaryLegal{r}")),
+            ("phone", format!("+7 {digits}")),
+            ("bio", format!("CanaryBio{r}")),
+            ("headline", format!("CanaryHeadline{r}")),
+            ("private file bytes", format!("CanaryPrivateBytes{r}")),
+            ("private file name", format!("CanaryPrivateName{r}.txt")),
+            ("unsent attachment bytes", format!("CanaryUnsentBytes{r}")),
+            ("unsent attachment name", format!("CanaryUnsentName{r}.txt")),
+            ("review about the member", format!("CanaryReviewAbout{r}")),
+            ("proposal cover letter", format!("CanaryCoverLetter{r}")),
+            ("deletion detail", format!("CanaryDeletionDetail{r}")),
+        ],
+        kept: format!("CanaryKeptMessage{r}"),
+    }
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    let s = s.strip_prefix("\\x")?;
+    (0..s.len() / 2)
+        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok())
+        .collect()
+}
+
+/// Where each canary appears: raw bytes of the SQLite files, every value of every row
+/// (PostgreSQL byte strings decoded), every file in the blob folder.
+async fn find_canaries(h: &Hiatus, needles: &[String]) -> BTreeMap<String, Vec<String>> {
+    let mut places: Vec<(String, Vec<u8>)> = Vec::new();
+    if h.db.backend() == Backend::Sqlite {
+        let db = sqlite_file(h);
+        for suffix in ["", "-wal"] {
+            let p = PathBuf::from(format!("{}{suffix}", db.display()));
+            if let Ok(b) = std::fs::read(&p) {
+                places.push((format!("database file t.db{suffix}"), b));
+            }
+        }
+    }
+    for (t, rows) in dump(h).await {
+        for row in rows {
+            let v: BTreeMap<String, Value> = serde_json::from_str(&row).unwrap();
+            for (c, val) in v {
+                if let Value::String(s) = val {
+                    let bytes = unhex(&s).unwrap_or_else(|| s.into_bytes());
+                    places.push((format!("row of {t}.{c}"), bytes));
+                }
+            }
+        }
+    }
+    let dir = blob_dir(h);
+    for rel in files_under(&dir).keys() {
+        places.push((format!("blob {rel}"), std::fs::read(dir.join(rel)).unwrap()));
+    }
+    let mut found: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for n in needles {
+        for (where_, bytes) in &places {
+            if contains(bytes, n.as_bytes()) {
+                found.entry(n.clone()).or_default().push(where_.clone());
+            }
+        }
+    }
+    found
+}
+
+async fn residue(postgres: bool) {
+    let env = support::env(postgres).await;
+    let h = &env.h;
+    let c = canaries();
+    let canary = |what: &str| c.gone.iter().find(|(w, _)| *w == what).unwrap().1.clone();
+    let sign_up = |email: String, name: String, legal: String, kind, headline, bio| SignUp {
+        email,
+        password: "a long enough password".into(),
+        legal_name: legal,
+        display_name: name,
+        kind,
+        headline,
+        bio,
+    };
+    let member = h
+        .sign_up(
+            sign_up(
+                canary("email"),
+                canary("display name"),
+                canary("legal name"),
+                AccountKind::Freelancer,
+                canary("headline"),
+                canary("bio"),
+            ),
+            Role::Member,
+        )
+        .await
+        .unwrap();
+    let client = h
+        .sign_up(
+            sign_up(
+                "client.of.the.canary@example.com".into(),
+                "Client".into(),
+                "Client Person".into(),
+                AccountKind::Client,
+                String::new(),
+                String::new(),
+            ),
+            Role::Member,
+        )
+        .await
+        .unwrap();
+    let ma = actor(h, member).await;
+    let ca = actor(h, client).await;
+    h.set_phone(&ma, Some(canary("phone"))).await.unwrap();
+    h.upload_private_file(
+        &ma,
+        FileKind::Private,
+        Upload {
+            name: canary("private file name"),
+            content_type: "text/plain".into(),
+            bytes: canary("private file bytes").into_bytes(),
+        },
+    )
+    .await
+    .unwrap();
+    store_file(
+        h,
+        member,
+        FileKind::Attachment,
+        None,
+        &canary("unsent attachment name"),
+        canary("unsent attachment bytes").as_bytes(),
+    )
+    .await;
+    h.send_proposal(
+        &ma,
+        ProposalKind::Proposal,
+        client,
+        None,
+        &canary("proposal cover letter"),
+    )
+    .await
+    .unwrap();
+    let contract = h
+        .create_contract(&ca, member, "Logo work", Currency::USD)
+        .await
+        .unwrap();
+    let (t, _) = h
+        .start_thread(&ca, member, "Logo", "Hello there", Some(contract.id))
+        .await
+        .unwrap();
+    h.post_message(&ma, t.id, &c.kept).await.unwrap();
+    h.contract_action(&ca, contract.id, ContractAction::End)
+        .await
+        .unwrap();
+    h.write_review(&ca, contract.id, 4, &canary("review about the member"))
+        .await
+        .unwrap();
+    // An export archive of the member, ready for download when erasure comes.
+    let ex = h.request_export(&ma, None).await.unwrap();
+    let built = h.build_export(&ex.id, None).await.unwrap();
+    assert!(matches!(
+        built,
+        hiatus_service::export::BuildOutcome::Ready { .. }
+    ));
+
+    let receipt = schedule(h, member, Some(canary("deletion detail"))).await;
+    // Before erasure the scan finds the values stored in plain (the others are sealed).
+    let plain = [
+        "unsent attachment bytes",
+        "unsent attachment name",
+        "review about the member",
+        "proposal cover letter",
+        "deletion detail",
+    ];
+    let found = find_canaries(h, &plain.map(canary)).await;
+    for what in plain {
+        assert!(
+            found.contains_key(&canary(what)),
+            "before erasure the scan finds the {what}"
+        );
+    }
+    env.clock.set(receipt.due_at + 1);
+    assert_eq!(
+        h.erase_account(member, "residue", &EraseOptions::default())
+            .await
+            .unwrap(),
+        EraseOutcome::Done
+    );
+    // The scan proves itself on a record that is kept.
+    let mut needles: Vec<String> = c.gone.iter().map(|(_, v)| v.clone()).collect();
+    needles.push(c.kept.clone());
+    let found = find_canaries(h, &needles).await;
+    assert!(
+        found.contains_key(&c.kept),
+        "the scan finds the message the member wrote, which the client keeps"
+    );
+    if postgres {
+        assert!(
+            found[&c.kept]
+                .iter()
+                .any(|w| w.starts_with("row of messages"))
+        );
+    } else {
+        assert!(
+            found[&c.kept]
+                .iter()
+                .any(|w| w.starts_with("database file"))
+        );
+    }
+    let left: Vec<String> = c
+        .gone
+        .iter()
+        .filter_map(|(what, v)| found.get(v).map(|w| format!("{what} ({v}) in {w:?}")))
+        .collect();
+    assert!(left.is_empty(), "erased values survive: {left:?}");
+    let archives: Vec<String> = files_under(&blob_dir(h))
+        .into_keys()
+        .filter(|k| k.starts_with("exports"))
+        .collect();
+    assert!(archives.is_empty(), "export archives remain: {archives:?}");
+    env.finish().await;
+}
+
+#[tokio::test]
+async fn sqlite_no_residue_in_files() {
+    residue(false).await;
+}
+#[tokio::test]
+async fn postgres_no_residue_in_rows_or_files() {
+    residue(true).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. A second run after Done changes nothing.
+
+async fn idempotent(postgres: bool) {
+    let env = support::env(postgres).await;
+    let h = &env.h;
+    assert!(h.load_demo().await.unwrap());
+    let ben = h.find_account("ben@demo.hiatus.test").await.unwrap();
+    attach_to_message(h, ben, b"sent with a message")
+        .await
+        .unwrap();
+    let receipt = schedule(h, ben, None).await;
+    erase_by_worker(&env, &receipt).await;
+    let db1 = dump(h).await;
+    let files1 = files_under(&blob_dir(h));
+    for opts in [
+        EraseOptions::default(),
+        EraseOptions {
+            ignore_grace: true,
+            stop_after: None,
+        },
+        EraseOptions {
+            ignore_grace: false,
+            stop_after: Some(1),
+        },
+    ] {
+        assert_eq!(
+            h.erase_account(ben, "second-run", &opts).await.unwrap(),
+            EraseOutcome::Done
+        );
+    }
+    assert_eq!(h.erase_due("second-run").await.unwrap(), 0);
+    Worker::new(h.clone(), Duration::from_millis(5))
+        .drain()
+        .await
+        .unwrap();
+    let db2 = dump(h).await;
+    assert!(
+        db1 == db2,
+        "a second run changed the database:{}",
+        dump_diff(&db1, &db2)
+    );
+    assert_eq!(
+        files1,
+        files_under(&blob_dir(h)),
+        "a second run changed the blob folder"
+    );
+    env.finish().await;
+}
+
+#[tokio::test]
+async fn sqlite_second_run_changes_nothing() {
+    idempotent(false).await;
+}
+#[tokio::test]
+async fn postgres_second_run_changes_nothing() {
+    idempotent(true).await;
+}

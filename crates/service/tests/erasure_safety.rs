@@ -1,0 +1,1066 @@
+//! Erasure under crashes and races, on SQLite and on PostgreSQL:
+//!
+//! - killed after any committed transaction and rerun (once, or again and again), erasure
+//!   reaches exactly the end state of an uninterrupted run on a twin of the database;
+//! - a cancel in the last microsecond of the grace period racing the erasure leaves either a
+//!   cancelled deletion with all data intact or a complete erasure, never a mixture; after the
+//!   due time cancelling is refused;
+//! - two executors (or two workers) on one erasure end where a single run ends;
+//! - an export built while erasure starts leaves no export and no archive behind.
+
+use hiatus_domain::{AccountId, ClosureReason, FileKind, Micros};
+use hiatus_service::erasure::{DeleteRequest, EraseOptions, EraseOutcome};
+use hiatus_service::export::BuildOutcome;
+use hiatus_service::market::{ContractAction, Upload};
+use hiatus_service::worker::Worker;
+use hiatus_service::{
+    Actor, Hiatus, ManualClock, PasswordParams, ServiceConfig, ServiceError, SignUp,
+};
+use hiatus_store::bulk::{self, NoProgress, Plan, Shape};
+use hiatus_store::policy::live_schema;
+use hiatus_store::{Backend, Blobs, Db, DbOptions, Keyring, SecretKey, args};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+const START: Micros = 1_800_000_000_000_000;
+const HOLDER: &str = "eraser-1";
+
+// ---------------------------------------------------------------------------------------------
+// Databases that can be copied: a fresh one, a snapshot of one, instances of a snapshot.
+
+fn admin_url() -> String {
+    std::env::var("HIATUS_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn db_url(name: &str) -> String {
+    let admin = admin_url();
+    let i = admin
+        .rfind('/')
+        .expect("HIATUS_TEST_POSTGRES_URL must name a database");
+    format!("{}/{name}", &admin[..i])
+}
+
+async fn admin(sql: String) -> Result<(), sqlx::Error> {
+    let pool = sqlx::PgPool::connect(&admin_url())
+        .await
+        .expect("PostgreSQL must be reachable at HIATUS_TEST_POSTGRES_URL");
+    let r = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await;
+    pool.close().await;
+    r.map(|_| ())
+}
+
+/// `CREATE DATABASE name TEMPLATE source`, waiting for the source's last connections to go.
+async fn copy_pg(source: &str, name: &str) {
+    for attempt in 0.. {
+        match admin(format!("CREATE DATABASE {name} TEMPLATE {source}")).await {
+            Ok(()) => return,
+            Err(e) if attempt < 100 && e.to_string().contains("being accessed") => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("copying database {source}: {e}"),
+        }
+    }
+}
+
+fn new_pg_name() -> String {
+    format!("hiatus_erasure_{}", uuid::Uuid::new_v4().simple())
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        let dest = to.join(p.file_name().unwrap());
+        if p.is_dir() {
+            copy_dir(&p, &dest);
+        } else {
+            std::fs::copy(&p, &dest).unwrap();
+        }
+    }
+}
+
+/// A running service on its own database and blob folder.
+struct Instance {
+    h: Hiatus,
+    clock: ManualClock,
+    dir: tempfile::TempDir,
+    pg: Option<String>,
+    keys: Keyring,
+}
+
+fn config() -> ServiceConfig {
+    ServiceConfig {
+        password: PasswordParams::FAST,
+        ..Default::default()
+    }
+}
+
+impl Instance {
+    async fn open(dir: tempfile::TempDir, pg: Option<String>, keys: Keyring, at: Micros) -> Self {
+        let opts = DbOptions { max_connections: 8 };
+        let db = match &pg {
+            Some(name) => Db::connect(&db_url(name), &opts).await.unwrap(),
+            None => Db::open_sqlite(&dir.path().join("t.db"), &opts)
+                .await
+                .unwrap(),
+        };
+        let clock = ManualClock::new(at);
+        let h = Hiatus::new(
+            db,
+            Blobs::local(dir.path().join("files")).unwrap(),
+            keys.clone(),
+            Arc::new(clock.clone()),
+            config(),
+        );
+        Instance {
+            h,
+            clock,
+            dir,
+            pg,
+            keys,
+        }
+    }
+
+    async fn fresh(postgres: bool) -> Self {
+        let pg = if postgres {
+            let name = new_pg_name();
+            admin(format!("CREATE DATABASE {name}")).await.unwrap();
+            Some(name)
+        } else {
+            None
+        };
+        let i = Instance::open(
+            tempfile::tempdir().unwrap(),
+            pg,
+            Keyring::new(SecretKey::generate()),
+            START,
+        )
+        .await;
+        i.h.db.migrate().await.unwrap();
+        i
+    }
+
+    /// A copy of the database and the blob folder as they are now. PostgreSQL copies from a
+    /// template, which needs every connection to the source closed: the pool is reopened.
+    async fn snapshot(&mut self) -> Snapshot {
+        let dir = tempfile::tempdir().unwrap();
+        let pg = match self.pg.clone() {
+            Some(name) => {
+                self.h.db.close().await;
+                let copy = new_pg_name();
+                copy_pg(&name, &copy).await;
+                let db = Db::connect(&db_url(&name), &DbOptions { max_connections: 8 })
+                    .await
+                    .unwrap();
+                self.h = Hiatus::new(
+                    db,
+                    self.h.blobs.clone(),
+                    self.keys.clone(),
+                    Arc::new(self.clock.clone()),
+                    config(),
+                );
+                Some(copy)
+            }
+            None => {
+                assert!(self.h.db.checkpoint_wal().await.unwrap(), "checkpoint");
+                std::fs::copy(self.dir.path().join("t.db"), dir.path().join("t.db")).unwrap();
+                None
+            }
+        };
+        copy_dir(&self.dir.path().join("files"), &dir.path().join("files"));
+        Snapshot {
+            dir,
+            pg,
+            keys: self.keys.clone(),
+            at: self.h.now(),
+        }
+    }
+
+    async fn finish(self) {
+        self.h.db.close().await;
+        if let Some(name) = self.pg {
+            let _ = admin(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+        }
+    }
+}
+
+/// A frozen copy to start instances from.
+struct Snapshot {
+    dir: tempfile::TempDir,
+    pg: Option<String>,
+    keys: Keyring,
+    at: Micros,
+}
+
+impl Snapshot {
+    async fn instance(&self) -> Instance {
+        let dir = tempfile::tempdir().unwrap();
+        copy_dir(self.dir.path(), dir.path());
+        let pg = match &self.pg {
+            Some(source) => {
+                let name = new_pg_name();
+                copy_pg(source, &name).await;
+                Some(name)
+            }
+            None => None,
+        };
+        Instance::open(dir, pg, self.keys.clone(), self.at).await
+    }
+
+    async fn finish(self) {
+        if let Some(name) = self.pg {
+            let _ = admin(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Canonical dumps.
+
+fn sha256_hex(b: &[u8]) -> String {
+    Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
+}
+
+fn blob_dir(h: &Hiatus) -> PathBuf {
+    let Blobs::Local(dir) = &h.blobs;
+    dir.clone()
+}
+
+/// Every file under `dir`, by path relative to it, with the SHA-256 of its bytes.
+fn files_under(dir: &Path) -> BTreeMap<String, String> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                let rel = p.strip_prefix(root).unwrap().to_string_lossy().to_string();
+                out.insert(rel, sha256_hex(&std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+fn bytes_of(v: &Value) -> Option<Vec<u8>> {
+    let s = v.as_str()?;
+    let hex = s.strip_prefix("\\x").or_else(|| s.strip_prefix('x'))?;
+    (0..hex.len() / 2)
+        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok())
+        .collect()
+}
+
+/// Every row of every table (rows sorted) and every blob, with the values that are random
+/// per run replaced: the ids of audit events, outbox rows and jobs, the worker that held a
+/// job, and the pseudonym account's random email hash and fresh encryption (its sealed legal
+/// name is compared in the clear).
+async fn canonical(h: &Hiatus) -> BTreeMap<String, Vec<String>> {
+    let schema = live_schema(&h.db).await.unwrap();
+    let mut out = BTreeMap::new();
+    let mut tx = h.db.read().await.unwrap();
+    for (t, cols) in &schema {
+        let sql = match h.db.backend() {
+            Backend::Sqlite => format!(
+                "SELECT json_object({}) FROM \"{t}\"",
+                cols.iter()
+                    .map(|c| format!(
+                        "'{c}', CASE WHEN typeof(\"{c}\") = 'blob' THEN 'x' || hex(\"{c}\") ELSE \"{c}\" END"
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Backend::Postgres => format!("SELECT to_jsonb(r)::text FROM \"{t}\" r"),
+        };
+        let rows: Vec<(String,)> = tx.all_dyn(&sql, vec![]).await.unwrap();
+        let mut rows: Vec<String> = rows
+            .into_iter()
+            .map(|(j,)| {
+                let mut v: BTreeMap<String, Value> = serde_json::from_str(&j).unwrap();
+                let random = Value::String("<random per run>".into());
+                match t.as_str() {
+                    "audit_events" | "outbox" => {
+                        v.insert("id".into(), random);
+                    }
+                    "jobs" => {
+                        v.insert("id".into(), random.clone());
+                        if v["locked_by"]
+                            .as_str()
+                            .is_some_and(|w| w.starts_with("worker-"))
+                        {
+                            v.insert("locked_by".into(), random);
+                        }
+                    }
+                    "accounts" if !v["pseudonym"].is_null() => {
+                        v.insert("email_lookup".into(), random);
+                        let id = v["id"].as_str().unwrap().to_string();
+                        let name = match (
+                            bytes_of(&v["data_key_wrapped"]),
+                            bytes_of(&v["legal_name_enc"]),
+                        ) {
+                            (Some(w), Some(n)) => {
+                                let dk = h.keys.unwrap_data_key(&id, Some(&w)).unwrap();
+                                Value::String(
+                                    dk.open_field("accounts", "legal_name", &id, &n).unwrap(),
+                                )
+                            }
+                            (w, n) => {
+                                Value::String(format!("key {}, name {}", w.is_some(), n.is_some()))
+                            }
+                        };
+                        v.insert("legal_name_enc".into(), name);
+                        v.insert("data_key_wrapped".into(), Value::Null);
+                    }
+                    _ => {}
+                }
+                serde_json::to_string(&v).unwrap()
+            })
+            .collect();
+        rows.sort();
+        out.insert(t.clone(), rows);
+    }
+    tx.commit().await.unwrap();
+    out.insert(
+        "(blob folder)".into(),
+        files_under(&blob_dir(h))
+            .into_iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect(),
+    );
+    out
+}
+
+/// The differences between two dumps, in words (empty when equal).
+fn diff(a: &BTreeMap<String, Vec<String>>, b: &BTreeMap<String, Vec<String>>) -> String {
+    let mut out = String::new();
+    let tables: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    for t in tables {
+        let ra: BTreeSet<&String> = a.get(t).map(|v| v.iter().collect()).unwrap_or_default();
+        let rb: BTreeSet<&String> = b.get(t).map(|v| v.iter().collect()).unwrap_or_default();
+        let only_a: Vec<_> = ra.difference(&rb).take(2).collect();
+        let only_b: Vec<_> = rb.difference(&ra).take(2).collect();
+        if !only_a.is_empty() || !only_b.is_empty() {
+            out.push_str(&format!(
+                "\n  {t}: {} row(s) only in the reference, {} only here; reference e.g. {only_a:?}; here e.g. {only_b:?}",
+                ra.difference(&rb).count(),
+                rb.difference(&ra).count()
+            ));
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// A member with something for most rules.
+
+async fn actor(h: &Hiatus, id: AccountId) -> Actor {
+    let mut tx = h.db.read().await.unwrap();
+    let row = hiatus_store::accounts::get(&mut tx, id).await.unwrap();
+    tx.commit().await.unwrap();
+    Actor {
+        account: id,
+        session_id: "erasure-safety".into(),
+        role: row.role().unwrap(),
+        kind: row.kind().unwrap(),
+        state: row.state().unwrap(),
+        reauth_at: h.now(),
+    }
+}
+
+/// A small member over eight years (some invoices already past their retention), with more
+/// messages than one batch holds twice.
+const SMALL: Shape = Shape {
+    years: 8,
+    contracts: 8,
+    clients: 4,
+    payments: 12,
+    invoices: 10,
+    threads: 5,
+    messages: 4_100,
+    submissions: 5,
+    files: 8,
+    file_bytes: 64 << 10,
+    reviews: 4,
+    payouts: 4,
+    disputes: 1,
+    proposals: 6,
+};
+
+/// Stores a file row with its bytes (in plain, as shared files are stored).
+async fn store_file(h: &Hiatus, owner: AccountId, name: &str, bytes: &[u8]) {
+    let id = hiatus_domain::FileId::new().to_text();
+    let key = Blobs::new_key(&id);
+    h.blobs.put(&key, bytes).await.unwrap();
+    let row = hiatus_store::market::FileRow {
+        id,
+        owner_id: owner.to_text(),
+        kind: "attachment".into(),
+        message_id: None,
+        submission_id: None,
+        blob_key: key,
+        name: Some(name.into()),
+        name_enc: None,
+        content_type: "text/plain".into(),
+        size_bytes: bytes.len() as i64,
+        sha256: sha256_hex(bytes),
+        encrypted: false,
+        created_at: h.now(),
+    };
+    let mut tx = h.db.begin().await.unwrap();
+    hiatus_store::market::create_file(&mut tx, &row)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+}
+
+async fn schedule(h: &Hiatus, member: AccountId) -> Micros {
+    let a = actor(h, member).await;
+    h.schedule_deletion(
+        &a,
+        DeleteRequest {
+            password: None,
+            reason: ClosureReason::Other,
+            detail: Some("moving on".into()),
+            confirmation: "delete my account".into(),
+        },
+    )
+    .await
+    .unwrap()
+    .due_at
+}
+
+/// A generated member with a private file, a draft never sent, a phone number, a review they
+/// wrote and a ready export archive; deletion scheduled and the grace period over. Returns
+/// the instance, a snapshot of that moment and the member.
+async fn prepared(postgres: bool, seed: u64) -> (Instance, Snapshot, AccountId) {
+    let mut i = Instance::fresh(postgres).await;
+    let h = i.h.clone();
+    let summary = bulk::load(
+        &h.db,
+        &h.keys,
+        Some(&h.blobs),
+        &Plan {
+            seed,
+            shape: SMALL,
+            members: 1,
+            background: 20,
+            files: true,
+            now: START,
+            password_hash: "$argon2id$v=19$m=64,t=1,p=1$c2FsdA$aGFzaA".into(),
+        },
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    let member: AccountId = summary.members[0].id.parse().unwrap();
+    let a = actor(&h, member).await;
+    h.upload_private_file(
+        &a,
+        FileKind::Private,
+        Upload {
+            name: "notes.txt".into(),
+            content_type: "text/plain".into(),
+            bytes: b"private notes".to_vec(),
+        },
+    )
+    .await
+    .unwrap();
+    store_file(&h, member, "draft.txt", b"a draft never sent").await;
+    h.set_phone(&a, Some("+44 20 7946 0958".into()))
+        .await
+        .unwrap();
+    let contract: (String,) = {
+        let mut tx = h.db.read().await.unwrap();
+        let c = tx
+            .one(
+                "SELECT id FROM contracts WHERE freelancer_id = $1 AND status = 'ended' \
+                 AND id NOT IN (SELECT contract_id FROM reviews) ORDER BY id LIMIT 1",
+                args![member.to_text()],
+            )
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        c
+    };
+    h.write_review(&a, contract.0.parse().unwrap(), 5, "A fine client.")
+        .await
+        .unwrap();
+    let ex = h.request_export(&a, None).await.unwrap();
+    let built = h.build_export(&ex.id, None).await.unwrap();
+    assert!(matches!(built, BuildOutcome::Ready { .. }), "{built:?}");
+    let due = schedule(&h, member).await;
+    i.clock.set(due + 1);
+    let snap = i.snapshot().await;
+    (i, snap, member)
+}
+
+async fn erase_with_stops(h: &Hiatus, member: AccountId, k: u64) -> u64 {
+    let opts = EraseOptions {
+        ignore_grace: false,
+        stop_after: Some(k),
+    };
+    for runs in 1..10_000 {
+        match h.erase_account(member, HOLDER, &opts).await.unwrap() {
+            EraseOutcome::Stopped => continue,
+            EraseOutcome::Done => return runs,
+            other => panic!("run {runs} with stops after {k}: {other:?}"),
+        }
+    }
+    panic!("erasure never finished")
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. Crash safety.
+
+async fn crash_safety(postgres: bool) {
+    let (i, snap, member) = prepared(postgres, 41).await;
+    // The reference: an uninterrupted run on a twin.
+    let twin = snap.instance().await;
+    assert_eq!(
+        twin.h
+            .erase_account(member, HOLDER, &EraseOptions::default())
+            .await
+            .unwrap(),
+        EraseOutcome::Done
+    );
+    let reference = canonical(&twin.h).await;
+    twin.finish().await;
+
+    // What differs from the reference, with the kill patterns that gave it.
+    let mut problems: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    // Killed right after the first transaction: the account is already unusable.
+    let opts = EraseOptions {
+        ignore_grace: false,
+        stop_after: Some(1),
+    };
+    assert_eq!(
+        i.h.erase_account(member, HOLDER, &opts).await.unwrap(),
+        EraseOutcome::Stopped
+    );
+    let (state, key_gone): (String, i64) = {
+        let mut tx = i.h.db.read().await.unwrap();
+        let r = tx
+            .one(
+                "SELECT state, CAST((CASE WHEN data_key_wrapped IS NULL AND email_enc IS NULL THEN 1 ELSE 0 END) AS BIGINT) \
+                 FROM accounts WHERE id = $1",
+                args![member.to_text()],
+            )
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        r
+    };
+    assert_eq!(
+        (state.as_str(), key_gone),
+        ("deleted", 1),
+        "after the first transaction"
+    );
+    // Killed after every transaction: each rerun does one more and is killed again.
+    let n = 1 + erase_with_stops(&i.h, member, 1).await;
+    assert!(n > 30, "the erasure took {n} transactions");
+    let got = canonical(&i.h).await;
+    if got != reference {
+        problems
+            .entry(diff(&reference, &got))
+            .or_default()
+            .push("after every transaction".into());
+    }
+    // Killed every k transactions (k = 2..n-1; k = n is an uninterrupted run), each from the
+    // moment deletion became due.
+    for k in 2..n {
+        let inst = snap.instance().await;
+        let runs = erase_with_stops(&inst.h, member, k).await;
+        assert_eq!(runs, n.div_ceil(k), "k = {k}");
+        let got = canonical(&inst.h).await;
+        if got != reference {
+            problems
+                .entry(diff(&reference, &got))
+                .or_default()
+                .push(format!("every {k}"));
+        }
+        inst.finish().await;
+    }
+    eprintln!("crash safety: {n} transactions, every kill point tried");
+    snap.finish().await;
+    i.finish().await;
+    assert!(
+        problems.is_empty(),
+        "resumed runs ended elsewhere than the uninterrupted run:\n{}",
+        problems
+            .iter()
+            .map(|(d, kills)| format!("killed {}:{d}", kills.join(", ")))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_killed_at_every_transaction_ends_like_one_run() {
+    crash_safety(false).await;
+}
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_killed_at_every_transaction_ends_like_one_run() {
+    crash_safety(true).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6a. Cancelling in the last microsecond against the erasure job.
+
+/// Rows naming the member in the records they share or own (not their history, which
+/// cancelling adds to).
+async fn footprint(h: &Hiatus, member: AccountId) -> BTreeMap<String, i64> {
+    let cols = [
+        ("accounts", "id"),
+        ("profiles", "account_id"),
+        ("contracts", "client_id"),
+        ("contracts", "freelancer_id"),
+        ("messages", "author_id"),
+        ("thread_participants", "account_id"),
+        ("files", "owner_id"),
+        ("reviews", "author_id"),
+        ("reviews", "subject_id"),
+        ("submissions", "freelancer_id"),
+        ("invoices", "issuer_id"),
+        ("payments", "payee_id"),
+        ("balances", "account_id"),
+        ("proposals", "sender_id"),
+    ];
+    let mut out = BTreeMap::new();
+    let mut tx = h.db.read().await.unwrap();
+    for (t, c) in cols {
+        let n: i64 = tx
+            .scalar_dyn(
+                &format!("SELECT COUNT(*) FROM {t} WHERE {c} = $1"),
+                args![member.to_text()],
+            )
+            .await
+            .unwrap();
+        out.insert(format!("{t}.{c}"), n);
+    }
+    tx.commit().await.unwrap();
+    out
+}
+
+/// Every column (as text) of every table that mentions `old`, with how many rows, except the
+/// documented places that keep an erased member's old id.
+async fn mentions(h: &Hiatus, old: &str) -> BTreeMap<(String, String), i64> {
+    let schema = live_schema(&h.db).await.unwrap();
+    let mut out = BTreeMap::new();
+    let mut tx = h.db.read().await.unwrap();
+    for (t, cols) in &schema {
+        for c in cols {
+            let extra = match (t.as_str(), c.as_str()) {
+                ("accounts", "id") => " AND \"id\" <> $2",
+                ("erasures", "account_id") => " AND \"account_id\" <> $2",
+                ("audit_events", _) => " AND \"action\" <> 'account.erased'",
+                ("outbox", _) => " AND \"event\" <> 'account.deleted'",
+                _ => "",
+            };
+            let sql =
+                format!("SELECT COUNT(*) FROM \"{t}\" WHERE CAST(\"{c}\" AS TEXT) LIKE $1{extra}");
+            let mut a = args![format!("%{old}%")];
+            if extra.contains("$2") {
+                a.push(old.into());
+            }
+            let n: i64 = tx.scalar_dyn(&sql, a).await.unwrap();
+            if n > 0 {
+                out.insert((t.clone(), c.clone()), n);
+            }
+        }
+    }
+    tx.commit().await.unwrap();
+    out
+}
+
+/// A freelancer who worked for `client`: a contract, messages both ways, reviews both ways, a
+/// delivered file and a private one.
+async fn worker_of(h: &Hiatus, client: &Actor, n: usize) -> (AccountId, hiatus_domain::FileId) {
+    let id = h
+        .sign_up(
+            SignUp {
+                email: format!("racer{n}.{}@example.com", uuid::Uuid::new_v4().simple()),
+                password: "a long enough password".into(),
+                legal_name: format!("Racer {n}"),
+                display_name: format!("Racer {n}"),
+                kind: hiatus_domain::AccountKind::Freelancer,
+                headline: "Racing".into(),
+                bio: String::new(),
+            },
+            hiatus_domain::Role::Member,
+        )
+        .await
+        .unwrap();
+    let a = actor(h, id).await;
+    let c = h
+        .create_contract(client, id, "Race work", hiatus_domain::Currency::USD)
+        .await
+        .unwrap();
+    let (t, _) = h
+        .start_thread(client, id, "Race", "Ready?", Some(c.id))
+        .await
+        .unwrap();
+    h.post_message(&a, t.id, "Ready.").await.unwrap();
+    h.submit_work(
+        &a,
+        c.id,
+        "Done",
+        vec![Upload {
+            name: "work.txt".into(),
+            content_type: "text/plain".into(),
+            bytes: format!("work of racer {n}").into_bytes(),
+        }],
+    )
+    .await
+    .unwrap();
+    h.contract_action(client, c.id, ContractAction::End)
+        .await
+        .unwrap();
+    h.write_review(client, c.id, 5, "Quick.").await.unwrap();
+    h.write_review(&a, c.id, 5, "Clear.").await.unwrap();
+    let private = h
+        .upload_private_file(
+            &a,
+            FileKind::Private,
+            Upload {
+                name: "mine.txt".into(),
+                content_type: "text/plain".into(),
+                bytes: b"mine".to_vec(),
+            },
+        )
+        .await
+        .unwrap();
+    (id, private.id)
+}
+
+async fn cancel_race(postgres: bool) {
+    let i = Instance::fresh(postgres).await;
+    let h = &i.h;
+    let client_id = h
+        .sign_up(
+            SignUp {
+                email: "race.client@example.com".into(),
+                password: "a long enough password".into(),
+                legal_name: "Client".into(),
+                display_name: "Client".into(),
+                kind: hiatus_domain::AccountKind::Client,
+                headline: String::new(),
+                bio: String::new(),
+            },
+            hiatus_domain::Role::Member,
+        )
+        .await
+        .unwrap();
+    let client = actor(h, client_id).await;
+    let (mut cancelled, mut erased, mut busy) = (0, 0, 0);
+    // Head starts in microseconds (cancel, erase): a tight race first, then either side
+    // clearly ahead, so both endings are seen whatever the machine's timing.
+    let mut starts: Vec<(u64, u64)> = Vec::new();
+    for round in 0..3 {
+        for (c, e) in [(0, 0), (200, 0), (0, 200), (500, 0), (0, 500), (1000, 0)] {
+            starts.push((c * (round + 1), e * (round + 1)));
+        }
+    }
+    starts.extend([(100_000, 0), (0, 100_000)]);
+    for (n, (cancel_after, erase_after)) in starts.into_iter().enumerate() {
+        let (member, private) = worker_of(h, &client, n).await;
+        let due = schedule(h, member).await;
+        let before = footprint(h, member).await;
+        let a = actor(h, member).await;
+        // The member's clock says one microsecond is left; the executor's says it is due.
+        i.clock.set(due - 1);
+        let executor = Hiatus::new(
+            h.db.clone(),
+            h.blobs.clone(),
+            i.keys.clone(),
+            Arc::new(ManualClock::new(due)),
+            config(),
+        );
+        let (hc, ac) = (h.clone(), a.clone());
+        let cancel = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_micros(cancel_after)).await;
+            hc.cancel_deletion(&ac).await
+        });
+        let erase = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_micros(erase_after)).await;
+            executor
+                .erase_account(member, HOLDER, &EraseOptions::default())
+                .await
+        });
+        let (c, e) = tokio::join!(cancel, erase);
+        let (c, e) = (c.unwrap(), e.unwrap().unwrap());
+        let mut tx = h.db.read().await.unwrap();
+        let (state,): (String,) = tx
+            .one(
+                "SELECT state FROM accounts WHERE id = $1",
+                args![member.to_text()],
+            )
+            .await
+            .unwrap();
+        let (status, locked_by): (String, Option<String>) = tx
+            .one(
+                "SELECT status, locked_by FROM erasures WHERE account_id = $1",
+                args![member.to_text()],
+            )
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        match (&c, &e) {
+            (Ok(_), EraseOutcome::NotDue | EraseOutcome::Busy) => {
+                cancelled += 1;
+                if e == EraseOutcome::Busy {
+                    busy += 1;
+                }
+                assert_eq!(
+                    (state.as_str(), status.as_str()),
+                    ("active", "cancelled"),
+                    "race {n}"
+                );
+                assert_eq!(footprint(h, member).await, before, "race {n}: data intact");
+                let a = actor(h, member).await;
+                let me = h.me(&a).await.unwrap();
+                assert_eq!(me.phone, None);
+                assert_eq!(me.display_name, format!("Racer {n}"));
+                let (_, bytes) = h.download_file(&a, private).await.unwrap();
+                assert_eq!(bytes, b"mine", "race {n}: the private file is readable");
+                if locked_by.is_some() {
+                    eprintln!(
+                        "race {n}: the cancelled erasure keeps a lease of {locked_by:?} (outcome {e:?})"
+                    );
+                }
+            }
+            (Err(_), EraseOutcome::Done) => {
+                erased += 1;
+                assert_eq!(
+                    (state.as_str(), status.as_str()),
+                    ("deleted", "done"),
+                    "race {n}"
+                );
+                let left = mentions(h, &member.to_text()).await;
+                assert!(
+                    left.is_empty(),
+                    "race {n}: the old id is still referenced: {left:?}"
+                );
+                assert!(matches!(
+                    h.profile(None, member).await,
+                    Err(ServiceError::NotFound(_))
+                ));
+            }
+            other => panic!(
+                "race {n}: an inconsistent outcome {other:?} (state {state}, erasure {status})"
+            ),
+        }
+    }
+    eprintln!(
+        "cancel race: {cancelled} cancelled ({busy} with Busy from the executor), {erased} erased"
+    );
+    assert!(cancelled > 0 && erased > 0, "both endings were seen");
+
+    // After the due time, cancelling is refused and changes nothing.
+    let (member, _) = worker_of(h, &client, 99).await;
+    let due = schedule(h, member).await;
+    let a = actor(h, member).await;
+    for at in [due, due + 1, due + 3_600_000_000] {
+        i.clock.set(at);
+        match h.cancel_deletion(&a).await {
+            Err(e) => assert_eq!(e.code(), "grace_period_ended", "{e:?}"),
+            Ok(s) => panic!("cancelled at {at} (due {due}): {s:?}"),
+        }
+    }
+    let mut tx = h.db.read().await.unwrap();
+    let (state,): (String,) = tx
+        .one(
+            "SELECT state FROM accounts WHERE id = $1",
+            args![member.to_text()],
+        )
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(state, "deletion_scheduled");
+    i.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_cancel_at_the_last_microsecond_races_the_erasure() {
+    cancel_race(false).await;
+}
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_cancel_at_the_last_microsecond_races_the_erasure() {
+    cancel_race(true).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6b. Two executors, two workers.
+
+async fn two_executors(postgres: bool) {
+    let (i, snap, member) = prepared(postgres, 51).await;
+    i.finish().await;
+    let mut problems = Vec::new();
+
+    let single = snap.instance().await;
+    assert_eq!(
+        single
+            .h
+            .erase_account(member, HOLDER, &EraseOptions::default())
+            .await
+            .unwrap(),
+        EraseOutcome::Done
+    );
+    let reference = canonical(&single.h).await;
+    single.finish().await;
+    for round in 0..3 {
+        let inst = snap.instance().await;
+        let (h1, h2) = (inst.h.clone(), inst.h.clone());
+        let a = tokio::spawn(async move {
+            h1.erase_account(member, HOLDER, &EraseOptions::default())
+                .await
+        });
+        let b = tokio::spawn(async move {
+            for _ in 0..round {
+                tokio::task::yield_now().await;
+            }
+            h2.erase_account(member, "eraser-2", &EraseOptions::default())
+                .await
+        });
+        let (a, b) = tokio::join!(a, b);
+        let outcomes = [a.unwrap().unwrap(), b.unwrap().unwrap()];
+        assert!(
+            outcomes.contains(&EraseOutcome::Done)
+                && outcomes
+                    .iter()
+                    .all(|o| matches!(o, EraseOutcome::Done | EraseOutcome::Busy)),
+            "round {round}: {outcomes:?}"
+        );
+        let got = canonical(&inst.h).await;
+        if got != reference {
+            problems.push(format!(
+                "two executors, round {round}:{}",
+                diff(&reference, &got)
+            ));
+        }
+        inst.finish().await;
+    }
+
+    let single = snap.instance().await;
+    Worker::new(single.h.clone(), Duration::from_millis(5))
+        .drain()
+        .await
+        .unwrap();
+    let reference = canonical(&single.h).await;
+    single.finish().await;
+    for round in 0..2 {
+        let inst = snap.instance().await;
+        let w1 = Worker::new(inst.h.clone(), Duration::from_millis(5));
+        let w2 = Worker::new(inst.h.clone(), Duration::from_millis(5));
+        let a = tokio::spawn(async move { w1.drain().await });
+        let b = tokio::spawn(async move { w2.drain().await });
+        let (a, b) = tokio::join!(a, b);
+        a.unwrap().unwrap();
+        b.unwrap().unwrap();
+        let got = canonical(&inst.h).await;
+        if got != reference {
+            problems.push(format!(
+                "two workers, round {round}:{}",
+                diff(&reference, &got)
+            ));
+        }
+        inst.finish().await;
+    }
+    snap.finish().await;
+    assert!(
+        problems.is_empty(),
+        "{} concurrent run(s) ended elsewhere than a single run:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_two_executors_end_like_one() {
+    two_executors(false).await;
+}
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_two_executors_end_like_one() {
+    two_executors(true).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6c. An export being built while erasure starts.
+
+async fn export_during_erasure(postgres: bool) {
+    let (i, snap, member) = prepared(postgres, 61).await;
+    i.finish().await;
+    let mut outcomes = Vec::new();
+    for delay in [0u64, 2, 10, 40, 150] {
+        let inst = snap.instance().await;
+        let h = inst.h.clone();
+        let a = actor(&h, member).await;
+        let ex = h.request_export(&a, None).await.unwrap();
+        let (hb, he, id) = (h.clone(), h.clone(), ex.id.clone());
+        let build = tokio::spawn(async move { hb.build_export(&id, None).await });
+        let erase = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+            he.erase_account(member, HOLDER, &EraseOptions::default())
+                .await
+        });
+        let (b, e) = tokio::join!(build, erase);
+        let b = b.expect("the build does not panic");
+        assert_eq!(e.unwrap().unwrap(), EraseOutcome::Done, "delay {delay} ms");
+        let left: i64 = {
+            let mut tx = h.db.read().await.unwrap();
+            let n = tx
+                .scalar(
+                    "SELECT COUNT(*) FROM exports WHERE account_id = $1 OR id = $2",
+                    args![member.to_text(), ex.id.clone()],
+                )
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            n
+        };
+        assert_eq!(
+            left, 0,
+            "delay {delay} ms: the export rows are gone ({b:?})"
+        );
+        let files: Vec<String> = files_under(&blob_dir(&h))
+            .into_keys()
+            .filter(|k| k.starts_with("exports"))
+            .collect();
+        assert!(
+            files.is_empty(),
+            "delay {delay} ms: archive files remain after erasure: {files:?} (build: {b:?})"
+        );
+        outcomes.push(match &b {
+            Ok(BuildOutcome::Ready { .. }) => "ready before erasure".to_string(),
+            Ok(BuildOutcome::Skipped) => "skipped".to_string(),
+            Err(e) => format!("error {}: {e:?}", e.code()),
+        });
+        inst.finish().await;
+    }
+    eprintln!("builds racing the erasure: {outcomes:?}");
+    assert!(
+        outcomes.iter().any(|o| o != "ready before erasure"),
+        "at least one build overlapped the erasure: {outcomes:?}"
+    );
+    snap.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_export_built_during_erasure_leaves_nothing() {
+    export_during_erasure(false).await;
+}
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_export_built_during_erasure_leaves_nothing() {
+    export_during_erasure(true).await;
+}
