@@ -34,14 +34,31 @@ pub enum Backend {
 /// A connection pool on one of the two backends.
 #[derive(Clone, Debug)]
 pub enum Db {
-    Sqlite(SqlitePool),
+    Sqlite(SqlitePool, WriteGate),
     Postgres(PgPool),
+}
+
+/// SQLite lets one transaction write at a time. Writers of one process queue here, first come
+/// first served, instead of polling the file lock: SQLite's own wait sleeps and retries with
+/// growing pauses, so a writer could miss one short gap after another while a long job (an
+/// erasure in batches) keeps taking the lock. (Other processes still meet the file lock.)
+#[derive(Clone, Debug)]
+pub struct WriteGate(Arc<tokio::sync::Semaphore>);
+
+impl WriteGate {
+    fn new() -> Self {
+        Self(Arc::new(tokio::sync::Semaphore::new(1)))
+    }
 }
 
 /// An open transaction. Every repository function takes one, so a state change, its audit
 /// event and its jobs commit together or not at all.
 pub enum Tx {
-    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    /// A SQLite transaction; a writing one holds the process's place at the [`WriteGate`].
+    Sqlite(
+        sqlx::Transaction<'static, Sqlite>,
+        Option<tokio::sync::OwnedSemaphorePermit>,
+    ),
     Postgres(sqlx::Transaction<'static, Postgres>),
 }
 
@@ -51,7 +68,7 @@ pub enum Tx {
 macro_rules! on_tx {
     ($tx:expr, |$c:ident| $body:expr) => {
         match $tx {
-            $crate::db::Tx::Sqlite(t) => {
+            $crate::db::Tx::Sqlite(t, _) => {
                 let $c = &mut **t;
                 $body
             }
@@ -119,13 +136,13 @@ impl Db {
             .max_connections(opts.max_connections.max(1))
             .connect_with(o)
             .await?;
-        Ok(Db::Sqlite(pool))
+        Ok(Db::Sqlite(pool, WriteGate::new()))
     }
 
     /// Which engine this is.
     pub fn backend(&self) -> Backend {
         match self {
-            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Sqlite(..) => Backend::Sqlite,
             Db::Postgres(_) => Backend::Postgres,
         }
     }
@@ -133,7 +150,7 @@ impl Db {
     /// Applies the pending migrations of this backend.
     pub async fn migrate(&self) -> StoreResult<usize> {
         match self {
-            Db::Sqlite(p) => {
+            Db::Sqlite(p, _) => {
                 let m = sqlx::migrate!("./migrations/sqlite");
                 m.run(p).await?;
                 Ok(m.migrations.len())
@@ -150,7 +167,15 @@ impl Db {
     /// (`BEGIN IMMEDIATE`), so two writers never deadlock upgrading a read lock.
     pub async fn begin(&self) -> StoreResult<Tx> {
         Ok(match self {
-            Db::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Sqlite(p, gate) => {
+                let permit = gate
+                    .0
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| StoreError::Config("the database was closed".into()))?;
+                Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?, Some(permit))
+            }
             Db::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }
@@ -158,7 +183,7 @@ impl Db {
     /// Starts a transaction that only reads.
     pub async fn read(&self) -> StoreResult<Tx> {
         Ok(match self {
-            Db::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            Db::Sqlite(p, _) => Tx::Sqlite(p.begin().await?, None),
             Db::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }
@@ -168,7 +193,7 @@ impl Db {
     /// part of the log busy. PostgreSQL: nothing to do.
     pub async fn checkpoint_wal(&self) -> StoreResult<bool> {
         match self {
-            Db::Sqlite(p) => {
+            Db::Sqlite(p, _) => {
                 let (busy, _, _): (i64, i64, i64) =
                     sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
                         .fetch_one(p)
@@ -182,7 +207,7 @@ impl Db {
     /// Closes the pool, checkpointing the SQLite WAL.
     pub async fn close(&self) {
         match self {
-            Db::Sqlite(p) => p.close().await,
+            Db::Sqlite(p, _) => p.close().await,
             Db::Postgres(p) => p.close().await,
         }
     }
@@ -201,7 +226,7 @@ impl Tx {
     /// Commits.
     pub async fn commit(self) -> StoreResult<()> {
         match self {
-            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Sqlite(t, _permit) => t.commit().await?,
             Tx::Postgres(t) => t.commit().await?,
         }
         Ok(())
@@ -210,7 +235,7 @@ impl Tx {
     /// Rolls back (also what dropping does).
     pub async fn rollback(self) -> StoreResult<()> {
         match self {
-            Tx::Sqlite(t) => t.rollback().await?,
+            Tx::Sqlite(t, _permit) => t.rollback().await?,
             Tx::Postgres(t) => t.rollback().await?,
         }
         Ok(())
@@ -219,7 +244,7 @@ impl Tx {
     /// Which engine this transaction runs on.
     pub fn backend(&self) -> Backend {
         match self {
-            Tx::Sqlite(_) => Backend::Sqlite,
+            Tx::Sqlite(..) => Backend::Sqlite,
             Tx::Postgres(_) => Backend::Postgres,
         }
     }
@@ -242,7 +267,7 @@ impl Tx {
     pub async fn exec_built(&mut self, sql: String, args: EncodedArgs) -> StoreResult<u64> {
         let sql = sqlx::AssertSqlSafe(sql);
         Ok(match (self, args) {
-            (Tx::Sqlite(t), EncodedArgs::Sqlite(a)) => sqlx::query_with(sql, a)
+            (Tx::Sqlite(t, _), EncodedArgs::Sqlite(a)) => sqlx::query_with(sql, a)
                 .execute(&mut **t)
                 .await?
                 .rows_affected(),

@@ -644,6 +644,15 @@ impl CompiledRule {
         // Rules with blobs read the batch's blob keys first and then delete the same rows, so
         // both statements take the rows in key order; the others take whatever the index
         // gives first (sorting every remaining row per batch would cost more than the batch).
+        //
+        // On SQLite a batch names its rows by rowid, and nothing else: with the member's
+        // condition repeated outside the subquery, SQLite walks every remaining row of the
+        // member through the index for each batch (quadratic in the member's rows). On
+        // PostgreSQL the key and the condition together are what its planner handles well.
+        let (key, outer) = match backend {
+            Backend::Sqlite => ("rowid", String::new()),
+            Backend::Postgres => (key, format!("{m_stmt} AND ")),
+        };
         let order = if r.blobs.is_some() {
             format!(" ORDER BY {key}")
         } else {
@@ -651,8 +660,8 @@ impl CompiledRule {
         };
         let pick = format!("SELECT {key} FROM {t} WHERE {m_stmt}{order} LIMIT {BATCH}");
         let batch_sql = match &set {
-            None => format!("DELETE FROM {t} WHERE {m_stmt} AND {key} IN ({pick})"),
-            Some(set) => format!("UPDATE {t} SET {set} WHERE {m_stmt} AND {key} IN ({pick})"),
+            None => format!("DELETE FROM {t} WHERE {outer}{key} IN ({pick})"),
+            Some(set) => format!("UPDATE {t} SET {set} WHERE {outer}{key} IN ({pick})"),
         };
         let blobs_sql = r
             .blobs
@@ -675,10 +684,16 @@ impl CompiledRule {
                 let from = &s.from;
                 match s.purge {
                     Purge::Rows => (
-                        Some(format!(
-                            "DELETE FROM {t} WHERE {m} = $1 AND {from} <= $2 AND {key} IN \
-                             (SELECT {key} FROM {t} WHERE {m} = $1 AND {from} <= $2 LIMIT {BATCH})"
-                        )),
+                        Some(match backend {
+                            Backend::Sqlite => format!(
+                                "DELETE FROM {t} WHERE rowid IN \
+                                 (SELECT rowid FROM {t} WHERE {m} = $1 AND {from} <= $2 LIMIT {BATCH})"
+                            ),
+                            Backend::Postgres => format!(
+                                "DELETE FROM {t} WHERE {m} = $1 AND {from} <= $2 AND {key} IN \
+                                 (SELECT {key} FROM {t} WHERE {m} = $1 AND {from} <= $2 LIMIT {BATCH})"
+                            ),
+                        }),
                         Some(format!("SELECT MIN({from}) FROM {t} WHERE {m} = $1")),
                     ),
                     // The rows stay; the identity is needed until the latest one's period ends.
@@ -690,7 +705,6 @@ impl CompiledRule {
             }
             None => (None, None),
         };
-        let _ = backend;
         CompiledRule {
             rule: r.clone(),
             count_sql,
@@ -848,6 +862,14 @@ mod tests {
             audit.batch_sql.contains("SET detail = $2") && audit.batch_sql.contains("NOT IN ($3)"),
             "{}",
             audit.batch_sql
+        );
+        let sqlite = p.compile(Backend::Sqlite);
+        let msgs = sqlite.iter().find(|c| c.rule.table == "messages").unwrap();
+        assert_eq!(
+            msgs.batch_sql,
+            format!(
+                "UPDATE messages SET author_id = $2 WHERE rowid IN (SELECT rowid FROM messages WHERE author_id = $1 LIMIT {BATCH})"
+            )
         );
         let jobs = rules.iter().find(|c| c.rule.table == "jobs").unwrap();
         assert_eq!(jobs.member_arg("abc"), "%\"account_id\":\"abc\"%");

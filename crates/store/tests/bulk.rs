@@ -80,7 +80,7 @@ async fn loads_counts_and_is_deterministic() {
     for (table, n) in &s.tables {
         let sql = format!("SELECT COUNT(*) FROM {table}");
         let got: i64 = match &db {
-            Db::Sqlite(p) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            Db::Sqlite(p, _) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
                 .fetch_one(p)
                 .await
                 .unwrap(),
@@ -98,7 +98,7 @@ async fn loads_counts_and_is_deterministic() {
     assert_eq!(s.file_bytes, 2 * 64 * 1024);
 
     // Foreign keys hold, and the connection is back to how it was before the load.
-    if let Db::Sqlite(p) = &db {
+    if let Db::Sqlite(p, _) = &db {
         let broken: Vec<(String, i64, String, i64)> = sqlx::query_as("PRAGMA foreign_key_check")
             .fetch_all(p)
             .await

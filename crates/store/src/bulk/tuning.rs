@@ -36,7 +36,7 @@ const JOURNAL_MODES: [&str; 6] = ["delete", "truncate", "persist", "memory", "wa
 
 impl SqliteTuning {
     pub(super) async fn apply(db: &Db) -> StoreResult<Option<Self>> {
-        let Db::Sqlite(pool) = db else {
+        let Db::Sqlite(pool, _) = db else {
             return Ok(None);
         };
         if pool.options().get_max_connections() != 1 {
@@ -62,7 +62,7 @@ impl SqliteTuning {
     }
 
     pub(super) async fn restore(self, db: &Db) -> StoreResult<()> {
-        if let Db::Sqlite(pool) = db {
+        if let Db::Sqlite(pool, _) = db {
             let mode = self.journal_mode.to_lowercase();
             if JOURNAL_MODES.contains(&mode.as_str()) {
                 let _: String = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
@@ -77,7 +77,7 @@ impl SqliteTuning {
 }
 
 async fn set(db: &Db, synchronous: i64, cache_size: i64, fk: i64) -> StoreResult<()> {
-    if let Db::Sqlite(pool) = db {
+    if let Db::Sqlite(pool, _) = db {
         // Integers only, read from SQLite or constants: nothing from outside.
         let sql = format!(
             "PRAGMA synchronous = {synchronous}; PRAGMA cache_size = {cache_size}; PRAGMA foreign_keys = {fk}"
