@@ -43,14 +43,22 @@ pub enum BenchMode {
     /// Time a member's full export against a floor (the same rows selected, the same file
     /// bytes read and hashed), alternating the two.
     Export(export::ExportBenchArgs),
+    /// Time a member's erasure against a floor (the same row changes by hand in one
+    /// transaction), each run on a fresh copy of the database, and other members' write
+    /// latency while it runs.
+    Erase(erase::EraseBenchArgs),
 }
+
+mod erase;
 
 /// The Argon2 parameters of `PasswordParams::FAST`, as they appear in a stored hash.
 const FAST_HASH_PREFIX: &str = "$argon2id$v=19$m=64,t=1,p=1$";
 
 pub async fn run(g: &Global, a: BenchArgs) -> Result<()> {
-    if let Some(BenchMode::Export(e)) = a.mode {
-        return export::run(g, e).await;
+    match a.mode {
+        Some(BenchMode::Export(e)) => return export::run(g, e).await,
+        Some(BenchMode::Erase(e)) => return erase::run(g, e).await,
+        None => {}
     }
     let email_text = a.email.as_deref().context("--email is required")?;
     let h = config::hiatus(g).await?;
