@@ -43,10 +43,13 @@ pub struct DeleteRequest {
 }
 
 /// One line of the plan: what happens to one kind of record.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct PlanItem {
     pub table: String,
     pub what: String,
+    /// `what` for a single record.
+    #[serde(default)]
+    pub what_one: String,
     /// `delete`, `pseudonymize`, `redact` or `retain`.
     #[schema(value_type = String)]
     pub action: Action,
@@ -446,6 +449,11 @@ impl Hiatus {
             items.push(PlanItem {
                 table: rule.rule.table.clone(),
                 what: rule.rule.noun.clone(),
+                what_one: rule
+                    .rule
+                    .one
+                    .clone()
+                    .unwrap_or_else(|| rule.rule.noun.clone()),
                 action: rule.rule.action,
                 count: n,
                 retained_until: until,
@@ -471,7 +479,7 @@ impl Hiatus {
             )
             .await?;
         let pseudonym = row.pseudonym.clone().unwrap_or_default();
-        let summary = plan_sentences(&items, &pseudonym, counterparties, false);
+        let summary = plan_sentences(&items, Some(&pseudonym), counterparties, false);
         let _ = now;
         Ok(ErasurePlan {
             account_id: account,
@@ -587,6 +595,9 @@ impl Hiatus {
                     }
                     None => None,
                 };
+                // What erasure is about to do, counted before anything changes: the receipt
+                // tells it in the past tense when erasure ends (counts and dates only).
+                let plan = self.plan_in(&mut tx, account, &row, now).await?;
                 let lookup: [u8; 32] = hiatus_store::crypto::random_bytes();
                 erasures::make_unusable(
                     &mut tx,
@@ -608,6 +619,12 @@ impl Hiatus {
                     Some(account),
                     json!({"account_id": account}),
                     now,
+                )
+                .await?;
+                erasures::set_receipt(
+                    &mut tx,
+                    account,
+                    &json!({"plan": {"items": plan.items, "counterparties": plan.counterparties}}),
                 )
                 .await?;
                 tx.commit().await?;
@@ -702,7 +719,20 @@ impl Hiatus {
                 }
             }
         }
-        let summary = {
+        // The plan counted when erasure started, told in the past tense.
+        let planned: Option<(Vec<PlanItem>, i64)> = row
+            .receipt
+            .as_deref()
+            .and_then(|r| serde_json::from_str::<serde_json::Value>(r).ok())
+            .and_then(|v| {
+                let items = serde_json::from_value(v["plan"]["items"].clone()).ok()?;
+                Some((items, v["plan"]["counterparties"].as_i64().unwrap_or(0)))
+            });
+        let summary = if let Some((items, counterparties)) = &planned {
+            let mut s = vec![format!("Your account was erased on {}.", format_date(now))];
+            s.extend(plan_sentences(items, None, *counterparties, true));
+            s
+        } else {
             let mut s = vec![format!("Your account was erased on {}.", format_date(now))];
             for r in retained.iter().filter(|r| !quiet.contains(&r.what)) {
                 s.push(if r.kept_by_others {
@@ -1019,43 +1049,63 @@ impl Hiatus {
 /// The plan in sentences, present tense ("are deleted") or past tense for the receipt.
 pub fn plan_sentences(
     items: &[PlanItem],
-    pseudonym: &str,
+    pseudonym: Option<&str>,
     counterparties: i64,
     past: bool,
 ) -> Vec<String> {
     let mut out = Vec::new();
-    let (stay, are, were) = if past {
-        ("stayed", "were", "were")
+    // The receipt kept after erasure does not name the pseudonym (nothing links the two).
+    let under = match pseudonym {
+        Some(p) => format!("\u{201c}{p}\u{201d}"),
+        None => "your pseudonym".to_string(),
+    };
+    // Retention is still running when the receipt is written: "are kept until" either way.
+    let (stay, are, were, is) = if past {
+        ("stayed", "are", "were", "is")
     } else {
-        ("stay", "are", "are")
+        ("stay", "are", "are", "is")
     };
     if counterparties > 0 {
         out.push(format!(
-            "{} {} you worked with keep their records of your work together, where you appear as \u{201c}{pseudonym}\u{201d}.",
+            "{} {} you worked with {} their records of your work together, where you appear under {under}.",
             thousands(counterparties),
-            if counterparties == 1 { "person" } else { "people" }
+            if counterparties == 1 { "person" } else { "people" },
+            match (past, counterparties == 1) {
+                (true, _) => "kept",
+                (false, true) => "keeps",
+                (false, false) => "keep",
+            }
         ));
     }
     for i in items.iter().filter(|i| i.count > 0 && i.in_summary) {
         let n = thousands(i.count);
+        let single = i.count == 1 && !i.what_one.is_empty();
+        let what = if single { &i.what_one } else { &i.what };
+        let (stay, are, were) = if single {
+            (
+                if past { "stayed" } else { "stays" },
+                "is",
+                if past { "was" } else { "is" },
+            )
+        } else {
+            (stay, are, were)
+        };
         let line = match i.action {
-            Action::Pseudonymize => format!(
-                "{n} {} {stay} visible to the people involved, under \u{201c}{pseudonym}\u{201d}.",
-                i.what
-            ),
+            Action::Pseudonymize => {
+                format!("{n} {what} {stay} visible to the people involved, under {under}.",)
+            }
             Action::Retain if i.kept_by_others => format!(
-                "{n} {} {stay} with the people involved under \u{201c}{pseudonym}\u{201d}; your legal name on them {are} kept until {} for {}, then deleted.",
-                i.what,
+                "{n} {what} {stay} with the people involved under {under}; your legal name on {} {is} kept until {} for {}, then deleted.",
+                if single { "it" } else { "them" },
                 i.retained_until.map(format_date).unwrap_or_default(),
                 i.basis.as_deref().unwrap_or("a legal obligation")
             ),
             Action::Retain => format!(
-                "{n} {} {are} kept until {} for {}, then deleted.",
-                i.what,
+                "{n} {what} {are} kept until {} for {}, then deleted.",
                 i.retained_until.map(format_date).unwrap_or_default(),
                 i.basis.as_deref().unwrap_or("a legal obligation")
             ),
-            Action::Delete => format!("{n} {} {were} deleted.", i.what),
+            Action::Delete => format!("{n} {what} {were} deleted."),
             Action::Redact => continue,
         };
         out.push(line);
@@ -1099,6 +1149,7 @@ mod tests {
                 basis: None,
                 kept_by_others: false,
                 in_summary: true,
+                what_one: String::new(),
             },
             PlanItem {
                 table: "invoices".into(),
@@ -1109,6 +1160,7 @@ mod tests {
                 basis: Some("tax and bookkeeping law".into()),
                 kept_by_others: false,
                 in_summary: true,
+                what_one: String::new(),
             },
             PlanItem {
                 table: "files".into(),
@@ -1119,9 +1171,10 @@ mod tests {
                 basis: None,
                 kept_by_others: false,
                 in_summary: true,
+                what_one: String::new(),
             },
         ];
-        let s = plan_sentences(&items, "Former freelancer #7F3A2C", 7, false);
+        let s = plan_sentences(&items, Some("Former freelancer #7F3A2C"), 7, false);
         assert_eq!(s.len(), 3, "{s:?}");
         assert!(s[0].starts_with("7 people"));
         assert!(

@@ -1092,14 +1092,50 @@ async fn plan_and_receipt(env: &support::Env, member: AccountId, who: &str) -> V
             ));
         }
     }
-    // One sentence for the erasure, then one per retained kind the plan tells (a kind whose
-    // rows another line already tells is not told twice).
-    let told = got
+    // The receipt tells the plan in the past tense: the erasure's date first, then a sentence
+    // for every kind the plan told, retained kinds with their dates; the pseudonym is not
+    // named (nothing links it to the person any more).
+    assert!(
+        got.summary[0].starts_with("Your account was erased on "),
+        "{:?}",
+        got.summary
+    );
+    let told: Vec<&hiatus_service::erasure::PlanItem> = plan
+        .items
+        .iter()
+        .filter(|i| i.count > 0 && i.in_summary && i.action != Action::Redact)
+        .collect();
+    let people = usize::from(plan.counterparties > 0);
+    assert_eq!(
+        got.summary.len(),
+        1 + people + told.len(),
+        "{:?}",
+        got.summary
+    );
+    for l in got
         .retained
         .iter()
-        .filter(|l| plan.items.iter().any(|i| i.what == l.what && i.in_summary))
-        .count();
-    assert!(got.summary.len() == told + 1, "{:?}", got.summary);
+        .filter(|l| told.iter().any(|i| i.what == l.what))
+    {
+        let date = hiatus_service::clock::format_date(l.until);
+        let one = told
+            .iter()
+            .find(|i| i.what == l.what)
+            .map(|i| i.what_one.clone())
+            .unwrap_or_default();
+        let named = |s: &String| s.contains(&l.what) || (l.count == 1 && s.contains(&one));
+        assert!(
+            got.summary.iter().any(|s| named(s) && s.contains(&date)),
+            "{who}: the receipt does not tell {} until {date}: {:?}",
+            l.what,
+            got.summary
+        );
+    }
+    assert!(
+        !got.summary.iter().any(|s| s.contains(&plan.pseudonym)),
+        "the receipt names the pseudonym: {:?}",
+        got.summary
+    );
     problems
 }
 

@@ -206,6 +206,21 @@ pub async fn make_unusable(
     Ok(())
 }
 
+/// Keeps what the first step counted (the plan, counts and dates only), for the receipt the
+/// last step writes.
+pub async fn set_receipt(
+    tx: &mut Tx,
+    account: AccountId,
+    receipt: &serde_json::Value,
+) -> StoreResult<()> {
+    tx.exec(
+        "UPDATE erasures SET receipt = $2 WHERE account_id = $1",
+        args![account.to_text(), receipt.to_string()],
+    )
+    .await?;
+    Ok(())
+}
+
 /// The last step: the link between the tombstone and the pseudonym is cleared and the
 /// receipt (counts and dates only) is kept.
 pub async fn finish(

@@ -183,6 +183,8 @@ pub struct Rule {
     pub columns: BTreeMap<String, String>,
     /// What the rows are, for the plan ("messages you wrote").
     pub noun: String,
+    /// The same for one row ("message you wrote"); the noun when not given.
+    pub one: Option<String>,
     /// Whether the plan's sentences tell this rule (false for a rule whose rows another rule
     /// already tells, such as the second id column of the same records).
     #[serde(default = "yes")]

@@ -82,7 +82,7 @@ async fn a_scheduled_deletion_can_be_cancelled(t: &TestApp) {
     assert_eq!(receipt["due_at"], json!(t.now() + 30 * DAY));
     let summary = receipt["plan"]["summary"].to_string();
     assert!(
-        summary.contains("contracts as freelancer stay visible"),
+        summary.contains("1 contract as freelancer stays visible"),
         "{summary}"
     );
     // Hidden at once; logging in offers to cancel.
