@@ -96,6 +96,48 @@ pub enum AdminCommand {
     Jobs,
     /// Number of accounts per lifecycle state.
     Accounts,
+    /// Webhook subscriptions and their delivery log.
+    Webhooks {
+        #[command(subcommand)]
+        command: WebhookCommand,
+    },
+}
+
+/// `hiatus admin webhooks …`
+#[derive(Subcommand, Debug)]
+pub enum WebhookCommand {
+    /// Subscribe a URL to events; prints the subscription and its signing secret (shown once).
+    Add {
+        /// Where to POST the events (https:// in production).
+        #[arg(long)]
+        url: String,
+        /// Comma-separated event names, or * for all of them.
+        #[arg(long, default_value = "*", value_delimiter = ',')]
+        events: Vec<String>,
+    },
+    /// List the subscriptions.
+    List,
+    /// Stop a subscription (its delivery log stays).
+    Remove {
+        #[arg(long)]
+        id: String,
+    },
+    /// The delivery log, newest first.
+    Deliveries {
+        /// Only this subscription's deliveries.
+        #[arg(long)]
+        subscription: Option<String>,
+        /// Only deliveries in this state: pending, delivered or dead.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Send a dead (or delivered) delivery again.
+    Replay {
+        #[arg(long)]
+        delivery: String,
+    },
 }
 
 fn shutdown_signal() -> watch::Receiver<bool> {
@@ -410,6 +452,35 @@ pub async fn admin(g: &Global, cmd: AdminCommand) -> Result<()> {
             tx.commit().await?;
             println!("{}", serde_json::to_string_pretty(&stats)?);
         }
+        AdminCommand::Webhooks { command } => match command {
+            WebhookCommand::Add { url, events } => {
+                let sub = h.subscribe_webhook(None, &url, &events).await?;
+                println!("{}", serde_json::to_string_pretty(&sub)?);
+                eprintln!("Keep the secret: it signs every delivery and is not shown again.");
+            }
+            WebhookCommand::List => {
+                let subs = h.webhook_subscriptions(None).await?;
+                println!("{}", serde_json::to_string_pretty(&subs)?);
+            }
+            WebhookCommand::Remove { id } => {
+                h.unsubscribe_webhook(None, &id).await?;
+                println!("subscription {id} stopped");
+            }
+            WebhookCommand::Deliveries {
+                subscription,
+                status,
+                limit,
+            } => {
+                let log = h
+                    .webhook_deliveries(None, subscription.as_deref(), status.as_deref(), limit)
+                    .await?;
+                println!("{}", serde_json::to_string_pretty(&log)?);
+            }
+            WebhookCommand::Replay { delivery } => {
+                h.replay_webhook(None, &delivery).await?;
+                println!("delivery {delivery} queued again");
+            }
+        },
         AdminCommand::Accounts => {
             let mut tx = h.db.read().await?;
             let counts = hiatus_store::accounts::count_by_state(&mut tx).await?;

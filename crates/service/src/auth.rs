@@ -50,6 +50,17 @@ impl Actor {
             )),
         }
     }
+
+    /// Refuses everyone but operators.
+    pub fn require_operator(&self) -> ServiceResult<()> {
+        match self.role {
+            Role::Operator => Ok(()),
+            _ => Err(ServiceError::forbidden(
+                "operator_only",
+                "only operators can do this",
+            )),
+        }
+    }
 }
 
 /// A successful login.

@@ -41,6 +41,7 @@ pub struct ServiceConfig {
     pub exports: ExportConfig,
     /// What erasure does to every column, and what the export includes.
     pub policy: std::sync::Arc<hiatus_store::policy::Policy>,
+    pub webhooks: crate::webhooks::WebhookConfig,
 }
 
 /// Export settings.
@@ -83,6 +84,7 @@ impl Default for ServiceConfig {
             job_lease: 5 * 60 * 1_000_000,
             exports: ExportConfig::default(),
             policy: std::sync::Arc::new(hiatus_store::policy::Policy::shipped()),
+            webhooks: crate::webhooks::WebhookConfig::default(),
         }
     }
 }

@@ -978,7 +978,7 @@ impl Hiatus {
     /// Checks that an erased account left nothing behind in the database: the erasure
     /// finished, the tombstone holds no contact detail, secret or key, and no column of any
     /// table refers to the old id except the tombstone itself, its erasure row and job, and
-    /// the two events that record the erasure. Returns the problems found (none: all clear).
+    /// the events that record the erasure (and their webhook deliveries). Returns the problems found (none: all clear).
     pub async fn verify_erasure(&self, account: AccountId) -> ServiceResult<Vec<String>> {
         let old = account.to_text();
         let mut problems = Vec::new();
@@ -1017,7 +1017,7 @@ impl Hiatus {
                 let allowed = match (table.as_str(), col.as_str()) {
                     ("accounts", "id") | ("erasures", "account_id") => continue,
                     ("audit_events", _) => " AND action <> 'account.erased'",
-                    ("outbox", _) => " AND event <> 'account.deleted'",
+                    ("outbox" | "webhook_deliveries", _) => " AND event <> 'account.deleted'",
                     // The erasure's own job names the tombstone, like the erasure row.
                     ("jobs", _) => " AND kind <> 'account.erase'",
                     _ => "",

@@ -11,6 +11,7 @@ pub mod export;
 pub mod lifecycle;
 pub mod market;
 pub mod password;
+pub mod webhooks;
 pub mod worker;
 
 pub use auth::{Actor, LoginOutcome, SignUp};
@@ -31,6 +32,8 @@ pub struct Hiatus {
     pub config: ServiceConfig,
     /// The erasure policy's rules, compiled for this database.
     pub(crate) erasure_rules: Arc<Vec<hiatus_store::policy::CompiledRule>>,
+    /// The HTTP client webhooks are sent with (one connection pool for the process).
+    pub(crate) http: reqwest::Client,
 }
 
 impl Hiatus {
@@ -43,6 +46,13 @@ impl Hiatus {
         config: ServiceConfig,
     ) -> Self {
         let erasure_rules = Arc::new(config.policy.compile(db.backend()));
+        // Webhook receivers answer quickly or are retried later; redirects are not followed
+        // (a subscription names the URL that gets the data).
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .build()
+            .expect("the HTTP client builds with its defaults");
         Self {
             db,
             blobs,
@@ -50,6 +60,7 @@ impl Hiatus {
             clock,
             config,
             erasure_rules,
+            http,
         }
     }
 

@@ -54,6 +54,9 @@ impl Worker {
     pub async fn run_once(&self) -> ServiceResult<bool> {
         let h = &self.hiatus;
         let Some(job) = jobs::claim(&h.db, &self.id, h.now(), h.config.job_lease).await? else {
+            // No job due: deliver lifecycle events to webhook subscriptions. (Not counted as
+            // a job: `drain` reports the jobs it ran.)
+            h.webhook_round().await?;
             return Ok(false);
         };
         let result = if job.attempts > job.max_attempts {

@@ -226,7 +226,7 @@ fn allowed_exception(table: &str, column: &str) -> &'static str {
         ("accounts", "id") => " AND \"id\" <> $2",
         ("erasures", "account_id") => " AND \"account_id\" <> $2",
         ("audit_events", _) => " AND \"action\" <> 'account.erased'",
-        ("outbox", _) => " AND \"event\" <> 'account.deleted'",
+        ("outbox" | "webhook_deliveries", _) => " AND \"event\" <> 'account.deleted'",
         // The erasure's own job names the tombstone, like the erasure row does.
         ("jobs", _) => " AND \"kind\" <> 'account.erase'",
         _ => "",

@@ -17,6 +17,7 @@ pub mod jobs;
 pub mod market;
 pub mod policy;
 pub mod sessions;
+pub mod webhooks;
 
 pub use blobs::Blobs;
 pub use crypto::{DataKey, Keyring, SecretKey};

@@ -109,7 +109,7 @@ async fn method_not_allowed() -> ApiError {
 
 /// The whole HTTP application.
 pub fn router(hiatus: Hiatus, options: WebOptions) -> Router {
-    use api::{account as a, erasure as e, export as x, market as m};
+    use api::{account as a, erasure as e, export as x, market as m, webhooks as w};
     let state = AppState {
         limiter: Arc::new(limit::Limiter::new(options.auth_attempts_per_minute)),
         hiatus,
@@ -138,6 +138,10 @@ pub fn router(hiatus: Hiatus, options: WebOptions) -> Router {
         .route("/me/reactivate", post(a::reactivate))
         .route("/me/erasure-plan", get(e::plan))
         .route("/people/{id}", get(e::person))
+        .route("/admin/webhooks", post(w::subscribe).get(w::list))
+        .route("/admin/webhooks/{id}", delete(w::remove))
+        .route("/admin/webhook-deliveries", get(w::deliveries))
+        .route("/admin/webhook-deliveries/{id}/replay", post(w::replay))
         .route("/me/audit", get(a::audit))
         .route("/me/balances", get(a::balances))
         .route("/me/withdrawals", post(a::withdraw))

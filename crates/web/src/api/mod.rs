@@ -4,3 +4,4 @@ pub mod account;
 pub mod erasure;
 pub mod export;
 pub mod market;
+pub mod webhooks;
