@@ -175,13 +175,23 @@ impl Worker {
         let h = &self.hiatus;
         let r: ServiceResult<()> = async {
             let mut tx = h.db.begin().await?;
-            hiatus_store::exports::fail(
+            let failed = hiatus_store::exports::fail(
                 &mut tx,
                 &id,
                 "the export could not be built after several attempts; request a new one",
                 h.now(),
             )
             .await?;
+            if failed && let Some(row) = hiatus_store::exports::get(&mut tx, &id).await? {
+                hiatus_store::audit::outbox(
+                    &mut tx,
+                    "export.failed",
+                    row.account_id.parse().ok(),
+                    serde_json::json!({"account_id": row.account_id, "export_id": id}),
+                    h.now(),
+                )
+                .await?;
+            }
             tx.commit().await?;
             Ok(())
         }

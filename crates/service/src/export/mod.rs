@@ -426,6 +426,14 @@ impl Hiatus {
             self.blobs.delete(key).await?;
         }
         exports::mark_expired(&mut tx, id).await?;
+        hiatus_store::audit::outbox(
+            &mut tx,
+            "export.expired",
+            row.account_id.parse().ok(),
+            serde_json::json!({"account_id": row.account_id, "export_id": id}),
+            now,
+        )
+        .await?;
         tx.commit().await?;
         Ok(true)
     }
