@@ -56,6 +56,27 @@ pub struct Global {
         default_value_t = 3
     )]
     pub export_daily_limit: i64,
+    /// Where mail goes: `smtp://[user:password@]host[:port]` (plain, for a local relay),
+    /// `smtp+starttls://…`, `smtps://…`, `file:///folder` (one .eml file per message) or `none`.
+    /// Default: files in `<data-dir>/mail`.
+    #[arg(long, global = true, env = "HIATUS_MAIL_URL", hide_env_values = true)]
+    pub mail_url: Option<String>,
+    /// The sender of hiatus's mail.
+    #[arg(
+        long,
+        global = true,
+        env = "HIATUS_MAIL_FROM",
+        default_value = "hiatus <no-reply@localhost>"
+    )]
+    pub mail_from: String,
+    /// The address members reach hiatus at, for links in mail.
+    #[arg(
+        long,
+        global = true,
+        env = "HIATUS_PUBLIC_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub public_url: String,
     /// The erasure policy file (TOML) that classifies every column for erasure and export.
     /// Default: the policy shipped with hiatus (`hiatus erase --print-policy` prints it).
     #[arg(long, global = true, env = "HIATUS_ERASURE_POLICY")]
@@ -172,6 +193,19 @@ pub async fn hiatus(g: &Global) -> Result<Hiatus> {
     if g.insecure_fast_passwords {
         config.password = PasswordParams::FAST;
     }
+    config.mail.transport = match &g.mail_url {
+        Some(u) => hiatus_service::mail::MailTransport::parse(u)
+            .map_err(|e| anyhow::anyhow!("--mail-url / HIATUS_MAIL_URL: {e}"))?,
+        None => hiatus_service::mail::MailTransport::Files(g.data_dir.join("mail")),
+    };
+    if !hiatus_service::mail::valid_sender(&g.mail_from) {
+        bail!("--mail-from must be an address like 'hiatus <no-reply@example.com>'");
+    }
+    config.mail.from = g.mail_from.clone();
+    if !(g.public_url.starts_with("http://") || g.public_url.starts_with("https://")) {
+        bail!("--public-url must start with http:// or https://");
+    }
+    config.mail.public_url = g.public_url.clone();
     if let Some(p) = &g.erasure_policy {
         config.policy = Arc::new(hiatus_store::policy::Policy::load(p)?);
     }

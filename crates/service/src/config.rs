@@ -42,6 +42,7 @@ pub struct ServiceConfig {
     /// What erasure does to every column, and what the export includes.
     pub policy: std::sync::Arc<hiatus_store::policy::Policy>,
     pub webhooks: crate::webhooks::WebhookConfig,
+    pub mail: crate::mail::MailConfig,
 }
 
 /// Export settings.
@@ -85,6 +86,7 @@ impl Default for ServiceConfig {
             exports: ExportConfig::default(),
             policy: std::sync::Arc::new(hiatus_store::policy::Policy::shipped()),
             webhooks: crate::webhooks::WebhookConfig::default(),
+            mail: crate::mail::MailConfig::default(),
         }
     }
 }

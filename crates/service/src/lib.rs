@@ -9,6 +9,7 @@ pub mod erasure;
 pub mod error;
 pub mod export;
 pub mod lifecycle;
+pub mod mail;
 pub mod market;
 pub mod password;
 pub mod webhooks;
@@ -34,6 +35,8 @@ pub struct Hiatus {
     pub(crate) erasure_rules: Arc<Vec<hiatus_store::policy::CompiledRule>>,
     /// The HTTP client webhooks are sent with (one connection pool for the process).
     pub(crate) http: reqwest::Client,
+    /// Where mail goes; none when mail is disabled.
+    pub(crate) mailer: Option<mail::Mailer>,
 }
 
 impl Hiatus {
@@ -53,6 +56,7 @@ impl Hiatus {
             .connect_timeout(std::time::Duration::from_secs(5))
             .build()
             .expect("the HTTP client builds with its defaults");
+        let mailer = mail::Mailer::build(&config.mail.transport);
         Self {
             db,
             blobs,
@@ -61,6 +65,7 @@ impl Hiatus {
             config,
             erasure_rules,
             http,
+            mailer,
         }
     }
 

@@ -239,13 +239,19 @@ impl Hiatus {
         }
     }
 
-    /// One round of webhook work: fans new outbox events out to subscriptions, then makes
-    /// every due delivery attempt. Returns how many events and attempts it handled.
+    /// One round of event delivery: fans new outbox events out to webhook subscriptions and
+    /// to mail, then makes every due webhook attempt and sends every due mail. Returns how
+    /// many events, attempts and mails it handled.
     pub async fn webhook_round(&self) -> ServiceResult<usize> {
         let mut n = 0;
+        let mailed: &[(&str, bool)] = if self.mail_enabled() {
+            &crate::mail::MAILED
+        } else {
+            &[]
+        };
         loop {
             let mut tx = self.db.begin().await?;
-            let k = webhooks::fan_out(&mut tx, self.now(), 200).await?;
+            let k = webhooks::fan_out(&mut tx, self.now(), 200, mailed).await?;
             tx.commit().await?;
             n += k;
             if k < 200 {
@@ -260,6 +266,7 @@ impl Hiatus {
                 n += 1;
             }
         }
+        n += self.send_due_mail().await?;
         Ok(n)
     }
 

@@ -14,6 +14,7 @@ pub mod export_data;
 pub mod exports;
 pub mod facts;
 pub mod jobs;
+pub mod mail;
 pub mod market;
 pub mod policy;
 pub mod sessions;

@@ -112,17 +112,24 @@ pub async fn subscription(
 pub struct OutboxEvent {
     pub id: String,
     pub event: String,
+    pub account_id: Option<String>,
     pub payload: String,
     pub created_at: i64,
 }
 
 /// Fans out up to `limit` undelivered outbox events to the active subscriptions that want
-/// them and marks the events dispatched, all in the caller's transaction. Returns how many
-/// events were handled.
-pub async fn fan_out(tx: &mut Tx, now: Micros, limit: i64) -> StoreResult<usize> {
+/// them, and to an email to the member for the events `mail` lists (with whether each is
+/// essential), and marks the events dispatched, all in the caller's transaction. Returns how
+/// many events were handled.
+pub async fn fan_out(
+    tx: &mut Tx,
+    now: Micros,
+    limit: i64,
+    mail: &[(&str, bool)],
+) -> StoreResult<usize> {
     let events: Vec<OutboxEvent> = tx
         .all(
-            "SELECT id, event, payload, created_at FROM outbox WHERE delivered_at IS NULL ORDER BY created_at, id LIMIT $1",
+            "SELECT id, event, account_id, payload, created_at FROM outbox WHERE delivered_at IS NULL ORDER BY created_at, id LIMIT $1",
             args![limit],
         )
         .await?;
@@ -153,6 +160,25 @@ pub async fn fan_out(tx: &mut Tx, now: Micros, limit: i64) -> StoreResult<usize>
                     s.id.clone(),
                     e.id.clone(),
                     e.event.clone(),
+                    e.payload.clone(),
+                    now
+                ],
+            )
+            .await?;
+        }
+        if let (Some(account), Some((_, essential))) =
+            (&e.account_id, mail.iter().find(|(k, _)| *k == e.event))
+        {
+            tx.exec(
+                "INSERT INTO mail_deliveries (id, event_id, account_id, kind, essential, payload, status, attempts, next_attempt_at, created_at) \
+                 SELECT $1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7 WHERE EXISTS (SELECT 1 FROM accounts WHERE id = $3) \
+                 ON CONFLICT (event_id, account_id) DO NOTHING",
+                args![
+                    uuid::Uuid::now_v7().to_string(),
+                    e.id.clone(),
+                    account.clone(),
+                    e.event.clone(),
+                    *essential,
                     e.payload.clone(),
                     now
                 ],

@@ -737,7 +737,7 @@ impl Hiatus {
             &mut tx,
             "export.ready",
             Some(member),
-            serde_json::json!({ "export_id": export_id, "expires_at": rfc3339(expires_at) }),
+            serde_json::json!({ "account_id": member, "export_id": export_id, "expires_at": rfc3339(expires_at) }),
             now,
         )
         .await?;

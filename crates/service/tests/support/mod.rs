@@ -17,6 +17,11 @@ pub struct Env {
 pub const START: i64 = 1_800_000_000_000_000;
 
 pub async fn env(postgres: bool) -> Env {
+    env_with(postgres, |_| {}).await
+}
+
+/// Like [`env`], with the service configuration changed by `configure`.
+pub async fn env_with(postgres: bool, configure: impl FnOnce(&mut ServiceConfig)) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let (db, pg) = if postgres {
         let admin = std::env::var("HIATUS_TEST_POSTGRES_URL")
@@ -50,10 +55,11 @@ pub async fn env(postgres: bool) -> Env {
     };
     db.migrate().await.unwrap();
     let clock = ManualClock::new(START);
-    let config = ServiceConfig {
+    let mut config = ServiceConfig {
         password: PasswordParams::FAST,
         ..Default::default()
     };
+    configure(&mut config);
     let h = Hiatus::new(
         db,
         Blobs::local(dir.path().join("files")).unwrap(),

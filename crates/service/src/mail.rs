@@ -1,0 +1,552 @@
+//! Email about lifecycle events to the member they concern: SMTP (lettre) configured by URL,
+//! or `.eml` files in a folder (the demo's default). Every lifecycle event that has a template
+//! gets one queued mail per member in the transaction that dispatches the event; the sender
+//! delivers it at least once, with a `Message-ID` and an `X-Hiatus-Idempotency-Key` derived
+//! from the event, so a retry never shows twice to a person whose mail system deduplicates.
+//! Essential mail (security, deletion, data requests) is always sent; the rest is skipped for
+//! a member who muted notifications. Addresses are read from the sealed contact details at
+//! sending time and never logged.
+
+use crate::Hiatus;
+use crate::clock::format_date;
+use crate::error::{ServiceError, ServiceResult};
+use hiatus_domain::{AccountId, AccountState, NotificationMode};
+use hiatus_store::mail::{self, MailDelivery};
+use hiatus_store::{StoreError, accounts};
+use lettre::message::header::{Header, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart};
+use lettre::{AsyncTransport, Message, Tokio1Executor};
+use std::path::PathBuf;
+
+/// How mail leaves hiatus.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MailTransport {
+    /// No mail at all (libraries and tests that do not look at mail).
+    Disabled,
+    /// Each message as an `.eml` file in this folder.
+    Files(PathBuf),
+    /// An SMTP server.
+    Smtp {
+        host: String,
+        port: u16,
+        security: SmtpSecurity,
+        user: Option<String>,
+        password: Option<String>,
+    },
+}
+
+/// How the SMTP connection is protected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// Plain text: only for a relay on loopback or a trusted network (`smtp://`).
+    None,
+    /// STARTTLS, required (`smtp+starttls://`, port 587 by default).
+    StartTls,
+    /// TLS from the first byte (`smtps://`, port 465 by default).
+    Tls,
+}
+
+impl MailTransport {
+    /// Parses `smtp://[user:password@]host[:port]`, `smtp+starttls://…`, `smtps://…`,
+    /// `file:///folder` or `none`.
+    pub fn parse(url: &str) -> Result<Self, String> {
+        if url == "none" {
+            return Ok(Self::Disabled);
+        }
+        if let Some(path) = url.strip_prefix("file://") {
+            if path.is_empty() {
+                return Err("file:// needs a folder, e.g. file:///var/lib/hiatus/mail".into());
+            }
+            return Ok(Self::Files(PathBuf::from(path)));
+        }
+        let (security, rest, default_port) = if let Some(r) = url.strip_prefix("smtp://") {
+            (SmtpSecurity::None, r, 25)
+        } else if let Some(r) = url.strip_prefix("smtp+starttls://") {
+            (SmtpSecurity::StartTls, r, 587)
+        } else if let Some(r) = url.strip_prefix("smtps://") {
+            (SmtpSecurity::Tls, r, 465)
+        } else {
+            return Err(
+                "the mail URL starts with smtp://, smtp+starttls://, smtps://, file:// or is none"
+                    .into(),
+            );
+        };
+        let rest = rest.trim_end_matches('/');
+        let (creds, hostport) = match rest.rsplit_once('@') {
+            Some((c, h)) => (Some(c), h),
+            None => (None, rest),
+        };
+        let (user, password) = match creds {
+            Some(c) => match c.split_once(':') {
+                Some((u, p)) => (Some(u.to_string()), Some(p.to_string())),
+                None => (Some(c.to_string()), None),
+            },
+            None => (None, None),
+        };
+        let (host, port) = match hostport.rsplit_once(':') {
+            Some((h, p)) => (
+                h.to_string(),
+                p.parse()
+                    .map_err(|_| format!("{p:?} is not a port number"))?,
+            ),
+            None => (hostport.to_string(), default_port),
+        };
+        if host.is_empty() {
+            return Err("the mail URL names no host".into());
+        }
+        Ok(Self::Smtp {
+            host,
+            port,
+            security,
+            user,
+            password,
+        })
+    }
+}
+
+/// Whether `s` is a sender address lettre accepts (`Name <address>` or `address`).
+pub fn valid_sender(s: &str) -> bool {
+    s.parse::<Mailbox>().is_ok()
+}
+
+/// Mail settings.
+#[derive(Clone, Debug)]
+pub struct MailConfig {
+    pub transport: MailTransport,
+    /// The sender, e.g. `hiatus <no-reply@example.com>`.
+    pub from: String,
+    /// Where members reach hiatus, for the links in the mail.
+    pub public_url: String,
+    /// Attempts before a message is given up.
+    pub max_attempts: i64,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self {
+            transport: MailTransport::Disabled,
+            from: "hiatus <no-reply@localhost>".into(),
+            public_url: "http://127.0.0.1:8080".into(),
+            max_attempts: 8,
+        }
+    }
+}
+
+/// The built transport.
+#[derive(Clone)]
+pub(crate) enum Mailer {
+    Smtp(lettre::AsyncSmtpTransport<Tokio1Executor>),
+    Files(lettre::AsyncFileTransport<Tokio1Executor>),
+}
+
+impl std::fmt::Debug for Mailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Mailer::Smtp(_) => "Mailer::Smtp",
+            Mailer::Files(_) => "Mailer::Files",
+        })
+    }
+}
+
+impl Mailer {
+    /// Builds the transport; `None` when mail is disabled or cannot be set up (logged).
+    pub(crate) fn build(t: &MailTransport) -> Option<Mailer> {
+        match t {
+            MailTransport::Disabled => None,
+            MailTransport::Files(dir) => {
+                if let Err(e) = std::fs::create_dir_all(dir) {
+                    tracing::error!(error = %e, "cannot create the mail folder; no mail will be written");
+                    return None;
+                }
+                Some(Mailer::Files(lettre::AsyncFileTransport::new(dir)))
+            }
+            MailTransport::Smtp {
+                host,
+                port,
+                security,
+                user,
+                password,
+            } => {
+                use lettre::AsyncSmtpTransport as T;
+                let builder = match security {
+                    SmtpSecurity::None => Ok(T::<Tokio1Executor>::builder_dangerous(host)),
+                    SmtpSecurity::StartTls => T::<Tokio1Executor>::starttls_relay(host),
+                    SmtpSecurity::Tls => T::<Tokio1Executor>::relay(host),
+                };
+                let mut b = match builder {
+                    Ok(b) => b.port(*port),
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot set up SMTP; no mail will be sent");
+                        return None;
+                    }
+                };
+                if let Some(u) = user {
+                    b = b.credentials(lettre::transport::smtp::authentication::Credentials::new(
+                        u.clone(),
+                        password.clone().unwrap_or_default(),
+                    ));
+                }
+                Some(Mailer::Smtp(
+                    b.timeout(Some(std::time::Duration::from_secs(20))).build(),
+                ))
+            }
+        }
+    }
+
+    async fn send(&self, m: Message) -> Result<(), String> {
+        match self {
+            Mailer::Smtp(t) => t.send(m).await.map(|_| ()).map_err(|e| {
+                if e.is_permanent() {
+                    "the mail server refused the message".to_string()
+                } else {
+                    "the mail server could not be reached or failed".to_string()
+                }
+            }),
+            Mailer::Files(t) => t
+                .send(m)
+                .await
+                .map(|_| ())
+                .map_err(|_| "the message could not be written to the mail folder".to_string()),
+        }
+    }
+}
+
+/// The idempotency key header: the event's id, the same on every attempt.
+#[derive(Clone, Debug)]
+struct IdempotencyKey(String);
+
+impl Header for IdempotencyKey {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("X-Hiatus-Idempotency-Key")
+    }
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self(s.to_string()))
+    }
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), self.0.clone())
+    }
+}
+
+/// The events that are mailed to the member, and whether each is essential (sent even when
+/// notifications are muted).
+pub const MAILED: [(&str, bool); 9] = [
+    ("account.deactivated", true),
+    ("account.reactivated", true),
+    ("account.deletion_scheduled", true),
+    ("account.deletion_cancelled", true),
+    ("break.started", false),
+    ("break.ended", false),
+    ("export.ready", true),
+    ("export.failed", true),
+    ("export.expired", false),
+];
+
+/// A rendered message.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// Renders the template of `kind` for a member called `name`. The paragraphs are written once
+/// and become both the plain-text and the HTML body.
+pub fn render(
+    kind: &str,
+    name: &str,
+    payload: &serde_json::Value,
+    public_url: &str,
+) -> Option<Rendered> {
+    let date = |field: &str| payload[field].as_i64().map(format_date);
+    let url = public_url.trim_end_matches('/');
+    let (subject, paragraphs): (String, Vec<String>) = match kind {
+        "account.deactivated" => (
+            "Your account is deactivated".into(),
+            vec![
+                "Your hiatus account was deactivated. Your profile is hidden and nobody can send you proposals; your messages, contracts and invoices are kept.".into(),
+                format!("To come back, log in at {url} and choose Reactivate."),
+                "If you did not do this, log in and reactivate now, then change your password.".into(),
+            ],
+        ),
+        "account.reactivated" => (
+            "Your account is active again".into(),
+            vec![
+                "Your hiatus account was reactivated, with the visibility and availability you had before.".into(),
+                "If you did not do this, change your password and sign out of your other sessions.".into(),
+            ],
+        ),
+        "account.deletion_scheduled" => {
+            let due = date("due_at").unwrap_or_else(|| "the end of the grace period".into());
+            (
+                format!("Your account will be deleted on {due}"),
+                vec![
+                    format!("You asked for your hiatus account to be deleted. It is hidden now, and on {due} it will be erased for good."),
+                    format!("Changed your mind? Log in at {url} before {due} and choose Cancel deletion: everything stays as it was."),
+                    "The people you worked with keep their contracts, messages, delivered work and invoices, under a pseudonym instead of your name.".into(),
+                ],
+            )
+        }
+        "account.deletion_cancelled" => (
+            "Your account will not be deleted".into(),
+            vec!["The deletion of your hiatus account was cancelled. Your account is active again, with everything as it was.".into()],
+        ),
+        "break.started" => {
+            let until = date("until");
+            (
+                "Your break has started".into(),
+                vec![match until {
+                    Some(d) => format!("Your availability is paused until {d}; it comes back by itself on that day."),
+                    None => "Your availability is paused until you end the break.".into(),
+                }],
+            )
+        }
+        "break.ended" => (
+            "Your break has ended".into(),
+            vec!["Your break has ended: your profile and availability are as they were before it.".into()],
+        ),
+        "export.ready" => (
+            "Your data export is ready".into(),
+            vec![
+                "The archive of your data you asked for is ready to download.".into(),
+                format!("Log in at {url} to download it; the link in the app works only for you, for a few minutes at a time."),
+            ],
+        ),
+        "export.failed" => (
+            "Your data export could not be built".into(),
+            vec![format!("We could not build the archive of your data after several attempts. Please request a new one at {url}.")],
+        ),
+        "export.expired" => (
+            "Your data export was removed".into(),
+            vec![format!("The archive of your data was removed at the end of its retention. You can request a new one at {url} at any time.")],
+        ),
+        _ => return None,
+    };
+    let greeting = format!("Hello {name},");
+    let sign = "— hiatus";
+    let text = std::iter::once(greeting.clone())
+        .chain(paragraphs.iter().cloned())
+        .chain(std::iter::once(sign.to_string()))
+        .collect::<Vec<_>>()
+        .join("\n\n")
+        + "\n";
+    let html = format!(
+        "<!doctype html><html><body style=\"font-family: sans-serif; line-height: 1.5\">{}</body></html>\n",
+        std::iter::once(&greeting)
+            .chain(paragraphs.iter())
+            .chain(std::iter::once(&sign.to_string()))
+            .map(|p| format!("<p>{}</p>", escape(p)))
+            .collect::<String>()
+    );
+    Some(Rendered {
+        subject,
+        text,
+        html,
+    })
+}
+
+impl Hiatus {
+    /// Whether mail goes anywhere.
+    pub fn mail_enabled(&self) -> bool {
+        self.mailer.is_some()
+    }
+
+    /// Sends every due mail once; returns how many were handled.
+    pub(crate) async fn send_due_mail(&self) -> ServiceResult<usize> {
+        let Some(mailer) = self.mailer.clone() else {
+            return Ok(0);
+        };
+        let mut tx = self.db.read().await?;
+        let due = mail::due(&mut tx, self.now(), 100).await?;
+        tx.commit().await?;
+        let mut n = 0;
+        for d in due {
+            if self.send_one(&mailer, &d).await? {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    async fn send_one(&self, mailer: &Mailer, d: &MailDelivery) -> ServiceResult<bool> {
+        let cfg = &self.config.mail;
+        let now = self.now();
+        let attempt = d.attempts + 1;
+        let mut tx = self.db.begin().await?;
+        let retry_at = now + crate::webhooks::backoff(&self.config.webhooks, attempt);
+        if !mail::claim(&mut tx, &d.id, now, retry_at).await? {
+            return Ok(false);
+        }
+        tx.commit().await?;
+        let outcome = self.compose(d).await;
+        let (status, error) = match outcome {
+            Ok(Composed::Skip(why)) => ("skipped", Some(why)),
+            Ok(Composed::Message(m)) => match mailer.send(*m).await {
+                Ok(()) => ("sent", None),
+                Err(e) if attempt >= cfg.max_attempts => ("dead", Some(e)),
+                Err(e) => ("pending", Some(e)),
+            },
+            Err(e) => {
+                tracing::warn!(mail = %d.id, error = %e, "could not compose a mail");
+                if attempt >= cfg.max_attempts {
+                    (
+                        "dead",
+                        Some("the message could not be composed".to_string()),
+                    )
+                } else {
+                    (
+                        "pending",
+                        Some("the message could not be composed".to_string()),
+                    )
+                }
+            }
+        };
+        if status == "pending" || status == "dead" {
+            tracing::warn!(mail = %d.id, kind = %d.kind, attempt, status, "mail not sent");
+        }
+        let mut tx = self.db.begin().await?;
+        mail::record(&mut tx, &d.id, status, error.as_deref(), self.now()).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn compose(&self, d: &MailDelivery) -> ServiceResult<Composed> {
+        let cfg = &self.config.mail;
+        let account: AccountId = d
+            .account_id
+            .parse()
+            .map_err(|_| ServiceError::Internal(StoreError::Corrupt("mail account id".into())))?;
+        let mut tx = self.db.read().await?;
+        let acct = accounts::get(&mut tx, account).await?;
+        if acct.state()? == AccountState::Deleted {
+            tx.commit().await?;
+            return Ok(Composed::Skip("the account was erased".into()));
+        }
+        let profile = accounts::profile(&mut tx, &self.keys, account).await?;
+        if !d.essential && profile.settings.notifications == NotificationMode::Muted {
+            tx.commit().await?;
+            return Ok(Composed::Skip("notifications are muted".into()));
+        }
+        let (email, _) = accounts::contact(&mut tx, &self.keys, account).await?;
+        tx.commit().await?;
+        let payload: serde_json::Value =
+            serde_json::from_str(&d.payload).unwrap_or(serde_json::Value::Null);
+        let Some(r) = render(&d.kind, &profile.display_name, &payload, &cfg.public_url) else {
+            return Ok(Composed::Skip(format!("no template for {}", d.kind)));
+        };
+        let from: Mailbox = cfg.from.parse().map_err(|_| {
+            ServiceError::invalid(
+                "mail_from_invalid",
+                "the configured sender address is not valid",
+            )
+        })?;
+        let to = Mailbox::new(
+            Some(profile.display_name.clone()),
+            email
+                .as_str()
+                .parse()
+                .map_err(|_| ServiceError::Internal(StoreError::Corrupt("stored email".into())))?,
+        );
+        let m = Message::builder()
+            .from(from)
+            .to(to)
+            .subject(r.subject)
+            .message_id(Some(format!("<{}.{}@hiatus>", d.event_id, d.account_id)))
+            .header(IdempotencyKey(d.event_id.clone()))
+            .multipart(MultiPart::alternative_plain_html(r.text, r.html))
+            .map_err(|e| ServiceError::Internal(StoreError::Corrupt(format!("mail: {e}"))))?;
+        Ok(Composed::Message(Box::new(m)))
+    }
+}
+
+enum Composed {
+    Skip(String),
+    Message(Box<Message>),
+}
+
+/// When a member last received each kind of mail (for support and tests).
+pub async fn mail_of(
+    h: &Hiatus,
+    account: AccountId,
+    limit: i64,
+) -> ServiceResult<Vec<MailDelivery>> {
+    let mut tx = h.db.read().await?;
+    let rows = mail::of_account(&mut tx, &account.to_text(), limit).await?;
+    tx.commit().await?;
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mail_urls_parse() {
+        assert_eq!(
+            MailTransport::parse("smtp://127.0.0.1:2525").unwrap(),
+            MailTransport::Smtp {
+                host: "127.0.0.1".into(),
+                port: 2525,
+                security: SmtpSecurity::None,
+                user: None,
+                password: None
+            }
+        );
+        assert_eq!(
+            MailTransport::parse("smtps://me:s3cret@mail.example.com").unwrap(),
+            MailTransport::Smtp {
+                host: "mail.example.com".into(),
+                port: 465,
+                security: SmtpSecurity::Tls,
+                user: Some("me".into()),
+                password: Some("s3cret".into())
+            }
+        );
+        assert!(matches!(
+            MailTransport::parse("smtp+starttls://mail.example.com").unwrap(),
+            MailTransport::Smtp {
+                port: 587,
+                security: SmtpSecurity::StartTls,
+                ..
+            }
+        ));
+        assert_eq!(
+            MailTransport::parse("file:///var/mail/hiatus").unwrap(),
+            MailTransport::Files("/var/mail/hiatus".into())
+        );
+        for bad in ["http://x", "smtp://", "smtp://host:port", "file://"] {
+            assert!(MailTransport::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn templates_escape_html_and_say_what_to_do() {
+        let r = render(
+            "account.deletion_scheduled",
+            "Ana <b>",
+            &serde_json::json!({"due_at": 1_800_000_000_000_000i64}),
+            "https://hiatus.example.com/",
+        )
+        .unwrap();
+        assert_eq!(r.subject, "Your account will be deleted on 2027-01-15");
+        assert!(r.text.starts_with("Hello Ana <b>,"));
+        assert!(r.text.contains(
+            "Log in at https://hiatus.example.com before 2027-01-15 and choose Cancel deletion"
+        ));
+        assert!(r.html.contains("Hello Ana &lt;b&gt;,") && !r.html.contains("<b>"));
+        for (kind, _) in MAILED {
+            assert!(
+                render(kind, "x", &serde_json::Value::Null, "http://h").is_some(),
+                "{kind}"
+            );
+        }
+        assert!(render("account.sneezed", "x", &serde_json::Value::Null, "http://h").is_none());
+    }
+}

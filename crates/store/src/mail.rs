@@ -1,0 +1,87 @@
+//! The queue of email about lifecycle events: one row per event and member, claimed for an
+//! attempt before it is sent (so a crash retries after a pause, with the same message id),
+//! then recorded as sent, skipped (muted, or the account is gone) or dead.
+
+use crate::args;
+use crate::db::Tx;
+use crate::error::StoreResult;
+use hiatus_domain::Micros;
+
+/// An email waiting to be sent, or sent.
+#[derive(Clone, Debug, sqlx::FromRow, serde::Serialize)]
+pub struct MailDelivery {
+    pub id: String,
+    /// The outbox event's id: the message's idempotency key.
+    pub event_id: String,
+    pub account_id: String,
+    pub kind: String,
+    pub essential: bool,
+    pub payload: String,
+    /// `pending`, `sent`, `skipped` or `dead`.
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub sent_at: Option<i64>,
+}
+
+macro_rules! columns {
+    () => {
+        "id, event_id, account_id, kind, essential, payload, status, attempts, next_attempt_at, last_error, created_at, sent_at"
+    };
+}
+
+/// Pending mail due now, oldest first.
+pub async fn due(tx: &mut Tx, now: Micros, limit: i64) -> StoreResult<Vec<MailDelivery>> {
+    tx.all(
+        concat!(
+            "SELECT ",
+            columns!(),
+            " FROM mail_deliveries WHERE status = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2"
+        ),
+        args![now, limit],
+    )
+    .await
+}
+
+/// Claims a due mail for one attempt (the next one pushed to `retry_at` first).
+pub async fn claim(tx: &mut Tx, id: &str, now: Micros, retry_at: Micros) -> StoreResult<bool> {
+    Ok(tx
+        .exec(
+            "UPDATE mail_deliveries SET attempts = attempts + 1, next_attempt_at = $3 \
+             WHERE id = $1 AND status = 'pending' AND next_attempt_at <= $2",
+            args![id.to_string(), now, retry_at],
+        )
+        .await?
+        == 1)
+}
+
+/// Records the outcome of an attempt: `sent`, `skipped`, `dead`, or `pending` (retry later).
+pub async fn record(
+    tx: &mut Tx,
+    id: &str,
+    status: &str,
+    error: Option<&str>,
+    now: Micros,
+) -> StoreResult<()> {
+    tx.exec(
+        "UPDATE mail_deliveries SET status = $2, last_error = $3, sent_at = CASE WHEN $2 = 'sent' THEN $4 ELSE sent_at END WHERE id = $1",
+        args![id.to_string(), status.to_string(), error.map(str::to_string), now],
+    )
+    .await?;
+    Ok(())
+}
+
+/// A member's mail, newest first.
+pub async fn of_account(tx: &mut Tx, account: &str, limit: i64) -> StoreResult<Vec<MailDelivery>> {
+    tx.all(
+        concat!(
+            "SELECT ",
+            columns!(),
+            " FROM mail_deliveries WHERE account_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
+        ),
+        args![account.to_string(), limit],
+    )
+    .await
+}
