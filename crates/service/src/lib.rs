@@ -11,6 +11,7 @@ pub mod export;
 pub mod lifecycle;
 pub mod mail;
 pub mod market;
+pub mod notices;
 pub mod password;
 pub mod webhooks;
 pub mod worker;

@@ -327,6 +327,18 @@ pub fn render(
             "Your data export was removed".into(),
             vec![format!("The archive of your data was removed at the end of its retention. You can request a new one at {url} at any time.")],
         ),
+        "client.notice" => {
+            let from = payload["from_name"].as_str().unwrap_or("A freelancer you worked with");
+            let mut p = vec![
+                format!("{from} sent you a message on hiatus:"),
+                payload["message"].as_str().unwrap_or_default().to_string(),
+            ];
+            if let Some(f) = payload["forwarding"].as_str() {
+                p.push(format!("You can reach {from} here: {f}"));
+            }
+            p.push(format!("Reply in your thread with {from} at {url}."));
+            (format!("A message from {from}"), p)
+        }
         _ => return None,
     };
     let greeting = format!("Hello {name},");

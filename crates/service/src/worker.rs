@@ -7,6 +7,7 @@ use crate::erasure::{EraseOptions, EraseOutcome, JOB_ERASE, JOB_PURGE};
 use crate::error::{ServiceError, ServiceResult};
 use crate::export::{JOB_BUILD_EXPORT, JOB_EXPIRE_EXPORT, Lease};
 use crate::lifecycle::JOB_END_BREAK;
+use crate::notices::JOB_NOTIFY_CLIENTS;
 use hiatus_domain::{AccountId, PayoutId};
 use hiatus_store::jobs::{self, JobRow};
 use std::time::Duration;
@@ -142,6 +143,11 @@ impl Worker {
                     )),
                     _ => Ok(()),
                 }
+            }
+            JOB_NOTIFY_CLIENTS => {
+                let account: AccountId = field(&payload, "account_id")?;
+                self.hiatus.deliver_client_notices(account).await?;
+                Ok(())
             }
             JOB_PURGE => {
                 let pseudonym: String = field(&payload, "pseudonym_id")?;

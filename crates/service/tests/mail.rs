@@ -139,6 +139,28 @@ async fn member(e: &support::Env, email: &str, name: &str) -> Actor {
     a
 }
 
+async fn client(e: &support::Env, email: &str, name: &str) -> Actor {
+    let id =
+        e.h.sign_up(
+            hiatus_service::SignUp {
+                email: email.into(),
+                password: "a long enough password".into(),
+                legal_name: format!("{name} Legal"),
+                display_name: name.into(),
+                kind: hiatus_domain::AccountKind::Client,
+                headline: String::new(),
+                bio: String::new(),
+            },
+            hiatus_domain::Role::Member,
+        )
+        .await
+        .unwrap();
+    let mut a = e.freelancer().await;
+    a.account = id;
+    a.kind = hiatus_domain::AccountKind::Client;
+    a
+}
+
 async fn deliver(h: &Hiatus) {
     Worker::new(h.clone(), Duration::from_millis(10))
         .drain()
@@ -313,6 +335,177 @@ async fn an_unreachable_server_is_retried(postgres: bool) {
         "retried later, not at once"
     );
     e.finish().await;
+}
+
+/// A deactivation with "tell my clients": exactly the regular clients hear it, once each in
+/// the app, and by email with one idempotency key each, even when the worker dies between
+/// handing a mail to the server and recording it, and when the job runs again.
+async fn telling_clients_reaches_exactly_the_regular_ones(postgres: bool) {
+    let smtp = Smtp::start().await;
+    let e = support::env_with(postgres, |c| {
+        c.mail.transport =
+            MailTransport::parse(&format!("smtp://127.0.0.1:{}", smtp.port)).unwrap();
+        c.mail.public_url = "https://hiatus.test".into();
+    })
+    .await;
+    let usd = hiatus_domain::Currency::parse("USD").unwrap();
+    let f = member(&e, "fay.notice@example.test", "Fay Notice").await;
+    // An old client, from more than a year ago: not regular.
+    let old = client(&e, "old.client@example.test", "Old Client").await;
+    let k =
+        e.h.create_contract(&old, f.account, "Long ago", usd)
+            .await
+            .unwrap();
+    e.h.contract_action(&old, k.id, hiatus_service::market::ContractAction::End)
+        .await
+        .unwrap();
+    e.clock.advance(400 * hiatus_domain::DAY_MICROS);
+    let mut regular = Vec::new();
+    for (i, name) in ["Cleo", "Dora", "Emil"].iter().enumerate() {
+        let c = client(&e, &format!("client{i}.notice@example.test"), name).await;
+        let k =
+            e.h.create_contract(&c, f.account, "Recent work", usd)
+                .await
+                .unwrap();
+        e.h.contract_action(&c, k.id, hiatus_service::market::ContractAction::End)
+            .await
+            .unwrap();
+        regular.push(c);
+    }
+    // Cleo and Fay already talk in a thread: the notice goes there.
+    let (existing, _) =
+        e.h.start_thread(&regular[0], f.account, "Next project", "Shall we?", None)
+            .await
+            .unwrap();
+    let f = Actor {
+        reauth_at: e.h.now(),
+        ..f
+    };
+    let listed = e.h.regular_clients(&f).await.unwrap();
+    let mut ids: Vec<_> = listed.iter().map(|r| r.id).collect();
+    ids.sort_by_key(|a| a.to_string());
+    let mut want: Vec<_> = regular.iter().map(|c| c.account).collect();
+    want.sort_by_key(|a| a.to_string());
+    assert_eq!(ids, want, "the old client is not regular");
+    assert!(listed.iter().all(|r| r.because.recent_contract && !r.told));
+    let told =
+        e.h.tell_clients(
+            &f,
+            hiatus_service::notices::TellClients {
+                clients: None,
+                message: "I am taking a long break from freelancing. Thank you!".into(),
+                forwarding: Some("fay@elsewhere.example".into()),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(told.len(), 3);
+    e.h.deactivate(
+        &f,
+        CloseRequest {
+            password: None,
+            reason: ClosureReason::TakingABreak,
+            detail: None,
+        },
+    )
+    .await
+    .unwrap();
+    deliver(&e.h).await;
+    // The worker dies after the server took the notices but before recording it: on restart
+    // they are sent again, with the same idempotency keys.
+    {
+        let mut tx = e.h.db.begin().await.unwrap();
+        tx.exec(
+            "UPDATE mail_deliveries SET status = 'pending', next_attempt_at = 0 WHERE kind = 'client.notice'",
+            vec![],
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+    }
+    deliver(&e.h).await;
+    // And the job itself runs again: nothing new in the app.
+    assert_eq!(e.h.deliver_client_notices(f.account).await.unwrap(), 0);
+    deliver(&e.h).await;
+
+    // In the app: exactly one notice per regular client, Cleo's in the thread they shared.
+    for c in &regular {
+        let threads = e.h.my_threads(c, 50, 0).await.unwrap();
+        let mut notices = 0;
+        for t in &threads {
+            for m in e.h.thread_messages(c, t.id, 100, 0).await.unwrap() {
+                if m.body.contains("taking a long break") {
+                    notices += 1;
+                    assert_eq!(m.author_id, f.account);
+                    assert!(m.body.contains("fay@elsewhere.example"));
+                    if c.account == regular[0].account {
+                        assert_eq!(t.id, existing.id, "Cleo's notice is in their thread");
+                    }
+                }
+            }
+        }
+        assert_eq!(notices, 1, "one notice in the app for each regular client");
+    }
+    assert!(
+        e.h.my_threads(&old, 50, 0).await.unwrap().is_empty(),
+        "the old client hears nothing"
+    );
+    // By email: only the regular clients, one idempotency key each (sent twice after the crash).
+    let notices: Vec<String> = smtp
+        .messages()
+        .into_iter()
+        .filter(|m| header(m, "Subject").is_some_and(|s| s == "A message from Fay Notice"))
+        .collect();
+    let mut by_key: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for m in &notices {
+        by_key
+            .entry(header(m, "X-Hiatus-Idempotency-Key").unwrap())
+            .or_default()
+            .push(header(m, "X-RcptTo").unwrap());
+        assert!(m.contains("taking a long break") && m.contains("fay@elsewhere.example"));
+    }
+    assert_eq!(by_key.len(), 3, "one key per client: {by_key:?}");
+    assert!(
+        by_key.values().all(|v| v.len() == 2),
+        "each notice was sent again after the crash, with its key: {by_key:?}"
+    );
+    let mut to: Vec<String> = by_key
+        .values()
+        .map(|v| {
+            assert!(
+                v.iter().all(|r| r == &v[0]),
+                "a key belongs to one recipient"
+            );
+            v[0].clone()
+        })
+        .collect();
+    to.sort();
+    assert_eq!(
+        to,
+        [
+            "client0.notice@example.test",
+            "client1.notice@example.test",
+            "client2.notice@example.test"
+        ]
+    );
+    assert!(
+        e.h.regular_clients(&f)
+            .await
+            .unwrap()
+            .iter()
+            .all(|r| r.told)
+    );
+    e.finish().await;
+}
+
+#[tokio::test]
+async fn sqlite_telling_clients_reaches_exactly_the_regular_ones() {
+    telling_clients_reaches_exactly_the_regular_ones(false).await;
+}
+
+#[tokio::test]
+async fn postgres_telling_clients_reaches_exactly_the_regular_ones() {
+    telling_clients_reaches_exactly_the_regular_ones(true).await;
 }
 
 #[tokio::test]

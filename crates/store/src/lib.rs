@@ -16,6 +16,7 @@ pub mod facts;
 pub mod jobs;
 pub mod mail;
 pub mod market;
+pub mod notices;
 pub mod policy;
 pub mod sessions;
 pub mod webhooks;

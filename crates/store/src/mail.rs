@@ -85,3 +85,31 @@ pub async fn of_account(tx: &mut Tx, account: &str, limit: i64) -> StoreResult<V
     )
     .await
 }
+
+/// Queues a mail that does not come from an outbox event (a notice to a client); unique per
+/// `event_id` and recipient, like the others.
+pub async fn queue(
+    tx: &mut Tx,
+    event_id: &str,
+    account: &str,
+    kind: &str,
+    essential: bool,
+    payload: &serde_json::Value,
+    now: Micros,
+) -> StoreResult<()> {
+    tx.exec(
+        "INSERT INTO mail_deliveries (id, event_id, account_id, kind, essential, payload, status, attempts, next_attempt_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7) ON CONFLICT (event_id, account_id) DO NOTHING",
+        args![
+            uuid::Uuid::now_v7().to_string(),
+            event_id.to_string(),
+            account.to_string(),
+            kind.to_string(),
+            essential,
+            payload.to_string(),
+            now
+        ],
+    )
+    .await?;
+    Ok(())
+}

@@ -109,7 +109,7 @@ async fn method_not_allowed() -> ApiError {
 
 /// The whole HTTP application.
 pub fn router(hiatus: Hiatus, options: WebOptions) -> Router {
-    use api::{account as a, erasure as e, export as x, market as m, webhooks as w};
+    use api::{account as a, erasure as e, export as x, market as m, notices as n, webhooks as w};
     let state = AppState {
         limiter: Arc::new(limit::Limiter::new(options.auth_attempts_per_minute)),
         hiatus,
@@ -138,6 +138,8 @@ pub fn router(hiatus: Hiatus, options: WebOptions) -> Router {
         .route("/me/reactivate", post(a::reactivate))
         .route("/me/erasure-plan", get(e::plan))
         .route("/people/{id}", get(e::person))
+        .route("/me/regular-clients", get(n::regular_clients))
+        .route("/me/client-notices", post(n::tell))
         .route("/admin/webhooks", post(w::subscribe).get(w::list))
         .route("/admin/webhooks/{id}", delete(w::remove))
         .route("/admin/webhook-deliveries", get(w::deliveries))

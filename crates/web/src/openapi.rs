@@ -1,7 +1,9 @@
 //! The OpenAPI document at `/api/v1/openapi.json`. Handlers declare their success responses;
 //! the error responses every operation can give are added here once.
 
-use crate::api::{account as a, erasure as e, export as x, market as m, webhooks as w};
+use crate::api::{
+    account as a, erasure as e, export as x, market as m, notices as n, webhooks as w,
+};
 use crate::problem::Problem;
 use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -13,6 +15,7 @@ use utoipa::{Modify, OpenApi};
     info(title = "hiatus", description = "Account lifecycle of a freelance marketplace: take a break, deactivate, download your data, delete for good, come back."),
     paths(
         e::plan, e::schedule, e::cancel, e::person,
+        n::regular_clients, n::tell,
         w::subscribe, w::list, w::remove, w::deliveries, w::replay,
         x::request, x::list, x::get, x::mint_link, x::download, x::key,
         a::sign_up, a::login, a::logout, a::logout_others, a::reauth, a::me, a::update_profile, a::set_contact, a::update_settings,

@@ -4,4 +4,5 @@ pub mod account;
 pub mod erasure;
 pub mod export;
 pub mod market;
+pub mod notices;
 pub mod webhooks;

@@ -1,0 +1,92 @@
+//! Notices to regular clients: queued per client when a member tells their clients they are
+//! leaving or pausing, delivered by a job (one transaction per notice: the message in the
+//! shared thread, the email queued, the notice marked sent).
+
+use crate::args;
+use crate::db::Tx;
+use crate::error::StoreResult;
+use hiatus_domain::{AccountId, Micros};
+
+/// A notice waiting to be delivered.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct PendingNotice {
+    pub id: String,
+    pub client_id: String,
+    pub message: String,
+    pub forwarding: Option<String>,
+}
+
+/// Queues (or re-queues, with the new text) a notice to one client.
+pub async fn queue(
+    tx: &mut Tx,
+    member: AccountId,
+    client: AccountId,
+    id: &str,
+    message: &str,
+    forwarding: Option<&str>,
+    now: Micros,
+) -> StoreResult<()> {
+    tx.exec(
+        "INSERT INTO client_notices (account_id, client_id, sent_at, id, message, forwarding, status, requested_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $3) \
+         ON CONFLICT (account_id, client_id) DO UPDATE SET id = $4, message = $5, forwarding = $6, status = 'pending', requested_at = $3",
+        args![
+            member.to_text(),
+            client.to_text(),
+            now,
+            id.to_string(),
+            message.to_string(),
+            forwarding.map(str::to_string)
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The member's notices not yet delivered.
+pub async fn pending(tx: &mut Tx, member: AccountId) -> StoreResult<Vec<PendingNotice>> {
+    tx.all(
+        "SELECT id, client_id, message, forwarding FROM client_notices WHERE account_id = $1 AND status = 'pending' AND id IS NOT NULL ORDER BY client_id",
+        args![member.to_text()],
+    )
+    .await
+}
+
+/// Marks a notice delivered (only the one with this id: a newer notice stays pending).
+pub async fn delivered(tx: &mut Tx, member: AccountId, id: &str, now: Micros) -> StoreResult<bool> {
+    Ok(tx
+        .exec(
+            "UPDATE client_notices SET status = 'sent', sent_at = $3 WHERE account_id = $1 AND id = $2 AND status = 'pending'",
+            args![member.to_text(), id.to_string(), now],
+        )
+        .await?
+        == 1)
+}
+
+/// The thread a member and a client last wrote in, if they share one.
+pub async fn shared_thread(
+    tx: &mut Tx,
+    member: AccountId,
+    client: AccountId,
+) -> StoreResult<Option<String>> {
+    let row: Option<(String,)> = tx
+        .opt(
+            "SELECT t.id FROM threads t JOIN thread_participants a ON a.thread_id = t.id AND a.account_id = $1 \
+             JOIN thread_participants b ON b.thread_id = t.id AND b.account_id = $2 \
+             ORDER BY t.last_message_at DESC, t.id LIMIT 1",
+            args![member.to_text(), client.to_text()],
+        )
+        .await?;
+    Ok(row.map(|(id,)| id))
+}
+
+/// Whether a message with this id exists (a notice delivered before a crash).
+pub async fn message_exists(tx: &mut Tx, id: &str) -> StoreResult<bool> {
+    let n: i64 = tx
+        .scalar(
+            "SELECT COUNT(*) FROM messages WHERE id = $1",
+            args![id.to_string()],
+        )
+        .await?;
+    Ok(n > 0)
+}
