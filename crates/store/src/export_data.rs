@@ -703,10 +703,15 @@ pub struct ClientNoticeRecord {
     #[serde(serialize_with = "time")]
     #[schemars(with = "String")]
     pub sent_at: i64,
+    /// What the member wrote (notices from before messages were kept have none).
+    pub message: Option<String>,
+    pub forwarding: Option<String>,
+    /// `pending` until delivered, then `sent`.
+    pub status: String,
 }
 impl Record for ClientNoticeRecord {
     const CATEGORY: &'static str = "client_notices";
-    const PAGE: &'static str = "SELECT client_id, sent_at FROM client_notices \
+    const PAGE: &'static str = "SELECT client_id, sent_at, message, forwarding, status FROM client_notices \
         WHERE account_id = $1 AND client_id > $2 AND sent_at >= $4 ORDER BY client_id LIMIT $3";
     const COUNT: &'static str =
         "SELECT COUNT(*) FROM client_notices WHERE account_id = $1 AND sent_at >= $2";
