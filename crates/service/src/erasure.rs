@@ -29,6 +29,8 @@ use serde_json::json;
 pub const JOB_ERASE: &str = "account.erase";
 /// The job that purges retained records of a pseudonym when their retention ends.
 pub const JOB_PURGE: &str = "retention.purge";
+/// The job that reminds a member of their coming erasure (7 days and 1 day before).
+pub const JOB_REMIND_DELETION: &str = "deletion.remind";
 /// What a member types to confirm deletion.
 pub const CONFIRMATION: &str = "delete my account";
 
@@ -288,6 +290,23 @@ impl Hiatus {
             now,
         )
         .await?;
+        for days in [7, 1] {
+            let at = due_at - days * DAY_MICROS;
+            if at > now {
+                jobs::enqueue(
+                    &mut tx,
+                    &NewJob {
+                        kind: JOB_REMIND_DELETION.into(),
+                        payload: json!({"account_id": actor.account, "due_at": due_at, "days": days}),
+                        run_at: at,
+                        dedupe_key: Some(format!("{JOB_REMIND_DELETION}:{}:{due_at}:{days}", actor.account)),
+                        max_attempts: 10,
+                    },
+                    now,
+                )
+                .await?;
+            }
+        }
         audit::record(
             &mut tx,
             NewAuditEvent {
@@ -381,6 +400,122 @@ impl Hiatus {
         tx.commit().await?;
         tracing::info!(account = %account, "deletion cancelled");
         Ok(next)
+    }
+
+    /// Reminds a member that their erasure is near (the reminder job): an event, and so an
+    /// email with a one-click cancel link. Nothing when the deletion was cancelled or moved.
+    pub async fn remind_deletion(
+        &self,
+        account: AccountId,
+        due_at: Micros,
+        days: i64,
+    ) -> ServiceResult<bool> {
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let acct = accounts::get(&mut tx, account).await?;
+        if acct.state()? != AccountState::DeletionScheduled || acct.deletion_due_at != Some(due_at)
+        {
+            tx.commit().await?;
+            return Ok(false);
+        }
+        audit::outbox(
+            &mut tx,
+            "account.deletion_reminder",
+            Some(account),
+            json!({"account_id": account, "due_at": due_at, "days_left": days}),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Mints a single-use link that cancels the member's scheduled deletion, valid until the
+    /// deletion is due. Returns the token (only its hash is stored).
+    pub async fn mint_cancel_link(
+        &self,
+        account: AccountId,
+        due_at: Micros,
+    ) -> ServiceResult<String> {
+        let token = hex_upper(&hiatus_store::crypto::random_bytes::<32>()).to_lowercase();
+        let mut tx = self.db.begin().await?;
+        hiatus_store::cancel_links::create(&mut tx, &token, &account.to_text(), self.now(), due_at)
+            .await?;
+        tx.commit().await?;
+        Ok(token)
+    }
+
+    fn link_gone() -> ServiceError {
+        ServiceError::Gone {
+            code: "link_invalid",
+            message: "this link is not valid any more: it was used already, or the deletion was cancelled or has happened; log in to see your account".into(),
+        }
+    }
+
+    /// What a cancel link would do, without doing it (the confirmation page): the due time.
+    pub async fn cancel_link_info(&self, token: &str) -> ServiceResult<Micros> {
+        if token.len() != 64 || !token.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(ServiceError::NotFound("link"));
+        }
+        let now = self.now();
+        let mut tx = self.db.read().await?;
+        let link = hiatus_store::cancel_links::find(&mut tx, token)
+            .await?
+            .ok_or(ServiceError::NotFound("link"))?;
+        let account: AccountId = link
+            .account_id
+            .parse()
+            .map_err(|_| ServiceError::NotFound("link"))?;
+        let acct = accounts::get(&mut tx, account).await?;
+        tx.commit().await?;
+        if link.used_at.is_some()
+            || link.expires_at <= now
+            || acct.state()? != AccountState::DeletionScheduled
+        {
+            return Err(Self::link_gone());
+        }
+        Ok(link.expires_at)
+    }
+
+    /// Cancels a scheduled deletion through a link from the reminder email, on the POST of
+    /// its confirmation page. Single-use and valid until the deletion is due; refused when
+    /// someone else is logged in in this browser (`viewer`).
+    pub async fn cancel_by_link(
+        &self,
+        token: &str,
+        viewer: Option<AccountId>,
+    ) -> ServiceResult<AccountState> {
+        if token.len() != 64 || !token.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(ServiceError::NotFound("link"));
+        }
+        let now = self.now();
+        let mut tx = self.db.read().await?;
+        let link = hiatus_store::cancel_links::find(&mut tx, token)
+            .await?
+            .ok_or(ServiceError::NotFound("link"))?;
+        tx.commit().await?;
+        let account: AccountId = link
+            .account_id
+            .parse()
+            .map_err(|_| ServiceError::NotFound("link"))?;
+        if viewer.is_some_and(|v| v != account) {
+            return Err(ServiceError::Forbidden {
+                code: "link_for_someone_else",
+                message: "this link belongs to another account; log out first to use it".into(),
+            });
+        }
+        let mut tx = self.db.begin().await?;
+        if !hiatus_store::cancel_links::use_once(&mut tx, token, now).await? {
+            return Err(Self::link_gone());
+        }
+        tx.commit().await?;
+        // The link is spent either way: a link that fails here cannot be tried again.
+        self.cancel_deletion_of(account, None)
+            .await
+            .map_err(|e| match e {
+                ServiceError::Conflict { .. } | ServiceError::Gone { .. } => Self::link_gone(),
+                e => e,
+            })
     }
 
     /// The caller's erasure plan: what deletion would do (or will do, once scheduled).

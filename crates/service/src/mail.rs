@@ -229,11 +229,12 @@ impl Header for IdempotencyKey {
 
 /// The events that are mailed to the member, and whether each is essential (sent even when
 /// notifications are muted).
-pub const MAILED: [(&str, bool); 9] = [
+pub const MAILED: [(&str, bool); 10] = [
     ("account.deactivated", true),
     ("account.reactivated", true),
     ("account.deletion_scheduled", true),
     ("account.deletion_cancelled", true),
+    ("account.deletion_reminder", true),
     ("break.started", false),
     ("break.ended", false),
     ("export.ready", true),
@@ -283,16 +284,35 @@ pub fn render(
                 "If you did not do this, change your password and sign out of your other sessions.".into(),
             ],
         ),
-        "account.deletion_scheduled" => {
+        "account.deletion_scheduled" | "account.deletion_reminder" => {
             let due = date("due_at").unwrap_or_else(|| "the end of the grace period".into());
-            (
-                format!("Your account will be deleted on {due}"),
-                vec![
-                    format!("You asked for your hiatus account to be deleted. It is hidden now, and on {due} it will be erased for good."),
-                    format!("Changed your mind? Log in at {url} before {due} and choose Cancel deletion: everything stays as it was."),
-                    "The people you worked with keep their contracts, messages, delivered work and invoices, under a pseudonym instead of your name.".into(),
-                ],
-            )
+            let cancel = match payload["cancel_url"].as_str() {
+                Some(link) => format!("Changed your mind? Cancel the deletion before {due} with this link (it works once): {link} — or log in at {url} and choose Cancel deletion. Everything stays as it was."),
+                None => format!("Changed your mind? Log in at {url} before {due} and choose Cancel deletion: everything stays as it was."),
+            };
+            if kind == "account.deletion_reminder" {
+                let left = match payload["days_left"].as_i64() {
+                    Some(1) => "tomorrow".to_string(),
+                    Some(d) => format!("in {d} days"),
+                    None => "soon".to_string(),
+                };
+                (
+                    format!("Your account will be erased {left}"),
+                    vec![
+                        format!("A reminder: your hiatus account will be erased for good on {due}, as you asked."),
+                        cancel,
+                    ],
+                )
+            } else {
+                (
+                    format!("Your account will be deleted on {due}"),
+                    vec![
+                        format!("You asked for your hiatus account to be deleted. It is hidden now, and on {due} it will be erased for good."),
+                        cancel,
+                        "The people you worked with keep their contracts, messages, delivered work and invoices, under a pseudonym instead of your name.".into(),
+                    ],
+                )
+            }
         }
         "account.deletion_cancelled" => (
             "Your account will not be deleted".into(),
@@ -448,8 +468,22 @@ impl Hiatus {
         }
         let (email, _) = accounts::contact(&mut tx, &self.keys, account).await?;
         tx.commit().await?;
-        let payload: serde_json::Value =
+        let mut payload: serde_json::Value =
             serde_json::from_str(&d.payload).unwrap_or(serde_json::Value::Null);
+        // Deletion mail carries a one-click cancel link, minted for this message (single use,
+        // valid until the deletion is due) and never stored in the event.
+        if matches!(
+            d.kind.as_str(),
+            "account.deletion_scheduled" | "account.deletion_reminder"
+        ) && acct.state()? == AccountState::DeletionScheduled
+            && let Some(due) = acct.deletion_due_at
+        {
+            let token = self.mint_cancel_link(account, due).await?;
+            payload["cancel_url"] = serde_json::Value::String(format!(
+                "{}/cancel-deletion/{token}",
+                cfg.public_url.trim_end_matches('/')
+            ));
+        }
         let Some(r) = render(&d.kind, &profile.display_name, &payload, &cfg.public_url) else {
             return Ok(Composed::Skip(format!("no template for {}", d.kind)));
         };

@@ -41,11 +41,12 @@ impl Default for WebhookConfig {
 }
 
 /// The events a subscription can ask for (`*`: all of them).
-pub const EVENTS: [&str; 10] = [
+pub const EVENTS: [&str; 11] = [
     "account.deactivated",
     "account.reactivated",
     "account.deletion_scheduled",
     "account.deletion_cancelled",
+    "account.deletion_reminder",
     "account.deleted",
     "break.started",
     "break.ended",

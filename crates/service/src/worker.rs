@@ -3,7 +3,7 @@
 //! time.
 
 use crate::Hiatus;
-use crate::erasure::{EraseOptions, EraseOutcome, JOB_ERASE, JOB_PURGE};
+use crate::erasure::{EraseOptions, EraseOutcome, JOB_ERASE, JOB_PURGE, JOB_REMIND_DELETION};
 use crate::error::{ServiceError, ServiceResult};
 use crate::export::{JOB_BUILD_EXPORT, JOB_EXPIRE_EXPORT, Lease};
 use crate::lifecycle::JOB_END_BREAK;
@@ -143,6 +143,15 @@ impl Worker {
                     )),
                     _ => Ok(()),
                 }
+            }
+            JOB_REMIND_DELETION => {
+                let account: AccountId = field(&payload, "account_id")?;
+                let due_at = payload["due_at"].as_i64().ok_or_else(|| {
+                    ServiceError::invalid("job_payload", "job payload lacks due_at")
+                })?;
+                let days = payload["days"].as_i64().unwrap_or(0);
+                self.hiatus.remind_deletion(account, due_at, days).await?;
+                Ok(())
             }
             JOB_NOTIFY_CLIENTS => {
                 let account: AccountId = field(&payload, "account_id")?;

@@ -508,6 +508,104 @@ async fn postgres_telling_clients_reaches_exactly_the_regular_ones() {
     telling_clients_reaches_exactly_the_regular_ones(true).await;
 }
 
+/// Deletion mail: scheduled (with a one-click cancel link), then reminders 7 days and 1 day
+/// before; none after the member cancels.
+async fn deletion_reminders_carry_a_cancel_link(postgres: bool) {
+    let smtp = Smtp::start().await;
+    let e = support::env_with(postgres, |c| {
+        c.mail.transport =
+            MailTransport::parse(&format!("smtp://127.0.0.1:{}", smtp.port)).unwrap();
+        c.mail.public_url = "https://hiatus.test".into();
+    })
+    .await;
+    let day = hiatus_domain::DAY_MICROS;
+    let ana = member(&e, "ana.remind@example.test", "Ana Remind").await;
+    let ben = member(&e, "ben.remind@example.test", "Ben Remind").await;
+    for who in [&ana, &ben] {
+        e.h.schedule_deletion(
+            who,
+            DeleteRequest {
+                password: None,
+                reason: ClosureReason::PrivacyConcerns,
+                detail: None,
+                confirmation: "delete my account".into(),
+            },
+        )
+        .await
+        .unwrap();
+    }
+    deliver(&e.h).await;
+    e.clock.advance(23 * day + 1);
+    deliver(&e.h).await;
+    // Ben cancels before the last reminder.
+    let mut b = ben.clone();
+    b.state = hiatus_domain::AccountState::DeletionScheduled;
+    e.h.cancel_deletion(&b).await.unwrap();
+    e.clock.advance(6 * day);
+    deliver(&e.h).await;
+    let subjects = |to: &str| -> Vec<String> {
+        smtp.messages()
+            .iter()
+            .filter(|m| header(m, "X-RcptTo").as_deref() == Some(to))
+            .map(|m| header(m, "Subject").unwrap())
+            .collect()
+    };
+    let ana_subjects = subjects("ana.remind@example.test");
+    assert_eq!(ana_subjects.len(), 3, "{ana_subjects:?}");
+    assert!(
+        ana_subjects
+            .iter()
+            .any(|s| s == "Your account will be erased in 7 days")
+    );
+    assert!(
+        ana_subjects
+            .iter()
+            .any(|s| s == "Your account will be erased tomorrow")
+    );
+    let ben_subjects = subjects("ben.remind@example.test");
+    assert!(
+        ben_subjects
+            .iter()
+            .any(|s| s == "Your account will be erased in 7 days")
+    );
+    assert!(
+        !ben_subjects.iter().any(|s| s.contains("tomorrow")),
+        "{ben_subjects:?}"
+    );
+    // Every deletion mail carries a working, single-use cancel link.
+    let reminder = smtp
+        .messages()
+        .into_iter()
+        .find(|m| header(m, "Subject").as_deref() == Some("Your account will be erased tomorrow"))
+        .unwrap();
+    let flat = reminder.replace("=\r\n", "").replace("=\n", "");
+    let start = flat
+        .find("https://hiatus.test/cancel-deletion/")
+        .expect("a cancel link");
+    let token: String = flat[start + "https://hiatus.test/cancel-deletion/".len()..]
+        .chars()
+        .take_while(|c| c.is_ascii_hexdigit())
+        .collect();
+    assert_eq!(token.len(), 64);
+    e.h.cancel_link_info(&token).await.unwrap();
+    e.h.cancel_by_link(&token, None).await.unwrap();
+    assert_eq!(
+        e.h.cancel_by_link(&token, None).await.unwrap_err().code(),
+        "link_invalid"
+    );
+    e.finish().await;
+}
+
+#[tokio::test]
+async fn sqlite_deletion_reminders_carry_a_cancel_link() {
+    deletion_reminders_carry_a_cancel_link(false).await;
+}
+
+#[tokio::test]
+async fn postgres_deletion_reminders_carry_a_cancel_link() {
+    deletion_reminders_carry_a_cancel_link(true).await;
+}
+
 #[tokio::test]
 async fn sqlite_each_kind_reaches_the_member() {
     each_kind_reaches_the_member(false).await;

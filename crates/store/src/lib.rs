@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod audit;
 pub mod blobs;
 pub mod bulk;
+pub mod cancel_links;
 pub mod crypto;
 pub mod db;
 pub mod erasures;

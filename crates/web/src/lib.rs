@@ -3,6 +3,7 @@
 //! the error.
 
 pub mod api;
+pub mod cancel;
 pub mod extract;
 pub mod home;
 pub mod limit;
@@ -198,6 +199,10 @@ pub fn router(hiatus: Hiatus, options: WebOptions) -> Router {
     Router::new()
         .nest("/api/v1", v1)
         .route("/", get(home::page))
+        .route(
+            "/cancel-deletion/{token}",
+            get(cancel::show).post(cancel::confirm),
+        )
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(not_found)

@@ -9,6 +9,7 @@ on_both_backends!(
     deletion_is_guarded,
     a_scheduled_deletion_can_be_cancelled,
     erasure_after_the_grace_period_keeps_what_counterparties_are_owed,
+    the_cancel_link_cancels_once_and_only_on_confirmation,
 );
 
 fn delete_body(confirmation: &str) -> Value {
@@ -259,4 +260,79 @@ async fn erasure_after_the_grace_period_keeps_what_counterparties_are_owed(t: &T
     t.get(Some(&c), &format!("/api/v1/profiles/{pid}"))
         .await
         .problem(404, "not_found");
+}
+
+async fn the_cancel_link_cancels_once_and_only_on_confirmation(t: &TestApp) {
+    let f = t.member("freelancer").await;
+    let other = t.member("client").await;
+    let receipt = t
+        .post(
+            Some(&f),
+            "/api/v1/me/deletion",
+            delete_body("delete my account"),
+        )
+        .await
+        .expect(200);
+    let due = receipt["due_at"].as_i64().unwrap();
+    // The link the deletion emails carry.
+    let token =
+        t.h.mint_cancel_link(f.id.parse().unwrap(), due)
+            .await
+            .unwrap();
+    let link = format!("/cancel-deletion/{token}");
+    // Opening it only asks.
+    for _ in 0..3 {
+        let page = t.get(None, &link).await;
+        assert_eq!(page.status, 200);
+        assert!(page.text.contains("Cancel the deletion") && page.text.contains("method=\"post\""));
+    }
+    assert_eq!(
+        t.login(&f).await["landing"],
+        "cancel_deletion",
+        "a GET changes nothing"
+    );
+    // Someone else logged in in this browser cannot use it.
+    let refused = t.post_empty(Some(&other), &link).await;
+    assert_eq!(refused.status, 403, "{}", refused.text);
+    assert_eq!(t.login(&f).await["landing"], "cancel_deletion");
+    // A forged link is not found; the real one, confirmed, cancels.
+    let forged = t
+        .post_empty(None, &format!("/cancel-deletion/{}", "ab".repeat(32)))
+        .await;
+    assert_eq!(forged.status, 404);
+    let done = t.post_empty(None, &link).await;
+    assert_eq!(done.status, 200, "{}", done.text);
+    assert!(done.text.contains("will not be deleted"));
+    assert_eq!(t.login(&f).await["landing"], "home");
+    // Used twice: refused, and a new deletion is not undone by the old link.
+    let f = t.relogin(&f).await;
+    t.post(
+        Some(&f),
+        "/api/v1/me/deletion",
+        delete_body("delete my account"),
+    )
+    .await
+    .expect(200);
+    assert_eq!(t.post_empty(None, &link).await.status, 410);
+    assert_eq!(t.get(None, &link).await.status, 410);
+    assert_eq!(t.login(&f).await["landing"], "cancel_deletion");
+    // After expiry: a fresh link for this schedule, used once the grace period has ended.
+    let me = t.get(Some(&f), "/api/v1/me").await.expect(200);
+    let due = me["deletion_due_at"].as_i64().unwrap();
+    let late =
+        t.h.mint_cancel_link(f.id.parse().unwrap(), due)
+            .await
+            .unwrap();
+    t.advance(due - t.now() + SECOND);
+    assert_eq!(
+        t.post_empty(None, &format!("/cancel-deletion/{late}"))
+            .await
+            .status,
+        410
+    );
+    let f = t.relogin(&f).await;
+    assert_eq!(
+        t.get(Some(&f), "/api/v1/me").await.expect(200)["state"],
+        "deletion_scheduled"
+    );
 }
