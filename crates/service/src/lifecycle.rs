@@ -18,6 +18,8 @@ use serde_json::json;
 
 /// The job that ends a break on its end date.
 pub const JOB_END_BREAK: &str = "break.end";
+/// The job that tells a member, a day ahead, that their break ends.
+pub const JOB_REMIND_BREAK: &str = "break.remind";
 
 /// A member's own view of their account.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
@@ -428,6 +430,21 @@ impl Hiatus {
                 now,
             )
             .await?;
+            let remind_at = until - DAY_MICROS;
+            if remind_at > now {
+                jobs::enqueue(
+                    &mut tx,
+                    &NewJob {
+                        kind: JOB_REMIND_BREAK.into(),
+                        payload: json!({"account_id": actor.account, "until": until}),
+                        run_at: remind_at,
+                        dedupe_key: Some(format!("{JOB_REMIND_BREAK}:{}:{until}", actor.account)),
+                        max_attempts: 10,
+                    },
+                    now,
+                )
+                .await?;
+            }
         }
         audit::record(
             &mut tx,
@@ -506,6 +523,31 @@ impl Hiatus {
         }
         tx.commit().await?;
         Ok(ended)
+    }
+
+    /// Tells a member their break ends tomorrow (the reminder job), if it still does.
+    pub async fn remind_break_end(&self, account: AccountId, until: Micros) -> ServiceResult<bool> {
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let acct = accounts::get(&mut tx, account).await?;
+        if acct.state()? == AccountState::Deleted {
+            return Ok(false);
+        }
+        let p = accounts::profile(&mut tx, &self.keys, account).await?;
+        if p.settings.availability != Availability::Paused || p.settings.paused_until != Some(until)
+        {
+            return Ok(false);
+        }
+        audit::outbox(
+            &mut tx,
+            "break.ending",
+            Some(account),
+            json!({"account_id": account, "until": until}),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// The caller's audit trail, newest first, a page at a time.

@@ -229,7 +229,7 @@ impl Header for IdempotencyKey {
 
 /// The events that are mailed to the member, and whether each is essential (sent even when
 /// notifications are muted).
-pub const MAILED: [(&str, bool); 10] = [
+pub const MAILED: [(&str, bool); 12] = [
     ("account.deactivated", true),
     ("account.reactivated", true),
     ("account.deletion_scheduled", true),
@@ -237,6 +237,8 @@ pub const MAILED: [(&str, bool); 10] = [
     ("account.deletion_reminder", true),
     ("break.started", false),
     ("break.ended", false),
+    ("break.ending", false),
+    ("export.expiring", true),
     ("export.ready", true),
     ("export.failed", true),
     ("export.expired", false),
@@ -328,6 +330,20 @@ pub fn render(
                 }],
             )
         }
+        "break.ending" => (
+            "Your break ends tomorrow".into(),
+            vec![format!(
+                "Your break ends on {}: your availability comes back as it was. To stay away longer, log in at {url} and change the end date.",
+                date("until").unwrap_or_else(|| "its end date".into())
+            )],
+        ),
+        "export.expiring" => (
+            "Your data export will be removed tomorrow".into(),
+            vec![format!(
+                "You have not downloaded the archive of your data yet. It will be removed on {}; log in at {url} to download it before then.",
+                date("expires_at").unwrap_or_else(|| "tomorrow".into())
+            )],
+        ),
         "break.ended" => (
             "Your break has ended".into(),
             vec!["Your break has ended: your profile and availability are as they were before it.".into()],

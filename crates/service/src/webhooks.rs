@@ -41,7 +41,7 @@ impl Default for WebhookConfig {
 }
 
 /// The events a subscription can ask for (`*`: all of them).
-pub const EVENTS: [&str; 11] = [
+pub const EVENTS: [&str; 13] = [
     "account.deactivated",
     "account.reactivated",
     "account.deletion_scheduled",
@@ -50,7 +50,9 @@ pub const EVENTS: [&str; 11] = [
     "account.deleted",
     "break.started",
     "break.ended",
+    "break.ending",
     "export.ready",
+    "export.expiring",
     "export.failed",
     "export.expired",
 ];

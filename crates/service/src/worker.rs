@@ -5,8 +5,8 @@
 use crate::Hiatus;
 use crate::erasure::{EraseOptions, EraseOutcome, JOB_ERASE, JOB_PURGE, JOB_REMIND_DELETION};
 use crate::error::{ServiceError, ServiceResult};
-use crate::export::{JOB_BUILD_EXPORT, JOB_EXPIRE_EXPORT, Lease};
-use crate::lifecycle::JOB_END_BREAK;
+use crate::export::{JOB_BUILD_EXPORT, JOB_EXPIRE_EXPORT, JOB_REMIND_EXPORT, Lease};
+use crate::lifecycle::{JOB_END_BREAK, JOB_REMIND_BREAK};
 use crate::notices::JOB_NOTIFY_CLIENTS;
 use hiatus_domain::{AccountId, PayoutId};
 use hiatus_store::jobs::{self, JobRow};
@@ -151,6 +151,19 @@ impl Worker {
                 })?;
                 let days = payload["days"].as_i64().unwrap_or(0);
                 self.hiatus.remind_deletion(account, due_at, days).await?;
+                Ok(())
+            }
+            JOB_REMIND_BREAK => {
+                let account: AccountId = field(&payload, "account_id")?;
+                let until = payload["until"].as_i64().ok_or_else(|| {
+                    ServiceError::invalid("job_payload", "job payload lacks until")
+                })?;
+                self.hiatus.remind_break_end(account, until).await?;
+                Ok(())
+            }
+            JOB_REMIND_EXPORT => {
+                let id: String = field(&payload, "export_id")?;
+                self.hiatus.remind_export(&id).await?;
                 Ok(())
             }
             JOB_NOTIFY_CLIENTS => {

@@ -606,6 +606,70 @@ async fn postgres_deletion_reminders_carry_a_cancel_link() {
     deletion_reminders_carry_a_cancel_link(true).await;
 }
 
+/// Reminders of things the member set going: a break that ends tomorrow, an export ready, an
+/// export not downloaded that goes tomorrow, and its removal.
+async fn break_and_export_reminders(postgres: bool) {
+    let smtp = Smtp::start().await;
+    let e = support::env_with(postgres, |c| {
+        c.mail.transport =
+            MailTransport::parse(&format!("smtp://127.0.0.1:{}", smtp.port)).unwrap();
+    })
+    .await;
+    let day = hiatus_domain::DAY_MICROS;
+    let ana = member(&e, "ana.later@example.test", "Ana Later").await;
+    let until = e.h.now() + 3 * day;
+    e.h.start_break(
+        &ana,
+        BreakRequest {
+            private: false,
+            mute: false,
+            until: Some(until),
+        },
+    )
+    .await
+    .unwrap();
+    e.h.request_export(&ana, None).await.unwrap();
+    deliver(&e.h).await;
+    e.clock.advance(2 * day + 1);
+    deliver(&e.h).await;
+    let retention = e.h.config.exports.retention;
+    e.clock.advance(retention - 3 * day);
+    deliver(&e.h).await;
+    e.clock.advance(2 * day);
+    deliver(&e.h).await;
+    let subjects: Vec<String> = smtp
+        .messages()
+        .iter()
+        .map(|m| header(m, "Subject").unwrap())
+        .collect();
+    for want in [
+        "Your break has started",
+        "Your data export is ready",
+        "Your break ends tomorrow",
+        "Your break has ended",
+        "Your data export will be removed tomorrow",
+        "Your data export was removed",
+    ] {
+        assert_eq!(
+            subjects.iter().filter(|s| *s == want).count(),
+            1,
+            "{want:?} once in {subjects:?}"
+        );
+    }
+    assert_eq!(subjects.len(), 6, "{subjects:?}");
+    e.finish().await;
+}
+
+#[tokio::test]
+async fn sqlite_break_and_export_reminders() {
+    break_and_export_reminders(false).await;
+}
+
+#[tokio::test]
+async fn postgres_break_and_export_reminders() {
+    break_and_export_reminders(true).await;
+}
+
 #[tokio::test]
 async fn sqlite_each_kind_reaches_the_member() {
     each_kind_reaches_the_member(false).await;

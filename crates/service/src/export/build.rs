@@ -721,6 +721,22 @@ impl Hiatus {
             now,
         )
         .await?;
+        // A day before it goes, a reminder (when the archive was not downloaded by then).
+        let remind_at = expires_at - hiatus_domain::DAY_MICROS;
+        if remind_at > now {
+            jobs::enqueue(
+                &mut tx,
+                &NewJob {
+                    kind: super::JOB_REMIND_EXPORT.into(),
+                    payload: serde_json::json!({ "export_id": export_id }),
+                    run_at: remind_at,
+                    dedupe_key: Some(format!("export-remind:{export_id}")),
+                    max_attempts: 5,
+                },
+                now,
+            )
+            .await?;
+        }
         audit::record(
             &mut tx,
             audit::NewAuditEvent {

@@ -24,6 +24,8 @@ use std::path::PathBuf;
 pub const JOB_BUILD_EXPORT: &str = "export.build";
 /// The job that removes an archive when its retention ends.
 pub const JOB_EXPIRE_EXPORT: &str = "export.expire";
+/// The job that reminds a member a day before their archive is removed.
+pub const JOB_REMIND_EXPORT: &str = "export.remind";
 
 /// The label of the export signing key's derivation from the master key.
 const SIGNING_LABEL: &str = "export archive signing key";
@@ -431,6 +433,29 @@ impl Hiatus {
             "export.expired",
             row.account_id.parse().ok(),
             serde_json::json!({"account_id": row.account_id, "export_id": id}),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Reminds the member that their archive goes tomorrow, unless they downloaded it (the
+    /// reminder job).
+    pub async fn remind_export(&self, id: &str) -> ServiceResult<bool> {
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let Some(row) = exports::get(&mut tx, id).await? else {
+            return Ok(false);
+        };
+        if row.status != "ready" || row.downloaded_at.is_some() {
+            return Ok(false);
+        }
+        hiatus_store::audit::outbox(
+            &mut tx,
+            "export.expiring",
+            row.account_id.parse().ok(),
+            serde_json::json!({"account_id": row.account_id, "export_id": id, "expires_at": row.expires_at}),
             now,
         )
         .await?;
