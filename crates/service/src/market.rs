@@ -1008,10 +1008,60 @@ impl Hiatus {
             created_at: now,
         };
         market::post_message(&mut tx, &m).await?;
+        self.away_replies(&mut tx, actor.account, &t.participants, thread, now)
+            .await?;
         let ids: Vec<&AccountId> = t.participants.iter().collect();
         accounts::touch_data(&mut tx, &ids, now).await?;
         tx.commit().await?;
         Ok(m)
+    }
+
+    /// The automatic away replies to a message: each other participant who is deactivated (or
+    /// awaiting deletion) and set an away message answers with it, at most once per thread
+    /// and calendar day (UTC).
+    async fn away_replies(
+        &self,
+        tx: &mut hiatus_store::Tx,
+        sender: AccountId,
+        participants: &[AccountId],
+        thread: ThreadId,
+        now: Micros,
+    ) -> ServiceResult<()> {
+        let day_start = now - now.rem_euclid(DAY_MICROS);
+        for p in participants.iter().filter(|p| **p != sender) {
+            let acct = accounts::get(tx, *p).await?;
+            if !matches!(
+                acct.state()?,
+                AccountState::Deactivated | AccountState::DeletionScheduled
+            ) {
+                continue;
+            }
+            let Some(away) = accounts::profile(tx, &self.keys, *p)
+                .await?
+                .away_message
+                .filter(|a| !a.trim().is_empty())
+            else {
+                continue;
+            };
+            if !hiatus_store::notices::claim_away_reply(tx, &thread.to_text(), *p, day_start, now)
+                .await?
+            {
+                continue;
+            }
+            market::post_message(
+                tx,
+                &Message {
+                    id: MessageId::new(),
+                    thread_id: thread,
+                    author_id: *p,
+                    body: format!("Automatic reply: {away}"),
+                    // Just after the message it answers, so it reads in order.
+                    created_at: now + 1,
+                },
+            )
+            .await?;
+        }
+        Ok(())
     }
 
     /// The caller's threads.

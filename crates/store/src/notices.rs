@@ -90,3 +90,22 @@ pub async fn message_exists(tx: &mut Tx, id: &str) -> StoreResult<bool> {
         .await?;
     Ok(n > 0)
 }
+
+/// Claims today's away reply of `member` in a thread: true when none went since `day_start`
+/// (and records this one), false when one already did.
+pub async fn claim_away_reply(
+    tx: &mut Tx,
+    thread: &str,
+    member: AccountId,
+    day_start: Micros,
+    now: Micros,
+) -> StoreResult<bool> {
+    let n = tx
+        .exec(
+            "INSERT INTO away_replies (thread_id, account_id, last_at) VALUES ($1, $2, $4) \
+             ON CONFLICT (thread_id, account_id) DO UPDATE SET last_at = $4 WHERE away_replies.last_at < $3",
+            args![thread.to_string(), member.to_text(), day_start, now],
+        )
+        .await?;
+    Ok(n == 1)
+}

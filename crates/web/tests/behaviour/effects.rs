@@ -1,7 +1,7 @@
 //! §3: what an active and a deactivated account can and cannot do, who sees a profile, and
 //! that records are visible to their parties only.
 
-use crate::support::{Member, TestApp, on_both_backends};
+use crate::support::{DAY, Member, TestApp, on_both_backends};
 use serde_json::{Value, json};
 
 on_both_backends!(
@@ -13,6 +13,7 @@ on_both_backends!(
     illegal_transitions_are_conflicts,
     profile_visibility_public_members_only_private,
     records_of_others_are_not_found,
+    a_deactivated_member_answers_once_per_thread_and_day,
 );
 
 fn profile(m: &Member) -> String {
@@ -619,4 +620,77 @@ async fn records_of_others_are_not_found(t: &TestApp) {
     assert_eq!(k_now["status"], "open");
     let p_now = t.get(Some(&c), "/api/v1/payments").await.expect(200);
     assert_eq!(p_now[0]["status"], "in_escrow");
+}
+
+async fn a_deactivated_member_answers_once_per_thread_and_day(t: &TestApp) {
+    let f = t.member("freelancer").await;
+    let g = t.member("freelancer").await;
+    let c = t.member("client").await;
+    t.patch(
+        Some(&f),
+        "/api/v1/me/profile",
+        json!({"away_message": "Away until spring; write to me again then."}),
+    )
+    .await
+    .expect(200);
+    let mut threads = Vec::new();
+    for who in [&f, &g] {
+        let started = t
+            .post(
+                Some(&c),
+                "/api/v1/threads",
+                json!({"with": who.id, "subject": "Hello", "body": "Are you free?"}),
+            )
+            .await
+            .expect(201);
+        threads.push(format!(
+            "/api/v1/threads/{}/messages",
+            started["thread"]["id"].as_str().unwrap()
+        ));
+        t.deactivate(who).await.expect(200);
+    }
+    let bodies = |v: Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["body"].as_str().unwrap().to_string())
+            .collect()
+    };
+    for text in ["One more thing", "And another"] {
+        for th in &threads {
+            t.post(Some(&c), th, json!({"body": text}))
+                .await
+                .expect(201);
+        }
+    }
+    let auto = "Automatic reply: Away until spring; write to me again then.";
+    // (The test clock stands still, so the reply and the next message share a time.)
+    let first = bodies(t.get(Some(&c), &threads[0]).await.expect(200));
+    assert_eq!(first.iter().filter(|b| *b == auto).count(), 1, "{first:?}");
+    let pos = |b: &str| first.iter().position(|x| x == b).unwrap();
+    assert!(
+        pos(auto) > pos("One more thing"),
+        "the reply follows the message: {first:?}"
+    );
+    assert_eq!(first.len(), 4, "{first:?}");
+    assert_eq!(
+        bodies(t.get(Some(&c), &threads[1]).await.expect(200)),
+        ["Are you free?", "One more thing", "And another"],
+        "no away message set, no reply"
+    );
+    t.advance(DAY);
+    let c = t.relogin(&c).await;
+    t.post(Some(&c), &threads[0], json!({"body": "Next day"}))
+        .await
+        .expect(201);
+    let all = bodies(t.get(Some(&c), &threads[0]).await.expect(200));
+    assert_eq!(all.iter().filter(|b| *b == auto).count(), 2, "{all:?}");
+    // Back from the break: no more automatic replies.
+    let f = t.relogin(&f).await;
+    t.reactivate(&f).await.expect(200);
+    t.post(Some(&c), &threads[0], json!({"body": "Welcome back"}))
+        .await
+        .expect(201);
+    let all = bodies(t.get(Some(&c), &threads[0]).await.expect(200));
+    assert_eq!(all.iter().filter(|b| *b == auto).count(), 2, "{all:?}");
 }
