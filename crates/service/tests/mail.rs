@@ -670,6 +670,87 @@ async fn postgres_break_and_export_reminders() {
     break_and_export_reminders(true).await;
 }
 
+/// A member on the daily digest gets essential mail at once and the rest in one message a
+/// day later.
+async fn digest_members_get_one_message_a_day(postgres: bool) {
+    let smtp = Smtp::start().await;
+    let e = support::env_with(postgres, |c| {
+        c.mail.transport =
+            MailTransport::parse(&format!("smtp://127.0.0.1:{}", smtp.port)).unwrap();
+    })
+    .await;
+    let cara = member(&e, "cara.digest@example.test", "Cara Digest").await;
+    e.h.update_settings(&cara, None, None, Some(NotificationMode::Digest))
+        .await
+        .unwrap();
+    e.h.start_break(
+        &cara,
+        BreakRequest {
+            private: false,
+            mute: false,
+            until: None,
+        },
+    )
+    .await
+    .unwrap();
+    e.h.end_break(&cara).await.unwrap();
+    e.h.deactivate(
+        &cara,
+        CloseRequest {
+            password: None,
+            reason: ClosureReason::NotEnoughWork,
+            detail: None,
+        },
+    )
+    .await
+    .unwrap();
+    deliver(&e.h).await;
+    let subjects = || -> Vec<String> {
+        smtp.messages()
+            .iter()
+            .map(|m| header(m, "Subject").unwrap())
+            .collect()
+    };
+    assert_eq!(
+        subjects(),
+        ["Your account is deactivated"],
+        "essential mail at once"
+    );
+    e.clock.advance(hiatus_domain::DAY_MICROS - 1_000_000);
+    deliver(&e.h).await;
+    assert_eq!(subjects().len(), 1, "not before a day has passed");
+    e.clock.advance(2_000_000);
+    deliver(&e.h).await;
+    deliver(&e.h).await;
+    let all = smtp.messages();
+    assert_eq!(all.len(), 2, "one digest");
+    let digest = all
+        .iter()
+        .find(|m| {
+            header(m, "Subject")
+                .unwrap()
+                .starts_with("Your hiatus digest")
+        })
+        .expect("the digest");
+    assert_eq!(
+        header(digest, "Subject").unwrap(),
+        "Your hiatus digest: 2 update(s)"
+    );
+    assert!(digest.contains("Your break has started") && digest.contains("Your break has ended"));
+    assert!(header(digest, "X-Hiatus-Idempotency-Key").is_some());
+    e.finish().await;
+}
+
+#[tokio::test]
+async fn sqlite_digest_members_get_one_message_a_day() {
+    digest_members_get_one_message_a_day(false).await;
+}
+
+#[tokio::test]
+async fn postgres_digest_members_get_one_message_a_day() {
+    digest_members_get_one_message_a_day(true).await;
+}
+
 #[tokio::test]
 async fn sqlite_each_kind_reaches_the_member() {
     each_kind_reaches_the_member(false).await;

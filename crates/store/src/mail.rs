@@ -113,3 +113,44 @@ pub async fn queue(
     .await?;
     Ok(())
 }
+
+/// Members with mail held for their daily digest since at least `before`, not postponed
+/// past `now` by a failed attempt.
+pub async fn digests_due(
+    tx: &mut Tx,
+    before: Micros,
+    now: Micros,
+    limit: i64,
+) -> StoreResult<Vec<String>> {
+    let rows: Vec<(String,)> = tx
+        .all(
+            "SELECT account_id FROM mail_deliveries WHERE status = 'digest' GROUP BY account_id \
+             HAVING MIN(created_at) <= $1 AND MAX(next_attempt_at) <= $2 ORDER BY MIN(created_at) LIMIT $3",
+            args![before, now, limit],
+        )
+        .await?;
+    Ok(rows.into_iter().map(|(a,)| a).collect())
+}
+
+/// The mail held for a member's digest, oldest first.
+pub async fn held(tx: &mut Tx, account: &str) -> StoreResult<Vec<MailDelivery>> {
+    tx.all(
+        concat!(
+            "SELECT ",
+            columns!(),
+            " FROM mail_deliveries WHERE account_id = $1 AND status = 'digest' ORDER BY created_at, id"
+        ),
+        args![account.to_string()],
+    )
+    .await
+}
+
+/// Postpones a member's digest after a failed attempt.
+pub async fn postpone_digest(tx: &mut Tx, account: &str, until: Micros) -> StoreResult<()> {
+    tx.exec(
+        "UPDATE mail_deliveries SET next_attempt_at = $2 WHERE account_id = $1 AND status = 'digest'",
+        args![account.to_string(), until],
+    )
+    .await?;
+    Ok(())
+}
