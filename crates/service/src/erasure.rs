@@ -924,6 +924,15 @@ impl Hiatus {
             },
         )
         .await?;
+        // Integrations hear that erasure finished (the tombstone's id, nothing else).
+        audit::outbox(
+            &mut tx,
+            "account.erased",
+            Some(account),
+            json!({"account_id": account}),
+            now,
+        )
+        .await?;
         tx.commit().await?;
         self.compact_after_erasure().await;
         tracing::info!(account = %account, "erasure finished");
@@ -1152,7 +1161,9 @@ impl Hiatus {
                 let allowed = match (table.as_str(), col.as_str()) {
                     ("accounts", "id") | ("erasures", "account_id") => continue,
                     ("audit_events", _) => " AND action <> 'account.erased'",
-                    ("outbox" | "webhook_deliveries", _) => " AND event <> 'account.deleted'",
+                    ("outbox" | "webhook_deliveries", _) => {
+                        " AND event NOT IN ('account.deleted', 'account.erased')"
+                    }
                     // The erasure's own job names the tombstone, like the erasure row.
                     ("jobs", _) => " AND kind <> 'account.erase'",
                     _ => "",

@@ -41,13 +41,14 @@ impl Default for WebhookConfig {
 }
 
 /// The events a subscription can ask for (`*`: all of them).
-pub const EVENTS: [&str; 13] = [
+pub const EVENTS: [&str; 14] = [
     "account.deactivated",
     "account.reactivated",
     "account.deletion_scheduled",
     "account.deletion_cancelled",
     "account.deletion_reminder",
     "account.deleted",
+    "account.erased",
     "break.started",
     "break.ended",
     "break.ending",

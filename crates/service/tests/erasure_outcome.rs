@@ -226,7 +226,9 @@ fn allowed_exception(table: &str, column: &str) -> &'static str {
         ("accounts", "id") => " AND \"id\" <> $2",
         ("erasures", "account_id") => " AND \"account_id\" <> $2",
         ("audit_events", _) => " AND \"action\" <> 'account.erased'",
-        ("outbox" | "webhook_deliveries", _) => " AND \"event\" <> 'account.deleted'",
+        ("outbox" | "webhook_deliveries", _) => {
+            " AND \"event\" NOT IN ('account.deleted', 'account.erased')"
+        }
         // The erasure's own job names the tombstone, like the erasure row does.
         ("jobs", _) => " AND \"kind\" <> 'account.erase'",
         _ => "",
@@ -897,7 +899,7 @@ fn row_key(table: &str) -> &'static str {
         "profiles" => "account_id",
         "client_notices" => "account_id || ':' || client_id",
         "balances" => "account_id || ':' || currency",
-        "thread_participants" => "thread_id || ':' || account_id",
+        "thread_participants" | "away_replies" => "thread_id || ':' || account_id",
         _ => "id",
     }
 }
