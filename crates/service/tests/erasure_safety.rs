@@ -665,7 +665,9 @@ async fn mentions(h: &Hiatus, old: &str) -> BTreeMap<(String, String), i64> {
                 ("accounts", "id") => " AND \"id\" <> $2",
                 ("erasures", "account_id") => " AND \"account_id\" <> $2",
                 ("audit_events", _) => " AND \"action\" <> 'account.erased'",
-                ("outbox", _) => " AND \"event\" <> 'account.deleted'",
+                ("outbox" | "webhook_deliveries", _) => {
+                    " AND \"event\" NOT IN ('account.deleted', 'account.erased')"
+                }
                 _ => "",
             };
             let sql =
