@@ -18,7 +18,6 @@ use hiatus_domain::*;
 use hiatus_store::accounts;
 use hiatus_store::audit::{self, NewAuditEvent};
 use hiatus_store::erasures::{self, ErasureRow, NewPseudonym};
-use hiatus_store::facts;
 use hiatus_store::jobs::{self, NewJob};
 use hiatus_store::policy::{Action, BATCH, CompiledRule};
 use hiatus_store::{Backend, StoreError, Tx, market};
@@ -140,28 +139,34 @@ pub struct RetainedLine {
 
 /// Adds calendar years to a time (UTC); 29 February becomes 28 February when needed.
 pub fn add_years(t: Micros, years: u32) -> Micros {
+    shift_years(t, years as i64)
+}
+
+/// Subtracts calendar years (the purge cut-off: records started before it are due).
+fn sub_years(t: Micros, years: u32) -> Micros {
+    shift_years(t, -(years as i64))
+}
+
+fn shift_years(t: Micros, years: i64) -> Micros {
     let Ok(ts) = jiff::Timestamp::from_microsecond(t) else {
         return t;
     };
-    let dt = jiff::tz::Offset::UTC.to_datetime(ts);
-    dt.checked_add(jiff::Span::new().years(years as i64))
+    jiff::tz::Offset::UTC
+        .to_datetime(ts)
+        .checked_add(jiff::Span::new().years(years))
         .ok()
         .and_then(|d| jiff::tz::Offset::UTC.to_timestamp(d).ok())
         .map(|t| t.as_microsecond())
         .unwrap_or(t)
 }
 
-/// Subtracts calendar years (the purge cut-off: records started before it are due).
-fn sub_years(t: Micros, years: u32) -> Micros {
-    let Ok(ts) = jiff::Timestamp::from_microsecond(t) else {
-        return t;
-    };
-    let dt = jiff::tz::Offset::UTC.to_datetime(ts);
-    dt.checked_sub(jiff::Span::new().years(years as i64))
-        .ok()
-        .and_then(|d| jiff::tz::Offset::UTC.to_timestamp(d).ok())
-        .map(|t| t.as_microsecond())
-        .unwrap_or(t)
+/// A cancel link's token is 64 hex digits; anything else is not one of ours.
+fn check_link_token(token: &str) -> ServiceResult<()> {
+    if token.len() == 64 && token.chars().all(|c| c.is_ascii_hexdigit()) {
+        Ok(())
+    } else {
+        Err(ServiceError::NotFound("link"))
+    }
 }
 
 /// "1,204".
@@ -249,18 +254,9 @@ impl Hiatus {
                 message: "staff accounts are removed by an operator, not deleted this way".into(),
             });
         }
-        let f = facts::preflight_facts(
-            &mut tx,
-            actor.account,
-            &self.config.regular_clients,
-            req.reason.is_temporary(),
-            now,
-        )
-        .await?;
-        let pre = Preflight::evaluate(Intent::Delete, &f);
-        if !pre.can_proceed() {
-            return Err(ServiceError::Blocked(Box::new(pre)));
-        }
+        let pre = self
+            .passed_preflight(&mut tx, actor.account, Intent::Delete, req.reason, now)
+            .await?;
         let proposals_withdrawn = market::withdraw_open_proposals(&mut tx, actor.account).await?;
         let job_posts_closed = market::close_open_job_posts(&mut tx, actor.account).await?;
         let existing = erasures::get(&mut tx, actor.account).await?;
@@ -454,9 +450,7 @@ impl Hiatus {
 
     /// What a cancel link would do, without doing it (the confirmation page): the due time.
     pub async fn cancel_link_info(&self, token: &str) -> ServiceResult<Micros> {
-        if token.len() != 64 || !token.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(ServiceError::NotFound("link"));
-        }
+        check_link_token(token)?;
         let now = self.now();
         let mut tx = self.db.read().await?;
         let link = hiatus_store::cancel_links::find(&mut tx, token)
@@ -485,9 +479,7 @@ impl Hiatus {
         token: &str,
         viewer: Option<AccountId>,
     ) -> ServiceResult<AccountState> {
-        if token.len() != 64 || !token.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(ServiceError::NotFound("link"));
-        }
+        check_link_token(token)?;
         let now = self.now();
         let mut tx = self.db.read().await?;
         let link = hiatus_store::cancel_links::find(&mut tx, token)
@@ -1100,7 +1092,7 @@ impl Hiatus {
             None => {
                 let acct = accounts::get(&mut tx, id).await?;
                 let name = if acct.state()? == AccountState::Deleted {
-                    "Former member".to_string()
+                    crate::FORMER_MEMBER.to_string()
                 } else {
                     accounts::profile(&mut tx, &self.keys, id)
                         .await?

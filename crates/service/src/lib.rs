@@ -24,6 +24,10 @@ pub use error::{ServiceError, ServiceResult};
 use hiatus_store::{Blobs, Db, Keyring};
 use std::sync::Arc;
 
+/// The name shown for someone whose profile can no longer be read (erased before pseudonyms
+/// existed, or mid-erasure).
+pub const FORMER_MEMBER: &str = "Former member";
+
 /// Everything a use case needs: no globals, so tests build as many as they like.
 #[derive(Clone, Debug)]
 pub struct Hiatus {

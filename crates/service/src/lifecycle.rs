@@ -310,6 +310,32 @@ impl Hiatus {
         Ok(Preflight::evaluate(intent, &f))
     }
 
+    /// Preflight inside a closing transaction: the findings when nothing blocks `intent`,
+    /// else the blockers as an error.
+    pub(crate) async fn passed_preflight(
+        &self,
+        tx: &mut Tx,
+        account: AccountId,
+        intent: Intent,
+        reason: ClosureReason,
+        now: Micros,
+    ) -> ServiceResult<Preflight> {
+        let f = facts::preflight_facts(
+            tx,
+            account,
+            &self.config.regular_clients,
+            reason.is_temporary(),
+            now,
+        )
+        .await?;
+        let pre = Preflight::evaluate(intent, &f);
+        if pre.can_proceed() {
+            Ok(pre)
+        } else {
+            Err(ServiceError::Blocked(Box::new(pre)))
+        }
+    }
+
     /// Deactivates the caller's account: hidden, read-only, reversible. Refused while any
     /// preflight blocker exists; needs the current password.
     pub async fn deactivate(&self, actor: &Actor, req: CloseRequest) -> ServiceResult<Receipt> {
@@ -321,18 +347,9 @@ impl Hiatus {
         let mut tx = self.db.begin().await?;
         let acct = accounts::get_for_update(&mut tx, actor.account).await?;
         let next = acct.state()?.deactivate()?;
-        let f = facts::preflight_facts(
-            &mut tx,
-            actor.account,
-            &self.config.regular_clients,
-            req.reason.is_temporary(),
-            now,
-        )
-        .await?;
-        let pre = Preflight::evaluate(Intent::Deactivate, &f);
-        if !pre.can_proceed() {
-            return Err(ServiceError::Blocked(Box::new(pre)));
-        }
+        let pre = self
+            .passed_preflight(&mut tx, actor.account, Intent::Deactivate, req.reason, now)
+            .await?;
         let proposals_withdrawn = market::withdraw_open_proposals(&mut tx, actor.account).await?;
         let job_posts_closed = market::close_open_job_posts(&mut tx, actor.account).await?;
         accounts::set_state(&mut tx, actor.account, next, None, now).await?;

@@ -51,7 +51,7 @@ impl Hiatus {
         for r in rows {
             let name = match accounts::profile(&mut tx, &self.keys, r.client_id).await {
                 Ok(p) => p.display_name,
-                Err(_) => "Former member".into(),
+                Err(_) => crate::FORMER_MEMBER.into(),
             };
             out.push(RegularClientView {
                 id: r.client_id,

@@ -809,8 +809,8 @@ impl Hiatus {
                         .keys
                         .unwrap_data_key(&id, Some(&w))
                         .and_then(|dk| dk.open_field("profiles", "display_name", &id, &n))
-                        .unwrap_or_else(|_| "Former member".into()),
-                    _ => "Former member".into(),
+                        .unwrap_or_else(|_| crate::FORMER_MEMBER.into()),
+                    _ => crate::FORMER_MEMBER.into(),
                 };
                 people.insert(id.clone(), name.clone());
                 person_list.push(PersonRecord {
@@ -904,7 +904,7 @@ impl Hiatus {
                     people
                         .get(id)
                         .cloned()
-                        .unwrap_or_else(|| "Former member".into())
+                        .unwrap_or_else(|| crate::FORMER_MEMBER.into())
                 };
                 let job = PdfJob {
                     path: r.pdf.clone(),
