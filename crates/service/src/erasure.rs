@@ -160,6 +160,26 @@ fn shift_years(t: Micros, years: i64) -> Micros {
         .unwrap_or(t)
 }
 
+fn notice_key(keys: &hiatus_store::crypto::Keyring) -> hiatus_store::crypto::SecretKey {
+    hiatus_store::crypto::SecretKey::from_bytes(*keys.derive_secret("erasure notice address"))
+}
+
+/// Seals the address the erasure-completed mail goes to, bound to the erasure's row.
+fn seal_notice(keys: &hiatus_store::crypto::Keyring, account: AccountId, email: &str) -> Vec<u8> {
+    notice_key(keys).seal(&format!("erasures.notify_enc:{account}"), email.as_bytes())
+}
+
+/// Opens the sealed address of the erasure-completed mail.
+pub(crate) fn open_notice(
+    keys: &hiatus_store::crypto::Keyring,
+    account: AccountId,
+    sealed: &[u8],
+) -> ServiceResult<String> {
+    let b = notice_key(keys).open(&format!("erasures.notify_enc:{account}"), sealed)?;
+    String::from_utf8(b)
+        .map_err(|_| ServiceError::Internal(StoreError::Corrupt("erasure notice address".into())))
+}
+
 /// A cancel link's token is 64 hex digits; anything else is not one of ours.
 fn check_link_token(token: &str) -> ServiceResult<()> {
     if token.len() == 64 && token.chars().all(|c| c.is_ascii_hexdigit()) {
@@ -725,6 +745,14 @@ impl Hiatus {
                 // What erasure is about to do, counted before anything changes: the receipt
                 // tells it in the past tense when erasure ends (counts and dates only).
                 let plan = self.plan_in(&mut tx, account, &row, now).await?;
+                // The address for the "your account was erased" mail, sealed until it is sent.
+                let (email, _) = accounts::contact(&mut tx, &self.keys, account).await?;
+                erasures::set_notify(
+                    &mut tx,
+                    account,
+                    seal_notice(&self.keys, account, email.as_str()),
+                )
+                .await?;
                 let lookup: [u8; 32] = hiatus_store::crypto::random_bytes();
                 erasures::make_unusable(
                     &mut tx,
@@ -1156,6 +1184,8 @@ impl Hiatus {
                     ("outbox" | "webhook_deliveries", _) => {
                         " AND event NOT IN ('account.deleted', 'account.erased')"
                     }
+                    // The last mail, "your account was erased", goes to the tombstone.
+                    ("mail_deliveries", _) => " AND kind <> 'account.erased'",
                     // The erasure's own job names the tombstone, like the erasure row.
                     ("jobs", _) => " AND kind <> 'account.erase'",
                     _ => "",

@@ -13,6 +13,7 @@ pub mod mail;
 pub mod market;
 pub mod notices;
 pub mod password;
+pub mod restoration;
 pub mod webhooks;
 pub mod worker;
 

@@ -575,11 +575,34 @@ impl Hiatus {
         limit: i64,
         offset: i64,
     ) -> ServiceResult<Vec<hiatus_store::audit::AuditEventRow>> {
-        if account != actor.account {
-            actor.require_staff()?;
+        if account == actor.account {
+            let mut tx = self.db.read().await?;
+            let rows =
+                audit::for_account(&mut tx, account, limit.clamp(1, 500), offset.max(0)).await?;
+            tx.commit().await?;
+            return Ok(rows);
         }
-        let mut tx = self.db.read().await?;
+        // Support looking at a member's trail (after erasure: under the pseudonym's id); the
+        // look itself goes on the trail.
+        actor.require_staff()?;
+        let mut tx = self.db.begin().await?;
+        match accounts::get(&mut tx, account).await {
+            Ok(a) if a.role()? == hiatus_domain::Role::Member => {}
+            _ => return Err(ServiceError::NotFound("account")),
+        }
         let rows = audit::for_account(&mut tx, account, limit.clamp(1, 500), offset.max(0)).await?;
+        audit::record(
+            &mut tx,
+            audit::NewAuditEvent {
+                account: Some(account),
+                actor: Some(actor.account),
+                action: "audit.viewed",
+                reason: None,
+                detail: serde_json::json!({"count": rows.len()}),
+                now: self.now(),
+            },
+        )
+        .await?;
         tx.commit().await?;
         Ok(rows)
     }

@@ -229,7 +229,7 @@ impl Header for IdempotencyKey {
 
 /// The events that are mailed to the member, and whether each is essential (sent even when
 /// notifications are muted).
-pub const MAILED: [(&str, bool); 12] = [
+pub const MAILED: [(&str, bool); 17] = [
     ("account.deactivated", true),
     ("account.reactivated", true),
     ("account.deletion_scheduled", true),
@@ -242,6 +242,11 @@ pub const MAILED: [(&str, bool); 12] = [
     ("export.ready", true),
     ("export.failed", true),
     ("export.expired", false),
+    ("restoration.requested", true),
+    ("restoration.approved", true),
+    ("restoration.denied", true),
+    ("account.password_changed", true),
+    ("account.erased", true),
 ];
 
 /// A rendered message.
@@ -363,6 +368,55 @@ pub fn render(
             "Your data export was removed".into(),
             vec![format!("The archive of your data was removed at the end of its retention. You can request a new one at {url} at any time.")],
         ),
+        "restoration.requested" => (
+            "Your code to restore your hiatus account".into(),
+            vec![
+                "Someone — we hope you — asked our support team to restore access to your hiatus account.".into(),
+                format!(
+                    "If it was you, enter this code on the page of your request: {}. It works for 30 minutes; if you asked more than once, only the latest code works.",
+                    payload["code"].as_str().unwrap_or("(no code)")
+                ),
+                "If it was not you, ignore this message: nothing changes without this code and a support agent's approval.".into(),
+            ],
+        ),
+        "restoration.approved" => (
+            "Choose a new password for hiatus".into(),
+            vec![
+                "Our support team approved your request to restore your hiatus account.".into(),
+                format!(
+                    "Choose a new password with this link (it works once, until {}): {}",
+                    date("reset_until").unwrap_or_else(|| "tomorrow".into()),
+                    payload["reset_url"].as_str().unwrap_or(url)
+                ),
+                "Every session of your account is signed out when the new password is set.".into(),
+            ],
+        ),
+        "restoration.denied" => {
+            let mut p = vec!["Our support team could not restore your hiatus account from this request.".into()];
+            if let Some(note) = payload["note"].as_str().filter(|n| !n.is_empty()) {
+                p.push(format!("The agent's note: {note}"));
+            }
+            p.push(format!("You can make a new request at {url}."));
+            ("Your request to restore your account".into(), p)
+        }
+        "account.password_changed" => (
+            "Your hiatus password was changed".into(),
+            vec![
+                "The password of your hiatus account was changed with a reset link, and every session was signed out.".into(),
+                "If you did not do this, contact support at once.".into(),
+            ],
+        ),
+        "account.erased" => {
+            let mut p = vec![format!(
+                "Your hiatus account was erased for good on {}, as you asked. It cannot be restored.",
+                date("erased_at").unwrap_or_else(|| "today".into())
+            )];
+            if let Some(lines) = payload["summary"].as_array() {
+                p.extend(lines.iter().filter_map(|l| l.as_str()).map(str::to_string));
+            }
+            p.push("This is the last message to this address: erasure removed it, and it is forgotten once this message is sent.".into());
+            ("Your hiatus account was erased".into(), p)
+        }
         "client.notice" => {
             let from = payload["from_name"].as_str().unwrap_or("A freelancer you worked with");
             let mut p = vec![
@@ -377,7 +431,11 @@ pub fn render(
         }
         _ => return None,
     };
-    let greeting = format!("Hello {name},");
+    let greeting = if name.is_empty() {
+        "Hello,".to_string()
+    } else {
+        format!("Hello {name},")
+    };
     let sign = "— hiatus";
     let text = std::iter::once(greeting.clone())
         .chain(paragraphs.iter().cloned())
@@ -573,6 +631,12 @@ impl Hiatus {
         }
         let mut tx = self.db.begin().await?;
         mail::record(&mut tx, &d.id, status, error.as_deref(), self.now()).await?;
+        if d.kind == "account.erased"
+            && status != "pending"
+            && let Ok(account) = d.account_id.parse::<AccountId>()
+        {
+            hiatus_store::erasures::clear_notify(&mut tx, account).await?;
+        }
         tx.commit().await?;
         Ok(true)
     }
@@ -583,6 +647,9 @@ impl Hiatus {
             .account_id
             .parse()
             .map_err(|_| ServiceError::Internal(StoreError::Corrupt("mail account id".into())))?;
+        if d.kind == "account.erased" {
+            return self.compose_erased(d, account).await;
+        }
         let mut tx = self.db.read().await?;
         let acct = accounts::get(&mut tx, account).await?;
         if acct.state()? == AccountState::Deleted {
@@ -616,9 +683,80 @@ impl Hiatus {
                 cfg.public_url.trim_end_matches('/')
             ));
         }
+        // Restoration mail carries what is minted for this message alone: the one-time code,
+        // the password-reset link; a denial, the agent's note. None of it is in the event.
+        let request = payload["request_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        match d.kind.as_str() {
+            "restoration.requested" => match self.mint_restoration_code(&request).await? {
+                Some(code) => payload["code"] = serde_json::Value::String(code),
+                None => {
+                    return Ok(Composed::Skip(
+                        "the request no longer waits for a code".into(),
+                    ));
+                }
+            },
+            "restoration.approved" => {
+                let (token, until) = self.mint_password_reset(account, &request).await?;
+                payload["reset_url"] = serde_json::Value::String(format!(
+                    "{}/reset-password/{token}",
+                    cfg.public_url.trim_end_matches('/')
+                ));
+                payload["reset_until"] = serde_json::Value::from(until);
+            }
+            "restoration.denied" => {
+                if let Some(note) = self.restoration_note(&request).await? {
+                    payload["note"] = serde_json::Value::String(note);
+                }
+            }
+            _ => {}
+        }
         let Some(r) = render(&d.kind, &profile.display_name, &payload, &cfg.public_url) else {
             return Ok(Composed::Skip(format!("no template for {}", d.kind)));
         };
+        self.message(d, Some(profile.display_name.clone()), email.as_str(), r)
+    }
+
+    /// The last mail to an erased member, to the address kept sealed for it since erasure
+    /// began, with the receipt's summary; the address is forgotten once the mail is handled.
+    async fn compose_erased(
+        &self,
+        d: &MailDelivery,
+        account: AccountId,
+    ) -> ServiceResult<Composed> {
+        let cfg = &self.config.mail;
+        let mut tx = self.db.read().await?;
+        let sealed = hiatus_store::erasures::notify(&mut tx, account).await?;
+        let receipt = hiatus_store::erasures::get(&mut tx, account)
+            .await?
+            .and_then(|r| r.receipt);
+        tx.commit().await?;
+        let Some(sealed) = sealed else {
+            return Ok(Composed::Skip("no address kept for this mail".into()));
+        };
+        let email = crate::erasure::open_notice(&self.keys, account, &sealed)?;
+        let mut payload: serde_json::Value = receipt
+            .and_then(|r| serde_json::from_str(&r).ok())
+            .unwrap_or(serde_json::Value::Null);
+        if payload.is_null() {
+            payload = serde_json::json!({});
+        }
+        let Some(r) = render(&d.kind, "", &payload, &cfg.public_url) else {
+            return Ok(Composed::Skip(format!("no template for {}", d.kind)));
+        };
+        self.message(d, None, &email, r)
+    }
+
+    fn message(
+        &self,
+        d: &MailDelivery,
+        name: Option<String>,
+        email: &str,
+        r: Rendered,
+    ) -> ServiceResult<Composed> {
+        let cfg = &self.config.mail;
         let from: Mailbox = cfg.from.parse().map_err(|_| {
             ServiceError::invalid(
                 "mail_from_invalid",
@@ -626,9 +764,8 @@ impl Hiatus {
             )
         })?;
         let to = Mailbox::new(
-            Some(profile.display_name.clone()),
+            name,
             email
-                .as_str()
                 .parse()
                 .map_err(|_| ServiceError::Internal(StoreError::Corrupt("stored email".into())))?,
         );

@@ -41,7 +41,7 @@ impl Default for WebhookConfig {
 }
 
 /// The events a subscription can ask for (`*`: all of them).
-pub const EVENTS: [&str; 14] = [
+pub const EVENTS: [&str; 18] = [
     "account.deactivated",
     "account.reactivated",
     "account.deletion_scheduled",
@@ -56,6 +56,10 @@ pub const EVENTS: [&str; 14] = [
     "export.expiring",
     "export.failed",
     "export.expired",
+    "restoration.requested",
+    "restoration.approved",
+    "restoration.denied",
+    "account.password_changed",
 ];
 
 /// A subscription as operators see it (the secret only when it is created).

@@ -895,7 +895,7 @@ async fn postgres_counterparties_keep_everything_generated_l() {
 /// The key that tells a table's rows apart.
 fn row_key(table: &str) -> &'static str {
     match table {
-        "export_links" | "deletion_cancel_links" => "token_hash",
+        "export_links" | "deletion_cancel_links" | "password_resets" => "token_hash",
         "profiles" => "account_id",
         "client_notices" => "account_id || ':' || client_id",
         "balances" => "account_id || ':' || currency",

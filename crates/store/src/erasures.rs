@@ -366,3 +366,39 @@ pub async fn due(tx: &mut Tx, now: Micros, limit: i64) -> StoreResult<Vec<Accoun
         .await?;
     Ok(rows.into_iter().filter_map(|r| r.0.parse().ok()).collect())
 }
+
+/// Keeps the sealed address the "your account was erased" mail goes to, from the first step
+/// (which clears the contact details) until that mail is sent.
+pub async fn set_notify(tx: &mut Tx, account: AccountId, sealed: Vec<u8>) -> StoreResult<()> {
+    tx.exec(
+        "UPDATE erasures SET notify_enc = $2 WHERE account_id = $1",
+        args![account.to_text(), sealed],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The sealed address of the erasure-completed mail, if it is still kept.
+pub async fn notify(tx: &mut Tx, account: AccountId) -> StoreResult<Option<Vec<u8>>> {
+    #[derive(sqlx::FromRow)]
+    struct N {
+        notify_enc: Option<Vec<u8>>,
+    }
+    Ok(tx
+        .opt::<N>(
+            "SELECT notify_enc FROM erasures WHERE account_id = $1",
+            args![account.to_text()],
+        )
+        .await?
+        .and_then(|n| n.notify_enc))
+}
+
+/// Forgets the address once the erasure-completed mail is sent or given up.
+pub async fn clear_notify(tx: &mut Tx, account: AccountId) -> StoreResult<()> {
+    tx.exec(
+        "UPDATE erasures SET notify_enc = NULL WHERE account_id = $1",
+        args![account.to_text()],
+    )
+    .await?;
+    Ok(())
+}

@@ -19,6 +19,7 @@ pub mod mail;
 pub mod market;
 pub mod notices;
 pub mod policy;
+pub mod restorations;
 pub mod sessions;
 pub mod webhooks;
 

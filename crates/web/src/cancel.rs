@@ -12,7 +12,7 @@ use hiatus_domain::AccountId;
 use hiatus_service::ServiceError;
 use hiatus_service::clock::format_date;
 
-fn page(status: StatusCode, title: &str, body: &str) -> Response {
+pub(crate) fn page(status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(
         r#"<!doctype html>
 <html lang="en">
@@ -81,7 +81,7 @@ fn problem_page(e: ServiceError) -> Response {
     }
 }
 
-fn html_escape(s: &str) -> String {
+pub(crate) fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -9,6 +9,7 @@ pub mod home;
 pub mod limit;
 pub mod openapi;
 pub mod problem;
+pub mod reset;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
@@ -110,7 +111,10 @@ async fn method_not_allowed() -> ApiError {
 
 /// The whole HTTP application.
 pub fn router(hiatus: Hiatus, options: WebOptions) -> Router {
-    use api::{account as a, erasure as e, export as x, market as m, notices as n, webhooks as w};
+    use api::{
+        account as a, erasure as e, export as x, market as m, notices as n, support as r,
+        webhooks as w,
+    };
     let state = AppState {
         limiter: Arc::new(limit::Limiter::new(options.auth_attempts_per_minute)),
         hiatus,
@@ -121,6 +125,9 @@ pub fn router(hiatus: Hiatus, options: WebOptions) -> Router {
         .route("/sessions/reauth", post(a::reauth))
         .route("/me/deactivate", post(a::deactivate))
         .route("/me/deletion", post(e::schedule).delete(e::cancel))
+        .route("/restorations", post(r::request))
+        .route("/restorations/{id}/code", post(r::code))
+        .route("/password-resets", post(r::reset))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             limit::guard,
@@ -141,6 +148,11 @@ pub fn router(hiatus: Hiatus, options: WebOptions) -> Router {
         .route("/people/{id}", get(e::person))
         .route("/me/regular-clients", get(n::regular_clients))
         .route("/me/client-notices", post(n::tell))
+        .route("/restorations/{id}", get(r::status))
+        .route("/support/restorations", get(r::queue))
+        .route("/support/restorations/{id}/approve", post(r::approve))
+        .route("/support/restorations/{id}/deny", post(r::deny))
+        .route("/support/accounts/{id}/audit", get(r::audit))
         .route("/admin/webhooks", post(w::subscribe).get(w::list))
         .route("/admin/webhooks/{id}", delete(w::remove))
         .route("/admin/webhook-deliveries", get(w::deliveries))
@@ -202,6 +214,10 @@ pub fn router(hiatus: Hiatus, options: WebOptions) -> Router {
         .route(
             "/cancel-deletion/{token}",
             get(cancel::show).post(cancel::confirm),
+        )
+        .route(
+            "/reset-password/{token}",
+            get(reset::show).post(reset::confirm),
         )
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

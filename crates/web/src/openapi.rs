@@ -2,7 +2,7 @@
 //! the error responses every operation can give are added here once.
 
 use crate::api::{
-    account as a, erasure as e, export as x, market as m, notices as n, webhooks as w,
+    account as a, erasure as e, export as x, market as m, notices as n, support as r, webhooks as w,
 };
 use crate::problem::Problem;
 use axum::Json;
@@ -16,6 +16,7 @@ use utoipa::{Modify, OpenApi};
     paths(
         e::plan, e::schedule, e::cancel, e::person,
         n::regular_clients, n::tell,
+        r::request, r::status, r::code, r::queue, r::approve, r::deny, r::audit, r::reset,
         w::subscribe, w::list, w::remove, w::deliveries, w::replay,
         x::request, x::list, x::get, x::mint_link, x::download, x::key,
         a::sign_up, a::login, a::logout, a::logout_others, a::reauth, a::me, a::update_profile, a::set_contact, a::update_settings,

@@ -2,6 +2,8 @@
 //! database, with a manual clock.
 #![allow(dead_code)]
 
+pub mod smtp;
+
 use hiatus_domain::{AccountKind, Role};
 use hiatus_service::{Actor, Hiatus, ManualClock, PasswordParams, ServiceConfig, SignUp};
 use hiatus_store::{Blobs, Db, DbOptions, Keyring, SecretKey, args};

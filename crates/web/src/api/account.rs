@@ -331,6 +331,19 @@ pub struct AuditEvent {
     pub created_at: Micros,
 }
 
+impl From<hiatus_store::audit::AuditEventRow> for AuditEvent {
+    fn from(r: hiatus_store::audit::AuditEventRow) -> Self {
+        AuditEvent {
+            id: r.id,
+            actor_id: r.actor_id,
+            action: r.action,
+            reason: r.reason,
+            detail: serde_json::from_str(&r.detail).unwrap_or(serde_json::Value::Null),
+            created_at: r.created_at,
+        }
+    }
+}
+
 /// Paging.
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -368,18 +381,7 @@ pub async fn audit(
 ) -> ApiResult<Json<Vec<AuditEvent>>> {
     let (limit, offset) = p.get()?;
     let rows = s.hiatus.audit_trail(&a, a.account, limit, offset).await?;
-    Ok(Json(
-        rows.into_iter()
-            .map(|r| AuditEvent {
-                id: r.id,
-                actor_id: r.actor_id,
-                action: r.action,
-                reason: r.reason,
-                detail: serde_json::from_str(&r.detail).unwrap_or(serde_json::Value::Null),
-                created_at: r.created_at,
-            })
-            .collect(),
-    ))
+    Ok(Json(rows.into_iter().map(AuditEvent::from).collect()))
 }
 
 /// The caller's balances.

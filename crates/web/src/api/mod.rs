@@ -5,4 +5,5 @@ pub mod erasure;
 pub mod export;
 pub mod market;
 pub mod notices;
+pub mod support;
 pub mod webhooks;

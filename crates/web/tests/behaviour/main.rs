@@ -13,4 +13,5 @@ mod effects;
 mod export_safety;
 mod exports;
 mod preflight;
+mod restoration;
 mod reviews;

@@ -1,0 +1,697 @@
+//! Restoration through support, for members who lost their credentials (PRODUCT.md §8): a
+//! request names the address on file; a one-time code goes to that address; once the requester
+//! types it back, a support agent approves or denies; an approval mails a single-use
+//! password-reset link. Every step is audited and announced in the outbox
+//! (`restoration.requested`, `restoration.approved`, `restoration.denied`,
+//! `account.password_changed`). Never possible after erasure: an erased account has no address
+//! on file, and its requests are deleted with it.
+//!
+//! A requester learns nothing about which addresses have accounts: a request for an unknown
+//! (or erased) address is stored and answered exactly like any other, and simply never
+//! receives a code.
+
+use crate::auth::Actor;
+use crate::error::{ServiceError, ServiceResult};
+use crate::{Hiatus, check_text, password};
+use hiatus_domain::{AccountId, AccountState, DAY_MICROS, Email, Micros, Role};
+use hiatus_store::audit::{self, NewAuditEvent};
+use hiatus_store::restorations::{self, NewRestoration, RestorationRow};
+use hiatus_store::{accounts, sessions};
+use serde::Serialize;
+use serde_json::json;
+
+/// How long a request stays open.
+pub const REQUEST_TTL: Micros = 7 * DAY_MICROS;
+/// How long a mailed code works.
+pub const CODE_TTL: Micros = 30 * 60 * 1_000_000;
+/// Wrong codes before a request is closed to further attempts.
+pub const MAX_CODE_ATTEMPTS: i64 = 5;
+/// How long a password-reset link works.
+pub const RESET_TTL: Micros = DAY_MICROS;
+/// Requests per account and day that get a code; more are answered alike but get none.
+pub const REQUESTS_PER_DAY: i64 = 3;
+
+/// What the requester gets back: the request and the secret that lets them follow it.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct RestorationTicket {
+    pub id: String,
+    /// Shown once; needed to enter the code and to see the status.
+    pub token: String,
+    pub status: String,
+    pub expires_at: Micros,
+}
+
+/// A request as its requester sees it.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct RestorationStatus {
+    pub id: String,
+    /// `awaiting_code`, `verified` (waiting for support), `approved`, `denied` or `expired`.
+    pub status: String,
+    pub created_at: Micros,
+    pub expires_at: Micros,
+    pub verified_at: Option<Micros>,
+    pub decided_at: Option<Micros>,
+    /// The agent's note, once decided.
+    pub note: Option<String>,
+    /// Wrong codes still allowed.
+    pub attempts_left: i64,
+    /// What happens next, in a sentence.
+    pub next: String,
+}
+
+/// A request as a support agent sees it in the queue.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct QueueItem {
+    pub id: String,
+    pub account_id: String,
+    pub display_name: String,
+    /// The address on file, partly hidden ("a•••@example.com").
+    pub email_hint: String,
+    pub account_state: String,
+    pub status: String,
+    /// Whether the requester typed back the code sent to the address on file.
+    pub verified: bool,
+    pub code_attempts: i64,
+    pub explanation: String,
+    pub created_at: Micros,
+    pub expires_at: Micros,
+    pub verified_at: Option<Micros>,
+    pub decided_at: Option<Micros>,
+    pub decided_by: Option<String>,
+    pub decision_note: Option<String>,
+}
+
+fn effective_status(r: &RestorationRow, now: Micros) -> String {
+    if matches!(r.status.as_str(), "awaiting_code" | "verified") && r.expires_at <= now {
+        "expired".into()
+    } else {
+        r.status.clone()
+    }
+}
+
+fn next_step(status: &str) -> &'static str {
+    match status {
+        "awaiting_code" => {
+            "If the address has an account that can be restored, a code was sent to it: enter it here within 30 minutes."
+        }
+        "verified" => "The code is confirmed. A support agent will look at the request.",
+        "approved" => "Approved: a link to choose a new password was sent to the address on file.",
+        "denied" => "Support could not restore the account; the note says why.",
+        _ => "This request has ended. You can make a new one.",
+    }
+}
+
+fn mask_email(e: &str) -> String {
+    match e.split_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}•••@{domain}")
+        }
+        None => "•••".into(),
+    }
+}
+
+fn new_secret() -> String {
+    hiatus_store::crypto::random_bytes::<32>()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A request id or token is 64 hex digits; anything else names nothing of ours.
+fn check_secret(s: &str) -> ServiceResult<()> {
+    if s.len() == 64 && s.chars().all(|c| c.is_ascii_hexdigit()) {
+        Ok(())
+    } else {
+        Err(ServiceError::NotFound("restoration request"))
+    }
+}
+
+fn code_purpose(id: &str) -> String {
+    format!("restoration code {id}")
+}
+
+fn not_open(status: &str) -> ServiceError {
+    match status {
+        "expired" => ServiceError::Gone {
+            code: "request_expired",
+            message: "this request has expired; make a new one".into(),
+        },
+        "verified" => ServiceError::conflict(
+            "already_verified",
+            "the code was already confirmed; the request waits for support",
+        ),
+        _ => ServiceError::conflict(
+            "request_closed",
+            format!("this request is {status} and cannot change any more"),
+        ),
+    }
+}
+
+impl Hiatus {
+    /// Asks support to restore the account of `email` (no login needed). The answer is the
+    /// same whether or not the address has an account.
+    pub async fn request_restoration(
+        &self,
+        email: &str,
+        explanation: &str,
+    ) -> ServiceResult<RestorationTicket> {
+        let email = Email::parse(email)
+            .map_err(|e| ServiceError::invalid("invalid_email", e.to_string()))?;
+        check_text("explanation", explanation, 2000, false)?;
+        let now = self.now();
+        let id = new_secret();
+        let token = new_secret();
+        let mut tx = self.db.begin().await?;
+        let found = accounts::find_by_email(&mut tx, &self.keys, &email).await?;
+        let mut account: Option<AccountId> = None;
+        if let Some(a) = found
+            && a.state()? != AccountState::Deleted
+            && a.role()? == Role::Member
+        {
+            let aid = a.account_id()?;
+            let recent =
+                restorations::count_since(&mut tx, &aid.to_text(), now - DAY_MICROS).await?;
+            if recent < REQUESTS_PER_DAY {
+                account = Some(aid);
+            }
+        }
+        let explanation_enc = match account {
+            Some(aid) if !explanation.trim().is_empty() => {
+                let acct = accounts::get(&mut tx, aid).await?;
+                let dk = acct.data_key(&self.keys)?;
+                Some(dk.seal_field(
+                    "restoration_requests",
+                    "explanation",
+                    &id,
+                    explanation.trim(),
+                ))
+            }
+            _ => None,
+        };
+        let aid_text = account.map(|a| a.to_text());
+        restorations::insert(
+            &mut tx,
+            NewRestoration {
+                id: &id,
+                account_id: aid_text.as_deref(),
+                token_hash: restorations::hash("restoration token", &token),
+                explanation_enc,
+                now,
+                expires_at: now + REQUEST_TTL,
+            },
+        )
+        .await?;
+        if let Some(aid) = account {
+            audit::record(
+                &mut tx,
+                NewAuditEvent {
+                    account: Some(aid),
+                    actor: None,
+                    action: "restoration.requested",
+                    reason: None,
+                    detail: json!({"request_id": id}),
+                    now,
+                },
+            )
+            .await?;
+            audit::outbox(
+                &mut tx,
+                "restoration.requested",
+                Some(aid),
+                json!({"account_id": aid, "request_id": id}),
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(RestorationTicket {
+            id,
+            token,
+            status: "awaiting_code".into(),
+            expires_at: now + REQUEST_TTL,
+        })
+    }
+
+    async fn own_request(&self, id: &str, token: &str) -> ServiceResult<RestorationRow> {
+        check_secret(id)?;
+        check_secret(token)?;
+        let mut tx = self.db.read().await?;
+        let row = restorations::get(&mut tx, id).await?;
+        tx.commit().await?;
+        let row = row.ok_or(ServiceError::NotFound("restoration request"))?;
+        let want = restorations::hash("restoration token", token);
+        if !constant_time_eq(&row.token_hash, &want) {
+            return Err(ServiceError::NotFound("restoration request"));
+        }
+        Ok(row)
+    }
+
+    fn status_of(&self, r: &RestorationRow) -> RestorationStatus {
+        let status = effective_status(r, self.now());
+        RestorationStatus {
+            id: r.id.clone(),
+            next: next_step(&status).into(),
+            note: if matches!(status.as_str(), "approved" | "denied") {
+                r.decision_note.clone()
+            } else {
+                None
+            },
+            status,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            verified_at: r.verified_at,
+            decided_at: r.decided_at,
+            attempts_left: (MAX_CODE_ATTEMPTS - r.code_attempts).max(0),
+        }
+    }
+
+    /// The status of a request, for whoever holds its token.
+    pub async fn restoration_status(
+        &self,
+        id: &str,
+        token: &str,
+    ) -> ServiceResult<RestorationStatus> {
+        let row = self.own_request(id, token).await?;
+        Ok(self.status_of(&row))
+    }
+
+    /// Checks the code the requester typed back from the mail.
+    pub async fn verify_restoration_code(
+        &self,
+        id: &str,
+        token: &str,
+        code: &str,
+    ) -> ServiceResult<RestorationStatus> {
+        let row = self.own_request(id, token).await?;
+        let now = self.now();
+        let status = effective_status(&row, now);
+        if status != "awaiting_code" {
+            return Err(not_open(&status));
+        }
+        if row.code_attempts >= MAX_CODE_ATTEMPTS {
+            return Err(ServiceError::Gone {
+                code: "too_many_attempts",
+                message: "too many wrong codes for this request; make a new one".into(),
+            });
+        }
+        let code: String = code.chars().filter(|c| c.is_ascii_digit()).collect();
+        let good = row
+            .code_hash
+            .as_deref()
+            .zip(row.code_expires_at)
+            .is_some_and(|(h, until)| {
+                until > now && constant_time_eq(h, &restorations::hash(&code_purpose(id), &code))
+            });
+        let mut tx = self.db.begin().await?;
+        if !good {
+            restorations::count_attempt(&mut tx, id).await?;
+            tx.commit().await?;
+            let left = MAX_CODE_ATTEMPTS - row.code_attempts - 1;
+            return Err(ServiceError::invalid(
+                "wrong_code",
+                format!(
+                    "that code is not right or has expired (codes work for 30 minutes; only the latest one counts); {left} attempt(s) left"
+                ),
+            ));
+        }
+        if !restorations::mark_verified(&mut tx, id, now).await? {
+            return Err(not_open("closed"));
+        }
+        if let Some(aid) = row.account_id.as_deref().and_then(|a| a.parse().ok()) {
+            audit::record(
+                &mut tx,
+                NewAuditEvent {
+                    account: Some(aid),
+                    actor: None,
+                    action: "restoration.verified",
+                    reason: None,
+                    detail: json!({"request_id": id}),
+                    now,
+                },
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        self.restoration_status(id, token).await
+    }
+
+    /// Mints a fresh code for a request's mail; `None` when the request no longer waits for
+    /// one. Only the latest code works.
+    pub(crate) async fn mint_restoration_code(&self, id: &str) -> ServiceResult<Option<String>> {
+        let n = u32::from_le_bytes(hiatus_store::crypto::random_bytes::<4>()) % 100_000_000;
+        let code = format!("{n:08}");
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let ok = restorations::set_code(
+            &mut tx,
+            id,
+            restorations::hash(&code_purpose(id), &code),
+            now + CODE_TTL,
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(ok.then_some(code))
+    }
+
+    /// Mints a single-use password-reset link's token (for an approved request's mail).
+    pub async fn mint_password_reset(
+        &self,
+        account: AccountId,
+        request: &str,
+    ) -> ServiceResult<(String, Micros)> {
+        let token = new_secret();
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        restorations::create_reset(
+            &mut tx,
+            &token,
+            &account.to_text(),
+            request,
+            now,
+            now + RESET_TTL,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok((token, now + RESET_TTL))
+    }
+
+    /// The agent's note on a decided request (for the member's mail).
+    pub(crate) async fn restoration_note(&self, id: &str) -> ServiceResult<Option<String>> {
+        let mut tx = self.db.read().await?;
+        let row = restorations::get(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(row.and_then(|r| r.decision_note))
+    }
+
+    /// The support queue: open requests (or all, newest first), with what an agent needs to
+    /// decide. Support agents and operators only.
+    pub async fn restoration_queue(
+        &self,
+        actor: &Actor,
+        open_only: bool,
+        limit: i64,
+        offset: i64,
+    ) -> ServiceResult<Vec<QueueItem>> {
+        actor.require_staff()?;
+        let now = self.now();
+        let mut tx = self.db.read().await?;
+        let rows =
+            restorations::queue(&mut tx, open_only, limit.clamp(1, 200), offset.max(0)).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let status = effective_status(&r, now);
+            if open_only && status == "expired" {
+                continue;
+            }
+            let Some(aid) = r
+                .account_id
+                .as_deref()
+                .and_then(|a| a.parse::<AccountId>().ok())
+            else {
+                continue;
+            };
+            let acct = accounts::get(&mut tx, aid).await?;
+            let state = acct.state()?;
+            let (display_name, email_hint, explanation) = if state == AccountState::Deleted {
+                (
+                    crate::FORMER_MEMBER.to_string(),
+                    String::new(),
+                    String::new(),
+                )
+            } else {
+                let p = accounts::profile(&mut tx, &self.keys, aid).await?;
+                let (email, _) = accounts::contact(&mut tx, &self.keys, aid).await?;
+                let explanation = match &r.explanation_enc {
+                    Some(sealed) => acct.data_key(&self.keys)?.open_field(
+                        "restoration_requests",
+                        "explanation",
+                        &r.id,
+                        sealed,
+                    )?,
+                    None => String::new(),
+                };
+                (p.display_name, mask_email(email.as_str()), explanation)
+            };
+            out.push(QueueItem {
+                id: r.id.clone(),
+                account_id: aid.to_text(),
+                display_name,
+                email_hint,
+                account_state: state.as_str().to_string(),
+                verified: r.verified_at.is_some(),
+                status,
+                code_attempts: r.code_attempts,
+                explanation,
+                created_at: r.created_at,
+                expires_at: r.expires_at,
+                verified_at: r.verified_at,
+                decided_at: r.decided_at,
+                decided_by: r.decided_by.clone(),
+                decision_note: r.decision_note.clone(),
+            });
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// Approves a verified request: the member gets a password-reset link by mail.
+    pub async fn approve_restoration(
+        &self,
+        actor: &Actor,
+        id: &str,
+        note: &str,
+    ) -> ServiceResult<QueueItem> {
+        self.decide_restoration(actor, id, note, true).await
+    }
+
+    /// Denies an open request, with a note the member reads.
+    pub async fn deny_restoration(
+        &self,
+        actor: &Actor,
+        id: &str,
+        note: &str,
+    ) -> ServiceResult<QueueItem> {
+        self.decide_restoration(actor, id, note, false).await
+    }
+
+    async fn decide_restoration(
+        &self,
+        actor: &Actor,
+        id: &str,
+        note: &str,
+        approve: bool,
+    ) -> ServiceResult<QueueItem> {
+        actor.require_staff()?;
+        check_secret(id)?;
+        check_text("note", note, 2000, true)?;
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let row = restorations::get(&mut tx, id)
+            .await?
+            .ok_or(ServiceError::NotFound("restoration request"))?;
+        let aid: AccountId = row
+            .account_id
+            .as_deref()
+            .and_then(|a| a.parse().ok())
+            .ok_or(ServiceError::NotFound("restoration request"))?;
+        let status = effective_status(&row, now);
+        if approve && status == "awaiting_code" {
+            return Err(ServiceError::conflict(
+                "not_verified",
+                "the requester has not confirmed the code sent to the address on file; a request can be approved only after that",
+            ));
+        }
+        if !matches!(status.as_str(), "awaiting_code" | "verified") {
+            return Err(not_open(&status));
+        }
+        let acct = accounts::get_for_update(&mut tx, aid).await?;
+        if acct.state()? == AccountState::Deleted {
+            return Err(ServiceError::Gone {
+                code: "account_deleted",
+                message: "this account was deleted and cannot be restored".into(),
+            });
+        }
+        let (to, from): (&str, &[&str]) = if approve {
+            ("approved", &["verified"])
+        } else {
+            ("denied", &["awaiting_code", "verified"])
+        };
+        if !restorations::decide(
+            &mut tx,
+            id,
+            from,
+            to,
+            &actor.account.to_text(),
+            note.trim(),
+            now,
+        )
+        .await?
+        {
+            return Err(not_open("closed"));
+        }
+        let event = if approve {
+            "restoration.approved"
+        } else {
+            "restoration.denied"
+        };
+        audit::record(
+            &mut tx,
+            NewAuditEvent {
+                account: Some(aid),
+                actor: Some(actor.account),
+                action: event,
+                reason: None,
+                detail: json!({"request_id": id}),
+                now,
+            },
+        )
+        .await?;
+        audit::outbox(
+            &mut tx,
+            event,
+            Some(aid),
+            json!({"account_id": aid, "request_id": id}),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        self.restoration_queue(actor, false, 200, 0)
+            .await?
+            .into_iter()
+            .find(|q| q.id == id)
+            .ok_or(ServiceError::NotFound("restoration request"))
+    }
+
+    async fn usable_reset(
+        &self,
+        token: &str,
+    ) -> ServiceResult<(restorations::ResetRow, AccountId)> {
+        check_secret(token).map_err(|_| ServiceError::NotFound("link"))?;
+        let now = self.now();
+        let mut tx = self.db.read().await?;
+        let link = restorations::find_reset(&mut tx, token)
+            .await?
+            .ok_or(ServiceError::NotFound("link"))?;
+        let account: AccountId = link
+            .account_id
+            .parse()
+            .map_err(|_| ServiceError::NotFound("link"))?;
+        let acct = accounts::get(&mut tx, account).await?;
+        tx.commit().await?;
+        if link.used_at.is_some()
+            || link.expires_at <= now
+            || acct.state()? == AccountState::Deleted
+        {
+            return Err(ServiceError::Gone {
+                code: "link_invalid",
+                message: "this link is not valid any more: it was used already or has expired; ask support again if you still cannot log in".into(),
+            });
+        }
+        Ok((link, account))
+    }
+
+    /// Whether a password-reset link can be used (its page), and until when.
+    pub async fn password_reset_info(&self, token: &str) -> ServiceResult<Micros> {
+        Ok(self.usable_reset(token).await?.0.expires_at)
+    }
+
+    /// Sets a new password through a reset link: single use; every session of the account
+    /// ends and the lockout is lifted. Returns the account's state (a deactivated member is
+    /// asked to reactivate when they log in).
+    pub async fn reset_password(
+        &self,
+        token: &str,
+        new_password: &str,
+    ) -> ServiceResult<AccountState> {
+        let (_, account) = self.usable_reset(token).await?;
+        let len = new_password.chars().count();
+        if len < password::MIN_LEN {
+            return Err(ServiceError::invalid(
+                "weak_password",
+                format!("a password needs at least {} characters", password::MIN_LEN),
+            ));
+        }
+        if len > password::MAX_LEN {
+            return Err(ServiceError::invalid(
+                "field_too_long",
+                format!("a password can be at most {} characters", password::MAX_LEN),
+            ));
+        }
+        let params = self.config.password;
+        let pw = new_password.to_string();
+        let hash = tokio::task::spawn_blocking(move || password::hash(&pw, params))
+            .await
+            .map_err(|_| {
+                ServiceError::Internal(hiatus_store::StoreError::Corrupt(
+                    "password hashing failed".into(),
+                ))
+            })?;
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let acct = accounts::get_for_update(&mut tx, account).await?;
+        let state = acct.state()?;
+        if state == AccountState::Deleted
+            || !restorations::use_reset(&mut tx, token, &account.to_text(), now).await?
+        {
+            return Err(ServiceError::Gone {
+                code: "link_invalid",
+                message: "this link is not valid any more: it was used already or has expired"
+                    .into(),
+            });
+        }
+        accounts::set_password_hash(&mut tx, account, &hash).await?;
+        accounts::reset_login_failures(&mut tx, account).await?;
+        let ended = sessions::delete_all(&mut tx, account, None).await?;
+        audit::record(
+            &mut tx,
+            NewAuditEvent::by_member(
+                account,
+                "password.reset",
+                json!({"sessions_ended": ended}),
+                now,
+            ),
+        )
+        .await?;
+        audit::outbox(
+            &mut tx,
+            "account.password_changed",
+            Some(account),
+            json!({"account_id": account}),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(state)
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_addresses() {
+        assert_eq!(mask_email("ana@example.com"), "a•••@example.com");
+        assert_eq!(mask_email("x"), "•••");
+    }
+
+    #[test]
+    fn secrets_are_64_hex_digits() {
+        assert!(check_secret(&new_secret()).is_ok());
+        assert!(check_secret("../etc").is_err());
+        assert!(check_secret(&"g".repeat(64)).is_err());
+    }
+
+    #[test]
+    fn compares_in_constant_time_but_correctly() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+}
