@@ -567,6 +567,60 @@ async fn postgres_break_and_export_reminders() {
     break_and_export_reminders(true).await;
 }
 
+/// An export whose every build attempt fails ends `failed`, and the member is told once.
+async fn a_failed_export_is_mailed_once(postgres: bool) {
+    let smtp = Smtp::start().await;
+    let e = support::env_with(postgres, |c| {
+        c.mail.transport =
+            MailTransport::parse(&format!("smtp://127.0.0.1:{}", smtp.port)).unwrap();
+        c.mail.public_url = "https://hiatus.test".into();
+    })
+    .await;
+    let dora = member(&e, "dora.fails@example.test", "Dora Fails").await;
+    e.h.upload_private_file(
+        &dora,
+        hiatus_domain::FileKind::Private,
+        hiatus_service::market::Upload {
+            name: "notes.txt".into(),
+            content_type: "text/plain".into(),
+            bytes: b"notes".to_vec(),
+        },
+    )
+    .await
+    .unwrap();
+    // The stored bytes vanish (a disk fault): every build attempt fails.
+    std::fs::remove_dir_all(e.files_dir()).unwrap();
+    e.h.request_export(&dora, None).await.unwrap();
+    for _ in 0..8 {
+        deliver(&e.h).await;
+        e.clock.advance(10 * 60 * 1_000_000);
+    }
+    deliver(&e.h).await;
+    let msgs: Vec<String> = smtp
+        .messages()
+        .into_iter()
+        .filter(|m| header(m, "Subject").as_deref() == Some("Your data export could not be built"))
+        .collect();
+    assert_eq!(msgs.len(), 1, "told once");
+    assert_eq!(
+        header(&msgs[0], "X-RcptTo").as_deref(),
+        Some("dora.fails@example.test")
+    );
+    assert!(msgs[0].contains("Hello Dora Fails,"));
+    assert!(support::smtp::flat(&msgs[0]).contains("request a new one at https://hiatus.test"));
+    e.finish().await;
+}
+
+#[tokio::test]
+async fn sqlite_a_failed_export_is_mailed_once() {
+    a_failed_export_is_mailed_once(false).await;
+}
+
+#[tokio::test]
+async fn postgres_a_failed_export_is_mailed_once() {
+    a_failed_export_is_mailed_once(true).await;
+}
+
 /// A member on the daily digest gets essential mail at once and the rest in one message a
 /// day later.
 async fn digest_members_get_one_message_a_day(postgres: bool) {

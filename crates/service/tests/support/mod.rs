@@ -78,6 +78,11 @@ pub async fn env_with(postgres: bool, configure: impl FnOnce(&mut ServiceConfig)
 }
 
 impl Env {
+    /// The folder of the local blob store.
+    pub fn files_dir(&self) -> std::path::PathBuf {
+        self._dir.path().join("files")
+    }
+
     pub async fn finish(self) {
         self.h.db.close().await;
         if let Some((admin, name)) = self.pg {
