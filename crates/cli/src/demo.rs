@@ -38,6 +38,7 @@ pub async fn run(g: &Global, a: DemoArgs) -> Result<()> {
         no_worker: false,
         secure_cookies: false,
         login_attempts_per_minute: 30,
+        metrics_token: None,
     };
     let data_dir = g.data_dir.display().to_string();
     serve_with(h, &args, |addr| {

@@ -29,6 +29,10 @@ pub struct ServeArgs {
     /// Login attempts per minute per client address.
     #[arg(long, env = "HIATUS_LOGIN_ATTEMPTS_PER_MINUTE", default_value_t = 30)]
     pub login_attempts_per_minute: u32,
+    /// Require `Authorization: Bearer <token>` on `/metrics` (default: open; keep it off the
+    /// public internet at the proxy, or set this).
+    #[arg(long, env = "HIATUS_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
 }
 
 /// Options of `worker`.
@@ -182,6 +186,7 @@ pub async fn serve_with(
         WebOptions {
             secure_cookies: args.secure_cookies,
             auth_attempts_per_minute: args.login_attempts_per_minute,
+            metrics_token: args.metrics_token.clone(),
             ..WebOptions::default()
         },
     );

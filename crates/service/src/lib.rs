@@ -12,6 +12,7 @@ pub mod lifecycle;
 pub mod mail;
 pub mod market;
 pub mod notices;
+pub mod ops;
 pub mod password;
 pub mod restoration;
 pub mod webhooks;

@@ -21,6 +21,7 @@ pub mod notices;
 pub mod policy;
 pub mod restorations;
 pub mod sessions;
+pub mod stats;
 pub mod webhooks;
 
 pub use blobs::Blobs;

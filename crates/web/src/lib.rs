@@ -7,6 +7,7 @@ pub mod cancel;
 pub mod extract;
 pub mod home;
 pub mod limit;
+pub mod metrics;
 pub mod openapi;
 pub mod problem;
 pub mod reset;
@@ -30,6 +31,8 @@ pub struct WebOptions {
     pub auth_attempts_per_minute: u32,
     /// Largest request body in bytes.
     pub body_limit: usize,
+    /// When set, `/metrics` answers only `Authorization: Bearer <token>`.
+    pub metrics_token: Option<String>,
 }
 
 impl Default for WebOptions {
@@ -38,6 +41,7 @@ impl Default for WebOptions {
             secure_cookies: false,
             auth_attempts_per_minute: 30,
             body_limit: 12 * 1024 * 1024,
+            metrics_token: None,
         }
     }
 }
@@ -48,11 +52,13 @@ pub struct AppState {
     pub hiatus: Hiatus,
     pub options: WebOptions,
     pub limiter: Arc<limit::Limiter>,
+    pub metrics: Arc<metrics::Registry>,
 }
 
 /// Logs each request by its route template (`/api/v1/contracts/{id}`), never the concrete
 /// path or query, so ids of other people and search terms stay out of the logs.
 async fn log_request(
+    State(s): State<AppState>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
@@ -65,7 +71,9 @@ async fn log_request(
         .unwrap_or_else(|| "unmatched".to_string());
     let res = next.run(req).await;
     let status = res.status().as_u16();
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    let secs = started.elapsed().as_secs_f64();
+    s.metrics.observe(method.as_str(), &route, status, secs);
+    let ms = secs * 1000.0;
     if status >= 500 {
         tracing::error!(%method, %route, status, ms, "request failed");
     } else {
@@ -117,6 +125,7 @@ pub fn router(hiatus: Hiatus, options: WebOptions) -> Router {
     };
     let state = AppState {
         limiter: Arc::new(limit::Limiter::new(options.auth_attempts_per_minute)),
+        metrics: Arc::new(metrics::Registry::default()),
         hiatus,
         options: options.clone(),
     };
@@ -221,10 +230,14 @@ pub fn router(hiatus: Hiatus, options: WebOptions) -> Router {
         )
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics::serve))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(options.body_limit))
-        .route_layer(axum::middleware::from_fn(log_request))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            log_request,
+        ))
         .layer(header("x-content-type-options", "nosniff"))
         .layer(header("x-frame-options", "DENY"))
         .layer(header("referrer-policy", "no-referrer"))

@@ -12,6 +12,7 @@ mod deletion;
 mod effects;
 mod export_safety;
 mod exports;
+mod metrics;
 mod preflight;
 mod restoration;
 mod reviews;
