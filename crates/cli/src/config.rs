@@ -11,6 +11,10 @@ use std::sync::Arc;
 /// Options every subcommand takes.
 #[derive(Args, Debug, Clone)]
 pub struct Global {
+    /// A TOML file with settings (keys: the long flag names; `[serve]` and `[worker]` tables
+    /// for their options). Flags and `HIATUS_…` variables override it.
+    #[arg(long, global = true, env = "HIATUS_CONFIG")]
+    pub config: Option<PathBuf>,
     /// The data folder: SQLite database, files and the generated master key.
     #[arg(
         long,
@@ -174,9 +178,19 @@ pub async fn open_db(g: &Global, max_connections: u32) -> Result<Db> {
 
 /// Assembles the service from the configuration.
 pub async fn hiatus(g: &Global) -> Result<Hiatus> {
+    let config = service_config(g)?;
     let key = master_key(g, true)?;
     let db = open_db(g, 8).await?;
     let blobs = Blobs::local(g.data_dir.join("files")).context("creating the files folder")?;
+    let h = Hiatus::new(db, blobs, Keyring::new(key), Arc::new(SystemClock), config);
+    h.check_policy()
+        .await
+        .context("checking the erasure policy against the database")?;
+    Ok(h)
+}
+
+/// The service's settings from the options, each checked.
+pub fn service_config(g: &Global) -> Result<ServiceConfig> {
     let mut config = ServiceConfig::default();
     if g.deletion_grace_days < 0 {
         bail!("--deletion-grace-days must be 0 or more");
@@ -209,9 +223,121 @@ pub async fn hiatus(g: &Global) -> Result<Hiatus> {
     if let Some(p) = &g.erasure_policy {
         config.policy = Arc::new(hiatus_store::policy::Policy::load(p)?);
     }
-    let h = Hiatus::new(db, blobs, Keyring::new(key), Arc::new(SystemClock), config);
-    h.check_policy()
-        .await
-        .context("checking the erasure policy against the database")?;
-    Ok(h)
+    Ok(config)
+}
+
+/// `hiatus config check`: every option's effective value and where it came from (secrets
+/// redacted), then the checks a start would make. Fails when any check fails.
+pub async fn check(
+    g: &Global,
+    sources: &std::collections::BTreeMap<String, &'static str>,
+    sections: &[(String, String)],
+    json: bool,
+) -> Result<()> {
+    use crate::settings::redact_url;
+    let values: Vec<(&str, String)> = vec![
+        (
+            "config",
+            g.config
+                .as_ref()
+                .map_or("(none)".into(), |p| p.display().to_string()),
+        ),
+        ("data_dir", g.data_dir.display().to_string()),
+        ("database_url", redact_url(&database_url(g))),
+        (
+            "master_key",
+            match &g.master_key {
+                Some(_) => "(set, redacted)".into(),
+                None => format!("key file {}", g.data_dir.join(KEY_FILE).display()),
+            },
+        ),
+        ("log", g.log.clone()),
+        ("log_json", g.log_json.to_string()),
+        ("deletion_grace_days", g.deletion_grace_days.to_string()),
+        ("export_retention_days", g.export_retention_days.to_string()),
+        ("export_daily_limit", g.export_daily_limit.to_string()),
+        (
+            "mail_url",
+            g.mail_url.as_deref().map_or_else(
+                || format!("file://{}", g.data_dir.join("mail").display()),
+                redact_url,
+            ),
+        ),
+        ("mail_from", g.mail_from.clone()),
+        ("public_url", g.public_url.clone()),
+        (
+            "erasure_policy",
+            g.erasure_policy
+                .as_ref()
+                .map_or("(shipped policy)".into(), |p| p.display().to_string()),
+        ),
+    ];
+    let mut problems: Vec<String> = Vec::new();
+    let mut checks: Vec<(String, String)> = Vec::new();
+    match service_config(g) {
+        Ok(_) => checks.push(("settings".into(), "valid".into())),
+        Err(e) => problems.push(format!("settings: {e:#}")),
+    }
+    match master_key(g, false) {
+        Ok(_) => checks.push(("master key".into(), "readable".into())),
+        Err(_) if g.master_key.is_none() => checks.push((
+            "master key".into(),
+            "no key file yet: the first start generates one (back it up)".into(),
+        )),
+        Err(e) => problems.push(format!("master key: {e:#}")),
+    }
+    let url = database_url(g);
+    if url.starts_with("sqlite") && !g.data_dir.join("hiatus.db").exists() {
+        checks.push((
+            "database".into(),
+            "no SQLite file yet: the first start creates it".into(),
+        ));
+    } else {
+        match Db::connect(&url, &DbOptions { max_connections: 1 }).await {
+            Ok(db) => {
+                match db.ping().await {
+                    Ok(()) => checks.push(("database".into(), "reachable".into())),
+                    Err(e) => problems.push(format!("database: {e}")),
+                }
+                db.close().await;
+            }
+            Err(e) => problems.push(format!("database: cannot connect: {e}")),
+        }
+    }
+    if json {
+        let doc = serde_json::json!({
+            "settings": values.iter().map(|(k, v)| (k.to_string(), serde_json::json!({
+                "value": v, "source": sources.get(*k).copied().unwrap_or("default")
+            }))).collect::<serde_json::Map<_, _>>(),
+            "sections": sections.iter().map(|(k, v)| serde_json::json!({"key": k, "value": v})).collect::<Vec<_>>(),
+            "checks": checks.iter().map(|(k, v)| serde_json::json!({"check": k, "result": v})).collect::<Vec<_>>(),
+            "problems": problems,
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        println!("Effective configuration (flag > environment > file > default):");
+        for (k, v) in &values {
+            println!(
+                "  {:<24} {:<12} {}",
+                k,
+                sources.get(*k).copied().unwrap_or("default"),
+                v
+            );
+        }
+        for (k, v) in sections {
+            println!("  {:<24} {:<12} {}", k, "file", v);
+        }
+        println!("Checks:");
+        for (k, v) in &checks {
+            println!("  ok   {k}: {v}");
+        }
+        for p in &problems {
+            println!("  FAIL {p}");
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        bail!("{} problem(s) in the configuration", problems.len())
+    }
 }

@@ -6,11 +6,14 @@ mod demo;
 mod erase;
 mod export;
 mod run;
+mod settings;
 mod verify;
 
 use anyhow::Result;
-use clap::{Parser, Subcommand};
+use clap::Parser;
+use clap::{CommandFactory, FromArgMatches, Subcommand};
 use config::Global;
+use std::ffi::OsString;
 
 /// Take a break, deactivate, download your data, delete for good, come back — without anyone
 /// losing data they are entitled to keep.
@@ -56,10 +59,72 @@ enum Command {
         #[command(subcommand)]
         command: run::AdminCommand,
     },
+    /// The configuration: `check` validates it and prints the effective settings with where
+    /// each came from, secrets redacted.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ConfigCommand {
+    /// Validate the configuration (file, environment, flags) and print it, secrets redacted;
+    /// exits non-zero on any problem.
+    Check {
+        /// Print JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// What the command line, the environment and the configuration file say together.
+struct Parsed {
+    cli: Cli,
+    sources: std::collections::BTreeMap<String, &'static str>,
+    sections: Vec<(String, String)>,
+}
+
+/// Parses the command line; with `--config FILE`, the file fills in every option that no flag
+/// and no environment variable set, and the command line is parsed again with it.
+fn parse() -> Result<Parsed> {
+    let mut cmd = Cli::command();
+    cmd.build();
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let matches = cmd
+        .clone()
+        .try_get_matches_from(&args)
+        .unwrap_or_else(|e| e.exit());
+    let Some(path) = matches.get_one::<std::path::PathBuf>("config").cloned() else {
+        let sources = settings::sources(&cmd, &matches, &[]);
+        return Ok(Parsed {
+            cli: Cli::from_arg_matches(&matches)?,
+            sources,
+            sections: Vec::new(),
+        });
+    };
+    let extra = settings::from_file(&path, &cmd, &matches)?;
+    let mut argv: Vec<OsString> = args[..1].to_vec();
+    argv.extend(extra.global);
+    argv.extend(args[1..].iter().cloned());
+    argv.extend(extra.sub);
+    let matches = cmd
+        .clone()
+        .try_get_matches_from(&argv)
+        .unwrap_or_else(|e| e.exit());
+    Ok(Parsed {
+        cli: Cli::from_arg_matches(&matches)?,
+        sources: settings::sources(&cmd, &matches, &extra.keys),
+        sections: extra.sections,
+    })
 }
 
 fn main() -> Result<()> {
-    let cli = Cli::parse();
+    let Parsed {
+        cli,
+        sources,
+        sections,
+    } = parse()?;
     config::init_logging(&cli.global);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -75,6 +140,9 @@ fn main() -> Result<()> {
             Command::Admin { command } => run::admin(&cli.global, command).await,
             Command::Export(a) => export::run(&cli.global, a).await,
             Command::Erase(a) => erase::run(&cli.global, a).await,
+            Command::Config {
+                command: ConfigCommand::Check { json },
+            } => config::check(&cli.global, &sources, &sections, json).await,
             // Offline: no database, no key file.
             Command::Verify(a) => verify::run(a),
         }

@@ -215,7 +215,7 @@ impl Db {
     /// Checks the database answers.
     pub async fn ping(&self) -> StoreResult<()> {
         let mut tx = self.read().await?;
-        let _: i64 = on_tx!(&mut tx, |c| sqlx::query_scalar("SELECT 1")
+        let _: i64 = on_tx!(&mut tx, |c| sqlx::query_scalar("SELECT CAST(1 AS BIGINT)")
             .fetch_one(c)
             .await)?;
         tx.commit().await

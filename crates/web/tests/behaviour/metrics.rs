@@ -1,7 +1,7 @@
 //! `/metrics` parses as the Prometheus text format and holds the figures operators need:
 //! request latency by route template, the job queue by kind, outbox lag, failed deliveries,
 //! exports, erasures and accounts by state; after a closing flow, nothing in it names a person.
-//! With a metrics token, only its bearer reads them.
+//! With a metrics token, only its bearer reads them. `/healthz` and `/readyz` answer.
 
 use crate::support::{TestApp, on_both_backends};
 use serde_json::json;
@@ -29,6 +29,9 @@ async fn metrics_parse_and_name_no_one(t: &TestApp) {
     t.get(Some(&c), &format!("/api/v1/profiles/{}", f.id))
         .await
         .problem(404, "not_found");
+    // Health and readiness answer on both backends.
+    assert_eq!(t.get(None, "/healthz").await.status, 200);
+    assert_eq!(t.get(None, "/readyz").await.status, 200);
     let res = t.get(None, "/metrics").await;
     assert_eq!(res.status, 200);
     assert!(
