@@ -1,6 +1,7 @@
 //! The use cases of hiatus. Each public method opens a transaction, applies the domain's
 //! rules, writes the change with its audit event and its jobs, and commits — all or nothing.
 
+pub mod account_pages;
 pub mod auth;
 pub mod clock;
 pub mod config;

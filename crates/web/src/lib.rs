@@ -1,6 +1,6 @@
-//! The HTTP interface of hiatus: the JSON API under `/api/v1` with its OpenAPI document,
-//! health checks, and security headers. Handlers are thin: extract, call one use case, map
-//! the error.
+//! The HTTP interface of hiatus: the JSON API under `/api/v1` with its OpenAPI document, the
+//! members' account pages, health checks, and security headers. Handlers are thin: extract,
+//! call one use case, map the error.
 
 pub mod api;
 pub mod cancel;
@@ -9,6 +9,7 @@ pub mod home;
 pub mod limit;
 pub mod metrics;
 pub mod openapi;
+mod pages;
 pub mod problem;
 pub mod reset;
 
@@ -219,6 +220,7 @@ pub fn router(hiatus: Hiatus, options: WebOptions) -> Router {
     };
     Router::new()
         .nest("/api/v1", v1)
+        .merge(pages::router(&state))
         .route("/", get(home::page))
         .route(
             "/cancel-deletion/{token}",

@@ -1,0 +1,468 @@
+//! The page-level guarantees, checked over every page a member can reach: each form that
+//! changes something posts with the form token; a post without it, or with another session's,
+//! is refused with a page and changes nothing; and reading any page changes nothing.
+
+use crate::browser::{Browser, forms, links};
+use crate::support::{PASSWORD, TestApp, on_both_backends};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+on_both_backends!(
+    every_page_form_carries_the_token_and_reading_pages_changes_nothing,
+    pages_show_bad_input_as_a_page,
+    pages_of_every_state_only_read,
+);
+
+/// Every page route the account center registers for GET.
+const GET_PAGES: [&str; 20] = [
+    "/login",
+    "/account",
+    "/account/reactivate",
+    "/account/cancel-deletion",
+    "/account/deleted",
+    "/settings",
+    "/settings/contact",
+    "/settings/profile",
+    "/settings/notifications",
+    "/settings/security",
+    "/settings/break",
+    "/settings/close",
+    "/settings/close/preflight?intent=delete",
+    "/settings/close/backup?intent=delete&ack=1",
+    "/settings/close/clients?intent=delete",
+    "/settings/close/reason?intent=delete",
+    "/settings/close/confirm?intent=delete&reason=other",
+    "/settings/export",
+    "/assets/hiatus.css",
+    "/assets/export-progress.js",
+];
+
+/// Row counts of every table, filled-in values of every column, the timestamps a state
+/// change moves, and the member's own view: what any write would change.
+async fn snapshot(t: &TestApp, who: &crate::support::Member) -> BTreeMap<String, String> {
+    let schema = hiatus_store::policy::live_schema(&t.h.db)
+        .await
+        .expect("schema");
+    let mut out = BTreeMap::new();
+    let mut tx = t.h.db.read().await.expect("read");
+    for (table, cols) in &schema {
+        if table.starts_with("_sqlx") {
+            continue;
+        }
+        let n: i64 = tx
+            .scalar_dyn(&format!("SELECT COUNT(*) FROM {table}"), vec![])
+            .await
+            .expect("count");
+        out.insert(format!("{table} rows"), n.to_string());
+        for c in cols {
+            let n: i64 = tx
+                .scalar_dyn(&format!("SELECT COUNT({c}) FROM {table}"), vec![])
+                .await
+                .expect("count column");
+            out.insert(format!("{table}.{c} filled"), n.to_string());
+        }
+    }
+    for (table, col) in [
+        ("accounts", "data_changed_at"),
+        ("accounts", "state_changed_at"),
+        ("sessions", "reauth_at"),
+        ("sessions", "expires_at"),
+    ] {
+        let n: i64 = tx
+            .scalar_dyn(
+                &format!("SELECT CAST(COALESCE(SUM({col}), 0) AS BIGINT) FROM {table}"),
+                vec![],
+            )
+            .await
+            .expect("sum");
+        out.insert(format!("{table}.{col} sum"), n.to_string());
+    }
+    tx.commit().await.expect("commit");
+    let me = t.get(Some(who), "/api/v1/me").await.expect(200);
+    out.insert("me".into(), me.to_string());
+    out
+}
+
+fn differences(a: &BTreeMap<String, String>, b: &BTreeMap<String, String>) -> Vec<String> {
+    a.iter()
+        .filter(|(k, v)| b.get(*k) != Some(*v))
+        .map(|(k, v)| format!("{k}: {v} -> {:?}", b.get(k)))
+        .collect()
+}
+
+/// Our own page addresses (not the API, not other sites, not the marketplace pages that
+/// resolve preflight findings).
+fn is_page(href: &str) -> bool {
+    href.starts_with('/')
+        && !href.starts_with("//")
+        && !href.starts_with("/api/")
+        && ["/account", "/settings", "/login", "/assets/"]
+            .iter()
+            .any(|p| href.starts_with(p))
+}
+
+async fn every_page_form_carries_the_token_and_reading_pages_changes_nothing(t: &TestApp) {
+    // A member with something on every page: a regular client, an export, a break option.
+    let f = t.member("freelancer").await;
+    let c = t.member("client").await;
+    let k = t.contract(&c, &f, "Website").await;
+    t.contract_action(&c, &k, "end").await.expect(200);
+    let b = Browser::new(t);
+    b.login(&f.email, PASSWORD).await.expect(200);
+    b.submit("/settings/export", "/settings/export", &[])
+        .await
+        .expect(200);
+    t.drain_jobs().await;
+
+    let token = b.get("/account").await.csrf();
+    let before = snapshot(t, &f).await;
+
+    // Crawl: every link and every GET form from the home page, once.
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let mut queue: VecDeque<String> = VecDeque::from([
+        "/account".to_string(),
+        "/settings/close/clients?intent=delete".to_string(),
+        "/settings/close/reason?intent=deactivate".to_string(),
+        "/settings/close/confirm?intent=delete&reason=other".to_string(),
+        "/settings/close/confirm?intent=deactivate&reason=other".to_string(),
+        "/account/reactivate".to_string(),
+        "/account/cancel-deletion".to_string(),
+        "/account/deleted".to_string(),
+        "/login".to_string(),
+        "/settings".to_string(),
+        "/settings/close/backup?intent=deactivate&ack=1".to_string(),
+    ]);
+    let mut posts: BTreeSet<String> = BTreeSet::new();
+    while let Some(path) = queue.pop_front() {
+        if !seen.insert(path.clone()) {
+            continue;
+        }
+        let page = b.get(&path).await;
+        if page.status == 303 {
+            queue.push_back(page.location());
+            continue;
+        }
+        assert_eq!(page.status, 200, "GET {path}\n{}", page.body);
+        let kind = page.header("content-type").unwrap_or_default();
+        if !kind.starts_with("text/html") {
+            continue;
+        }
+        let csp = page.header("content-security-policy").unwrap_or_default();
+        assert!(
+            csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"),
+            "{path}: {csp}"
+        );
+        assert!(
+            !page.body.contains("<script>") && !page.body.contains(" style="),
+            "{path}: inline script or style"
+        );
+        for href in links(&page.body) {
+            if is_page(&href) {
+                queue.push_back(href);
+            }
+        }
+        for form in forms(&page.body) {
+            match form.method.as_str() {
+                "post" => {
+                    assert_eq!(
+                        form.hidden("csrf").as_deref(),
+                        Some(token.as_str()),
+                        "{path}: the form to {} has no form token of this session",
+                        form.action
+                    );
+                    posts.insert(form.action.clone());
+                }
+                "get" => {
+                    let q: Vec<String> = form
+                        .filled()
+                        .into_iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect();
+                    queue.push_back(format!("{}?{}", form.action, q.join("&")));
+                }
+                other => panic!("{path}: a form with method {other}"),
+            }
+        }
+    }
+    for must in [
+        "/settings/contact",
+        "/settings/profile",
+        "/settings/notifications",
+        "/settings/security",
+        "/settings/break",
+        "/settings/close",
+        "/settings/close/preflight?intent=deactivate",
+        "/settings/close/preflight?intent=delete",
+        "/settings/close/backup?intent=deactivate&ack=1",
+        "/settings/export",
+    ] {
+        assert!(
+            seen.contains(must),
+            "the crawl did not reach {must}: {seen:?}"
+        );
+    }
+    for must in [
+        "/logout",
+        "/settings/contact",
+        "/settings/profile",
+        "/settings/notifications",
+        "/settings/security/reauth",
+        "/settings/security/password",
+        "/settings/break",
+        "/settings/export",
+        "/settings/close/backup/skip",
+        "/settings/close/clients",
+        "/settings/close/confirm",
+        "/settings/security/sign-out-others",
+    ] {
+        assert!(posts.contains(must), "no form posts to {must}: {posts:?}");
+    }
+    // Forms of other states (on a break, deactivated, deletion scheduled) are checked too.
+    for action in [
+        "/settings/break/end",
+        "/account/reactivate",
+        "/account/cancel-deletion",
+    ] {
+        posts.insert(action.to_string());
+    }
+    assert!(
+        posts.iter().any(|p| p.ends_with("/download")),
+        "no download form: {posts:?}"
+    );
+    let after = snapshot(t, &f).await;
+    assert_eq!(
+        differences(&before, &after),
+        Vec::<String>::new(),
+        "reading {} pages changed the database",
+        seen.len()
+    );
+
+    // Every state change refuses a post without the token, or with a wrong one, and changes
+    // nothing; a GET to it changes nothing either.
+    let other = Browser::new(t);
+    other.login(&c.email, PASSWORD).await.expect(200);
+    let others_token = other.get("/account").await.csrf();
+    let before = snapshot(t, &f).await;
+    for action in &posts {
+        let fields = [
+            ("password", PASSWORD),
+            ("intent", "deactivate"),
+            ("reason", "other"),
+            ("visibility", "private"),
+            ("availability", "paused"),
+            ("notifications", "muted"),
+            ("phone", "+1 555 0100"),
+            ("new_password", "another long password"),
+            ("repeat_password", "another long password"),
+            ("current_password", PASSWORD),
+            ("message", "bye"),
+            ("client", c.id.as_str()),
+        ];
+        let missing = b.post(action, &fields).await;
+        missing.expect(403).says("This form cannot be accepted");
+        let mut with_wrong: Vec<(&str, &str)> = fields.to_vec();
+        with_wrong.push(("csrf", others_token.as_str()));
+        b.post(action, &with_wrong).await.expect(403);
+        let mut with_junk: Vec<(&str, &str)> = fields.to_vec();
+        with_junk.push(("csrf", "0000"));
+        b.post(action, &with_junk).await.expect(403);
+        let got = b.get(action).await;
+        assert!(
+            [200, 303, 405].contains(&got.status),
+            "GET {action}: {}",
+            got.status
+        );
+    }
+    let after = snapshot(t, &f).await;
+    assert_eq!(
+        differences(&before, &after),
+        Vec::<String>::new(),
+        "refused posts changed the database"
+    );
+    // The login form is guarded too: without its token nobody is logged in.
+    let fresh = Browser::new(t);
+    fresh
+        .post("/login", &[("email", &f.email), ("password", PASSWORD)])
+        .await
+        .expect(403);
+    assert_eq!(fresh.get("/account").await.location(), "/login");
+    // And the pages' own session is still the same member's, unharmed.
+    b.get("/account")
+        .await
+        .expect(200)
+        .says("<strong>Active</strong>");
+}
+
+async fn pages_show_bad_input_as_a_page(t: &TestApp) {
+    let f = t.member("freelancer").await;
+    let b = Browser::new(t);
+    b.login(&f.email, PASSWORD).await.expect(200);
+    let csrf = b.get("/account").await.csrf();
+    // (form action, fields, status, what the page says)
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, u16, &'a str);
+    let cases: [Case; 7] = [
+        (
+            "/settings/contact",
+            vec![("phone", "call me maybe")],
+            422,
+            "at least 5 digits",
+        ),
+        (
+            "/settings/profile",
+            vec![("visibility", "everyone"), ("availability", "available")],
+            422,
+            "Choose who can see your profile.",
+        ),
+        (
+            "/settings/break",
+            vec![("until", "31/12/2026")],
+            422,
+            "must be a date",
+        ),
+        (
+            "/settings/break",
+            vec![("until", "2025-01-01")],
+            422,
+            "in the future",
+        ),
+        (
+            "/settings/close/clients",
+            vec![("client", "not-an-id"), ("message", "bye")],
+            422,
+            "not known",
+        ),
+        (
+            "/settings/close/confirm",
+            vec![("intent", "delete"), ("reason", "nonsense")],
+            422,
+            "Choose a reason",
+        ),
+        (
+            "/settings/export/no-such-export/download",
+            vec![],
+            404,
+            "Not found",
+        ),
+    ];
+    let before = snapshot(t, &f).await;
+    for (action, fields, status, says) in cases {
+        let mut all = fields.clone();
+        all.push(("csrf", csrf.as_str()));
+        let page = b.post(action, &all).await;
+        page.expect(status).says(says).says("<html lang=\"en\">");
+    }
+    // Not form-encoded at all, or far too large: a page, never a crash.
+    let odd = b
+        .http
+        .post(format!("{}/settings/contact", b.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(vec![b'%'; 10])
+        .send()
+        .await
+        .unwrap();
+    assert!(odd.status().as_u16() < 500, "{}", odd.status());
+    let big = b
+        .http
+        .post(format!("{}/settings/contact", b.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={csrf}&phone={}", "1".repeat(200_000)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(big.status().as_u16(), 413);
+    // Unknown intents and missing choices lead back to the start of the flow.
+    assert_eq!(
+        b.get("/settings/close/preflight?intent=vanish")
+            .await
+            .location(),
+        "/settings/close"
+    );
+    let after = snapshot(t, &f).await;
+    assert_eq!(differences(&before, &after), Vec::<String>::new());
+}
+
+/// The paths the pages' router registers for GET, read from its source, so a new page cannot
+/// escape the check below by being left out of [`GET_PAGES`].
+fn registered_get_routes() -> Vec<String> {
+    let source = include_str!("../../src/pages/mod.rs");
+    let mut out = Vec::new();
+    for chunk in source.split(".route(").skip(1) {
+        let Some(start) = chunk.find('"') else {
+            continue;
+        };
+        let rest = &chunk[start + 1..];
+        let Some(end) = rest.find('"') else { continue };
+        let path = &rest[..end];
+        let after = rest[end + 1..].trim_start_matches(|c: char| c == ',' || c.is_whitespace());
+        if after.starts_with("get(") {
+            out.push(path.to_string());
+        }
+    }
+    out
+}
+
+async fn pages_of_every_state_only_read(t: &TestApp) {
+    let routes = registered_get_routes();
+    assert!(routes.len() >= 15, "the router's GET routes: {routes:?}");
+    for r in &routes {
+        assert!(
+            GET_PAGES
+                .iter()
+                .any(|p| p.split('?').next() == Some(r.as_str())),
+            "GET {r} is registered but not checked here"
+        );
+    }
+    let f = t.member("freelancer").await;
+    let b = Browser::new(t);
+    b.login(&f.email, PASSWORD).await.expect(200);
+    let anonymous = Browser::new(t);
+    for state in ["active", "deactivated", "deletion_scheduled"] {
+        match state {
+            "deactivated" => {
+                t.deactivate(&f).await.expect(200);
+            }
+            "deletion_scheduled" => {
+                t.post(
+                    Some(&f),
+                    "/api/v1/me/deletion",
+                    serde_json::json!({"password": PASSWORD, "reason": "other", "confirmation": "delete my account"}),
+                )
+                .await
+                .expect(200);
+            }
+            _ => {}
+        }
+        assert_eq!(t.state(&f).await, state);
+        let before = snapshot(t, &f).await;
+        for path in GET_PAGES {
+            for who in [&b, &anonymous] {
+                let page = who.get(path).await;
+                assert!(
+                    page.status == 200 || page.status == 303,
+                    "GET {path} ({state}): {}\n{}",
+                    page.status,
+                    page.body
+                );
+                for form in forms(&page.body) {
+                    if form.method == "post" {
+                        assert!(
+                            form.hidden("csrf").is_some_and(|v| !v.is_empty()),
+                            "GET {path} ({state}): the form to {} has no token",
+                            form.action
+                        );
+                    }
+                }
+            }
+        }
+        let after = snapshot(t, &f).await;
+        assert_eq!(
+            differences(&before, &after),
+            Vec::<String>::new(),
+            "reading the pages of a {state} account changed the database"
+        );
+    }
+    // Each state's own page is where its member lands.
+    b.get("/account/cancel-deletion")
+        .await
+        .expect(200)
+        .says("Cancel the deletion?");
+}
