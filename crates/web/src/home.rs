@@ -22,6 +22,8 @@ li { margin: .3rem 0; }
 <h1>hiatus</h1>
 <p>Take a break, deactivate, download your data, delete for good, come back &mdash; and nobody
 loses data they are entitled to keep.</p>
+<p><a href="/login">Log in to your account</a> &mdash; settings, your data, taking a break or
+closing your account (Settings &rarr; Contact info &rarr; Close my account).</p>
 <h2>Where to go</h2>
 <ul>
 <li><a href="/api/v1/openapi.json">The API's OpenAPI document</a> (<code>/api/v1</code>)</li>

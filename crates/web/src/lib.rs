@@ -102,12 +102,29 @@ async fn readyz(State(s): State<AppState>) -> impl IntoResponse {
     }
 }
 
-async fn not_found() -> ApiError {
+/// An unknown address: a page for browsers outside the API, a problem document otherwise.
+async fn not_found(
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    let wants_html = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    if wants_html && !uri.path().starts_with("/api/") {
+        return cancel::page(
+            StatusCode::NOT_FOUND,
+            "Page not found",
+            r#"<p>There is no page at this address.</p>
+<p><a href="/account">Your account</a> · <a href="/login">Log in</a> · <a href="/">hiatus</a></p>"#,
+        );
+    }
     ApiError::new(
         StatusCode::NOT_FOUND,
         "not_found",
         "there is nothing at this address; the API is under /api/v1 (see /api/v1/openapi.json)",
     )
+    .into_response()
 }
 
 async fn method_not_allowed() -> ApiError {

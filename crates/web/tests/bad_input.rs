@@ -15,6 +15,7 @@ on_both_backends!(
     unknown_routes_and_wrong_methods_are_problems,
     missing_or_bad_credentials_are_problems,
     invalid_values_are_problems,
+    unknown_pages_are_pages_for_browsers,
 );
 
 const JSON: Option<&str> = Some("application/json");
@@ -533,4 +534,31 @@ async fn invalid_values_are_problems(t: &TestApp) {
     .await
     .problem(422, "field_too_long");
     assert_eq!(t.state(&f).await, "active");
+}
+
+/// A browser asking for an unknown page outside the API gets a page; the API and programs
+/// keep getting problems.
+async fn unknown_pages_are_pages_for_browsers(t: &TestApp) {
+    let get = |path: &'static str, accept: &'static str| {
+        t.http
+            .get(format!("{}{path}", t.base))
+            .header("accept", accept)
+            .send()
+    };
+    let res = get("/settings/nope", "text/html,application/xhtml+xml")
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(res.text().await.unwrap().contains("Page not found"));
+    let res = get("/api/v1/nope", "text/html").await.unwrap();
+    assert_eq!(res.status(), 404);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    let res = get("/settings/nope", "application/json").await.unwrap();
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
 }
