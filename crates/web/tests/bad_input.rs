@@ -1,5 +1,6 @@
 //! Whatever a client sends, the answer is a 4xx `application/problem+json` with a stable
-//! `code` — never a 5xx, never an HTML or plain-text error.
+//! `code` — never a 5xx, never an HTML or plain-text error (except the page a browser gets
+//! for an unknown page address outside the API).
 
 mod support;
 
