@@ -81,6 +81,15 @@ pub struct Global {
         default_value = "http://127.0.0.1:8080"
     )]
     pub public_url: String,
+    /// Seconds a worker holds a job (or an erasure) before another worker may take it over;
+    /// long jobs renew it while they run. Lower means faster recovery from a dead worker.
+    #[arg(
+        long,
+        global = true,
+        env = "HIATUS_JOB_LEASE_SECONDS",
+        default_value_t = 300
+    )]
+    pub job_lease_seconds: i64,
     /// The erasure policy file (TOML) that classifies every column for erasure and export.
     /// Default: the policy shipped with hiatus (`hiatus erase --print-policy` prints it).
     #[arg(long, global = true, env = "HIATUS_ERASURE_POLICY")]
@@ -204,6 +213,10 @@ pub fn service_config(g: &Global) -> Result<ServiceConfig> {
     }
     config.exports.retention = g.export_retention_days * hiatus_domain::DAY_MICROS;
     config.exports.daily_limit = g.export_daily_limit;
+    if !(2..=86_400).contains(&g.job_lease_seconds) {
+        bail!("--job-lease-seconds must be between 2 and 86400");
+    }
+    config.job_lease = g.job_lease_seconds * 1_000_000;
     if g.insecure_fast_passwords {
         config.password = PasswordParams::FAST;
     }
@@ -256,6 +269,7 @@ pub async fn check(
         ("deletion_grace_days", g.deletion_grace_days.to_string()),
         ("export_retention_days", g.export_retention_days.to_string()),
         ("export_daily_limit", g.export_daily_limit.to_string()),
+        ("job_lease_seconds", g.job_lease_seconds.to_string()),
         (
             "mail_url",
             g.mail_url.as_deref().map_or_else(

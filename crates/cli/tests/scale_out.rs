@@ -1,0 +1,702 @@
+//! Beyond one machine: three `hiatus worker` processes and two `hiatus serve --no-worker`
+//! processes share one PostgreSQL database. Members enqueue well over a thousand mixed jobs
+//! through both servers (exports, erasures, break ends, client notices); one worker is killed
+//! with SIGKILL in the middle of a large export. Every job ends done, none twice in effect
+//! (one `export.ready` per export, one `account.erased` per erasure, one break end per break,
+//! one in-app notice per client told), the interrupted export is rebuilt by another worker and
+//! verifies, and erased accounts pass `hiatus erase verify`.
+
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const KEY: &str = "7d1f3a5c9e0b2d4f6a8c0e1f3b5d7f9a1c3e5f7b9d0f2a4c6e8a0c2e4f6b8d0a";
+const SEED: u64 = 7;
+const BACKGROUND: u64 = 1200;
+const PASSWORD: &str = "hiatus-generated-password";
+
+struct Proc {
+    child: Child,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Proc {
+    fn log_contains(&self, needle: &str) -> bool {
+        self.log.lock().unwrap().iter().any(|l| l.contains(needle))
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn base(dir: &Path, url: &str, log: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_hiatus"));
+    c.env("RUST_BACKTRACE", "0")
+        .arg("--data-dir")
+        .arg(dir)
+        .args([
+            "--database-url",
+            url,
+            "--master-key",
+            KEY,
+            "--insecure-fast-passwords",
+            "--deletion-grace-days",
+            "0",
+            "--mail-url",
+            "none",
+            "--job-lease-seconds",
+            "4",
+            "--log",
+            log,
+        ]);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("HIATUS_") {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+fn spawn(dir: &Path, url: &str, args: &[&str]) -> Proc {
+    let mut child = base(dir, url, "info")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start hiatus");
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let stderr = child.stderr.take().unwrap();
+    let sink = log.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    Proc { child, log }
+}
+
+/// Drops the scratch database however the test ends.
+struct Scratch {
+    admin: String,
+    name: String,
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let (admin, name) = (self.admin.clone(), self.name.clone());
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok(pool) = PgPool::connect(&admin).await {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(&pool)
+                    .await;
+                    pool.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn wait_healthy(http: &reqwest::Client, base: &str, p: &mut Proc) {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(90) {
+        if let Ok(r) = http.get(format!("{base}/readyz")).send().await
+            && r.status() == 200
+        {
+            return;
+        }
+        if let Some(status) = p.child.try_wait().unwrap() {
+            panic!("server exited with {status}: {:?}", p.log.lock().unwrap());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("server at {base} did not become ready");
+}
+
+async fn login(http: &reqwest::Client, base: &str, email: &str) -> String {
+    let r = http
+        .post(format!("{base}/api/v1/sessions"))
+        .json(&json!({"email": email, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "login {email}");
+    let v: Value = r.json().await.unwrap();
+    v["token"].as_str().unwrap().to_string()
+}
+
+async fn post(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    path: &str,
+    body: Value,
+) -> (u16, Value) {
+    let r = http
+        .post(format!("{base}{path}"))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// What a background member asked for.
+#[derive(Debug, Default)]
+struct Asked {
+    /// (export id, the owner's email)
+    exports: Vec<(String, String)>,
+    erasures: Vec<String>,
+    breaks: Vec<String>,
+    /// (member id, clients told, the unique message)
+    notices: Vec<(String, usize, String)>,
+}
+
+async fn scalar(pool: &PgPool, sql: &str) -> i64 {
+    sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.to_string()))
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+async fn download_and_verify(
+    http: &reqwest::Client,
+    base: &str,
+    dir: &Path,
+    email: &str,
+    export_id: &str,
+    public_key: &str,
+) {
+    let token = login(http, base, email).await;
+    let (status, link) = post(
+        http,
+        base,
+        &token,
+        &format!("/api/v1/me/exports/{export_id}/links"),
+        json!({}),
+    )
+    .await;
+    assert!(status == 200 || status == 201, "{status} {link}");
+    let url = link["url"].as_str().expect("a download url");
+    let bytes = http
+        .get(format!("{base}{url}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let file = dir.join(format!("{export_id}.zip"));
+    std::fs::write(&file, &bytes).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_hiatus"))
+        .env("RUST_BACKTRACE", "0")
+        .arg("verify")
+        .arg(&file)
+        .args(["--public-key", public_key])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the archive of {email} does not verify: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_workers_and_two_servers_do_every_job_once() {
+    let admin = std::env::var("HIATUS_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let name = format!("hiatus_scale_{}", uuid_like());
+    let admin_pool = PgPool::connect(&admin)
+        .await
+        .expect("PostgreSQL must be reachable at HIATUS_TEST_POSTGRES_URL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&admin_pool)
+        .await
+        .unwrap();
+    admin_pool.close().await;
+    let _scratch = Scratch {
+        admin: admin.clone(),
+        name: name.clone(),
+    };
+    let url = match admin.rfind('/') {
+        Some(i) => format!("{}/{name}", &admin[..i]),
+        None => panic!("HIATUS_TEST_POSTGRES_URL must name a database"),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+
+    // A member with a large archive (an M profile with its file bytes) among background
+    // members, each of whom can log in.
+    let out = base(&data, &url, "warn")
+        .args([
+            "generate",
+            "--profile",
+            "m",
+            "--accounts",
+            &BACKGROUND.to_string(),
+            "--seed",
+            &SEED.to_string(),
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let big_email = summary["login"]["email"].as_str().unwrap().to_string();
+
+    let ports = [free_port(), free_port()];
+    let mut servers: Vec<Proc> = ports
+        .iter()
+        .map(|p| {
+            spawn(
+                &data,
+                &url,
+                &[
+                    "serve",
+                    "--no-worker",
+                    "--listen",
+                    &format!("127.0.0.1:{p}"),
+                    // Every member logs in from this one address.
+                    "--login-attempts-per-minute",
+                    "1000000",
+                ],
+            )
+        })
+        .collect();
+    let bases: Vec<String> = ports
+        .iter()
+        .map(|p| format!("http://127.0.0.1:{p}"))
+        .collect();
+    let http = reqwest::Client::new();
+    for (b, s) in bases.iter().zip(servers.iter_mut()) {
+        wait_healthy(&http, b, s).await;
+    }
+
+    // The large export first, so that it is among the first jobs a worker takes.
+    let big_token = login(&http, &bases[0], &big_email).await;
+    let (status, big) = post(
+        &http,
+        &bases[0],
+        &big_token,
+        "/api/v1/me/exports",
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 202, "{big}");
+    let big_export = big["id"].as_str().unwrap().to_string();
+
+    // Background members ask for things through both servers, sixteen at a time.
+    let asked = Arc::new(Mutex::new(Asked::default()));
+    let mut set = tokio::task::JoinSet::new();
+    let now_micros = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_micros() as i64
+    };
+    for i in 0..BACKGROUND {
+        while set.len() >= 16 {
+            set.join_next().await.unwrap().unwrap();
+        }
+        let http = http.clone();
+        let b = bases[(i % 2) as usize].clone();
+        let asked = asked.clone();
+        let until = now_micros() + 3_000_000;
+        set.spawn(async move {
+            let email = format!("bg{i}.seed{SEED}@generated.hiatus.test");
+            let token = login(&http, &b, &email).await;
+            let me: Value = http
+                .get(format!("{b}/api/v1/me"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let id = me["id"].as_str().unwrap().to_string();
+            match i % 3 {
+                0 => {
+                    let (s, v) = post(&http, &b, &token, "/api/v1/me/exports", json!({})).await;
+                    assert_eq!(s, 202, "{v}");
+                    asked
+                        .lock()
+                        .unwrap()
+                        .exports
+                        .push((v["id"].as_str().unwrap().to_string(), email.clone()));
+                }
+                1 => {
+                    let (s, v) = post(
+                        &http,
+                        &b,
+                        &token,
+                        "/api/v1/me/deletion",
+                        json!({"password": PASSWORD, "reason": "privacy_concerns", "confirmation": "delete my account"}),
+                    )
+                    .await;
+                    match s {
+                        200 => asked.lock().unwrap().erasures.push(id),
+                        // Open contracts or money in escrow block some of them.
+                        409 => assert_eq!(v["code"], "preflight_blocked", "{v}"),
+                        _ => panic!("{s} {v}"),
+                    }
+                }
+                _ => {
+                    let (s, v) =
+                        post(&http, &b, &token, "/api/v1/me/break", json!({"until": until}))
+                            .await;
+                    // Some generated members are deactivated: no break for them.
+                    let on_break = match s {
+                        200 => true,
+                        409 => {
+                            assert_eq!(v["code"], "account_not_active", "{v}");
+                            false
+                        }
+                        _ => panic!("{s} {v}"),
+                    };
+                    let message = format!("Away for a while — notice {i}");
+                    let (s, v) = post(
+                        &http,
+                        &b,
+                        &token,
+                        "/api/v1/me/client-notices",
+                        json!({"message": message}),
+                    )
+                    .await;
+                    let mut a = asked.lock().unwrap();
+                    if on_break {
+                        a.breaks.push(id.clone());
+                    }
+                    if s == 202 {
+                        let n = v["clients"].as_array().map_or(0, |c| c.len());
+                        if n > 0 {
+                            a.notices.push((id, n, message));
+                        }
+                    }
+                }
+            }
+        });
+    }
+    while let Some(r) = set.join_next().await {
+        r.unwrap();
+    }
+    let asked = Arc::try_unwrap(asked).unwrap().into_inner().unwrap();
+    assert!(
+        asked.exports.len() >= 250 && asked.erasures.len() >= 50 && asked.breaks.len() >= 100,
+        "{} exports, {} erasures, {} breaks",
+        asked.exports.len(),
+        asked.erasures.len(),
+        asked.breaks.len()
+    );
+    assert!(
+        !asked.notices.is_empty(),
+        "some members have regular clients to tell"
+    );
+
+    let pool = PgPool::connect(&url).await.unwrap();
+    // Wait for the breaks to come due, so every kind of job is waiting when workers start.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let enqueued = scalar(&pool, "SELECT COUNT(*) FROM jobs WHERE status = 'queued' AND run_at <= (EXTRACT(EPOCH FROM now()) * 1000000)::bigint").await;
+    assert!(enqueued >= 1000, "only {enqueued} jobs due");
+
+    let mut workers: Vec<Proc> = (0..3)
+        .map(|_| spawn(&data, &url, &["worker", "--poll-seconds", "0.05"]))
+        .collect();
+
+    // Kill, with SIGKILL, a worker in the middle of building an export (the large one, most
+    // likely). To be sure it is mid-job, the worker is first frozen (SIGSTOP) and the job
+    // checked to be still running under it; if it finished in between, it is let go
+    // (SIGCONT) and another one is tried.
+    let started = Instant::now();
+    let signal = |sig: &str, pid: u32| {
+        let ok = Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill {sig} {pid}");
+    };
+    let (job_id, holder, interrupted_export, mut killed) = loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(180),
+            "no export was seen running"
+        );
+        let row: Option<(String, String, String)> = sqlx::query_as(
+            "SELECT id, locked_by, payload FROM jobs WHERE kind = 'export.build' AND status = 'running' \
+             ORDER BY (payload LIKE '%' || $1 || '%') DESC LIMIT 1",
+        )
+        .bind(&big_export)
+        .fetch_optional(&pool)
+        .await
+        .unwrap();
+        let Some((job, holder, payload)) = row else {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        let Some(victim) = workers.iter().position(|w| w.log_contains(&holder)) else {
+            continue;
+        };
+        let pid = workers[victim].child.id();
+        signal("-STOP", pid);
+        let (status, still): (String, Option<String>) =
+            sqlx::query_as("SELECT status, locked_by FROM jobs WHERE id = $1")
+                .bind(&job)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        if status == "running" && still.as_deref() == Some(holder.as_str()) {
+            let mut w = workers.remove(victim);
+            w.child.kill().unwrap();
+            w.child.wait().unwrap();
+            let export: Value = serde_json::from_str(&payload).unwrap();
+            break (
+                job,
+                holder,
+                export["export_id"].as_str().unwrap().to_string(),
+                w,
+            );
+        }
+        signal("-CONT", pid);
+    };
+    let interrupted_owner = if interrupted_export == big_export {
+        big_email.clone()
+    } else {
+        asked
+            .exports
+            .iter()
+            .find(|(id, _)| *id == interrupted_export)
+            .map(|(_, e)| e.clone())
+            .expect("an export we asked for")
+    };
+
+    // The two others finish everything, the interrupted export included once its lease ends.
+    let started = Instant::now();
+    loop {
+        let left = scalar(
+            &pool,
+            "SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'running') AND run_at <= (EXTRACT(EPOCH FROM now()) * 1000000)::bigint",
+        )
+        .await;
+        if left == 0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "{left} jobs still waiting; workers: {:?}",
+            workers
+                .iter()
+                .map(|w| w.log.lock().unwrap().len())
+                .collect::<Vec<_>>()
+        );
+        for w in workers.iter_mut() {
+            if let Some(status) = w.child.try_wait().unwrap() {
+                panic!("a worker exited with {status}: {:?}", w.log.lock().unwrap());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+
+    // No job gave up; thousands ran.
+    assert_eq!(
+        scalar(&pool, "SELECT COUNT(*) FROM jobs WHERE status = 'failed'").await,
+        0
+    );
+    let done = scalar(&pool, "SELECT COUNT(*) FROM jobs WHERE status = 'done'").await;
+    assert!(done >= 1000, "{done} jobs done");
+    let (status, attempts, by): (String, i64, Option<String>) = sqlx::query_as(
+        "SELECT status, CAST(attempts AS BIGINT), locked_by FROM jobs WHERE id = $1",
+    )
+    .bind(&job_id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(status, "done");
+    assert!(attempts >= 2, "the interrupted job ran again ({attempts})");
+    assert_ne!(by.as_deref(), Some(holder.as_str()));
+
+    // Exports: every one ready, announced once.
+    let mut all_exports: Vec<String> = asked.exports.iter().map(|(id, _)| id.clone()).collect();
+    all_exports.push(big_export.clone());
+    for id in &all_exports {
+        let (status,): (String,) = sqlx::query_as("SELECT status FROM exports WHERE id = $1")
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(status, "ready", "export {id}");
+    }
+    assert_eq!(
+        scalar(
+            &pool,
+            "SELECT COUNT(*) FROM outbox WHERE event = 'export.ready'"
+        )
+        .await,
+        all_exports.len() as i64
+    );
+    assert_eq!(
+        scalar(
+            &pool,
+            "SELECT COUNT(*) FROM (SELECT payload::json->>'export_id' FROM outbox WHERE event = 'export.ready' GROUP BY 1 HAVING COUNT(*) > 1) d"
+        )
+        .await,
+        0
+    );
+    // Erasures: every one done, announced once.
+    for id in &asked.erasures {
+        let (status,): (String,) =
+            sqlx::query_as("SELECT status FROM erasures WHERE account_id = $1")
+                .bind(id)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        assert_eq!(status, "done", "erasure of {id}");
+    }
+    assert_eq!(
+        scalar(
+            &pool,
+            "SELECT COUNT(*) FROM outbox WHERE event = 'account.erased'"
+        )
+        .await,
+        asked.erasures.len() as i64
+    );
+    // Breaks: each ended once.
+    assert_eq!(
+        scalar(
+            &pool,
+            "SELECT COUNT(*) FROM audit_events WHERE action = 'break.ended'"
+        )
+        .await,
+        asked.breaks.len() as i64
+    );
+    assert_eq!(
+        scalar(
+            &pool,
+            "SELECT COUNT(*) FROM (SELECT account_id FROM audit_events WHERE action = 'break.ended' GROUP BY 1 HAVING COUNT(*) > 1) d"
+        )
+        .await,
+        0
+    );
+    // Notices: each client told at most once, in the thread (a client erased before the
+    // notice went out is not told; their notice row goes with them).
+    assert_eq!(
+        scalar(
+            &pool,
+            "SELECT COUNT(*) FROM client_notices WHERE status = 'pending'"
+        )
+        .await,
+        0
+    );
+    let mut posted = 0;
+    for (member, n, message) in &asked.notices {
+        let (count, threads): (i64, i64) = sqlx::query_as(
+            "SELECT CAST(COUNT(*) AS BIGINT), CAST(COUNT(DISTINCT thread_id) AS BIGINT) FROM messages WHERE body = $1",
+        )
+        .bind(message)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(count, threads, "one message per thread: {message}");
+        let (sent,): (i64,) = sqlx::query_as(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM client_notices WHERE account_id = $1 AND status = 'sent'",
+        )
+        .bind(member)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert!(
+            sent <= count && count <= *n as i64,
+            "{member}: {sent} sent, {count} posted, {n} told"
+        );
+        posted += count;
+    }
+    assert!(posted > 0);
+    pool.close().await;
+
+    // The interrupted archive, and a few others, verify; erased accounts leave nothing.
+    let key: Value = http
+        .get(format!("{}/api/v1/export-key", bases[1]))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let public_key = key["public_key"].as_str().unwrap().to_string();
+    download_and_verify(
+        &http,
+        &bases[1],
+        dir.path(),
+        &interrupted_owner,
+        &interrupted_export,
+        &public_key,
+    )
+    .await;
+    download_and_verify(
+        &http,
+        &bases[0],
+        dir.path(),
+        &big_email,
+        &big_export,
+        &public_key,
+    )
+    .await;
+    for (n, (id, owner)) in asked.exports.iter().take(3).enumerate() {
+        download_and_verify(&http, &bases[n % 2], dir.path(), owner, id, &public_key).await;
+    }
+    for id in asked.erasures.iter().take(3) {
+        let out = base(&data, &url, "warn")
+            .args(["erase", "verify", "--account", id])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    let _ = killed.child.wait();
+    drop(killed);
+    drop(workers);
+    drop(servers);
+}
+
+fn uuid_like() -> String {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{t:x}{:x}", std::process::id())
+}
