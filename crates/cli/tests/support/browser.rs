@@ -175,6 +175,19 @@ impl Browser {
         }
         caps.add_arg(&format!("--user-data-dir={}", profile.display()))
             .expect("Chromium argument");
+        // Downloads land in a folder of their own, without asking.
+        let downloads = browser.home.path().join("downloads");
+        std::fs::create_dir(&downloads).expect("the downloads directory");
+        caps.add_experimental_option(
+            "prefs",
+            serde_json::json!({
+                "download.default_directory": downloads.display().to_string(),
+                "download.prompt_for_download": false,
+                "download.directory_upgrade": true,
+                "safebrowsing.enabled": false,
+            }),
+        )
+        .expect("Chromium preferences");
 
         match WebDriver::new(format!("http://127.0.0.1:{port}"), caps).await {
             Ok(driver) => browser.driver = Some(driver),
@@ -185,6 +198,11 @@ impl Browser {
             ),
         }
         browser
+    }
+
+    /// Where the browser saves downloads.
+    pub fn downloads(&self) -> PathBuf {
+        self.home.path().join("downloads")
     }
 
     /// The WebDriver session.

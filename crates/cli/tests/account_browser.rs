@@ -1,0 +1,325 @@
+//! The account pages in headless Chromium, as a member uses them. Everything here is done with
+//! the keyboard alone (Tab, Shift+Tab, Space, Enter, typing): logging in, Settings → Contact
+//! info → Close my account, the checks, the backup (the archive arrives in the downloads folder
+//! and `hiatus verify` accepts it), telling the regular clients, the reason, the confirmation;
+//! the public profile is gone; logging in again lands on Reactivate, which works. A blocked
+//! member sees the open contract and the escrow payment and cannot continue.
+//!
+//! Needs Chromium and chromedriver: run `scripts/ensure-chromium` first.
+
+#[path = "support/browser.rs"]
+mod browser;
+
+use browser::Browser;
+use hiatus_service::demo::{DEMO_LOGINS, DEMO_PASSWORD};
+use hiatus_service::worker::Worker;
+use hiatus_service::{Hiatus, ManualClock, PasswordParams, ServiceConfig};
+use hiatus_store::{Blobs, Db, DbOptions, Keyring, SecretKey};
+use std::sync::Arc;
+use std::time::Duration;
+use thirtyfour::prelude::*;
+
+struct App {
+    base: String,
+    h: Hiatus,
+    _dir: tempfile::TempDir,
+    _server: tokio::task::JoinHandle<()>,
+}
+
+async fn app() -> App {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open_sqlite(&dir.path().join("h.db"), &DbOptions { max_connections: 4 })
+        .await
+        .unwrap();
+    db.migrate().await.unwrap();
+    let clock = ManualClock::new(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_micros() as i64,
+    );
+    let h = Hiatus::new(
+        db,
+        Blobs::local(dir.path().join("files")).unwrap(),
+        Keyring::new(SecretKey::generate()),
+        Arc::new(clock),
+        ServiceConfig {
+            password: PasswordParams::FAST,
+            ..Default::default()
+        },
+    );
+    assert!(h.load_demo().await.unwrap());
+    let router = hiatus_web::router(
+        h.clone(),
+        hiatus_web::WebOptions {
+            auth_attempts_per_minute: 100_000,
+            ..Default::default()
+        },
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    App {
+        base: format!("http://{addr}"),
+        h,
+        _dir: dir,
+        _server: server,
+    }
+}
+
+async fn drain(h: &Hiatus) {
+    Worker::new(h.clone(), Duration::from_millis(10))
+        .drain()
+        .await
+        .unwrap();
+}
+
+/// What has the keyboard focus: its id, name, and visible text or value.
+async fn focused(b: &Browser) -> (String, String, String) {
+    let v = b
+        .js(
+            "const e = document.activeElement; \
+             return [e.id || '', e.getAttribute('name') || '', ((e.innerText || e.value || '') + '').trim()];",
+        )
+        .await;
+    let s = |i: usize| v[i].as_str().unwrap_or_default().to_string();
+    (s(0), s(1), s(2))
+}
+
+async fn press(b: &Browser, key: impl Into<TypingData>) {
+    b.driver()
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys(key)
+        .await
+        .unwrap();
+}
+
+/// Presses Tab until the focused element matches `want` (its id, name or text), failing after
+/// a page's worth of stops.
+async fn tab_to(b: &Browser, want: &str) {
+    for _ in 0..80 {
+        press(b, Key::Tab).await;
+        let (id, name, text) = focused(b).await;
+        if id == want || name == want || text == want {
+            return;
+        }
+    }
+    let url = b.driver().current_url().await.unwrap();
+    panic!("Tab never reached {want:?} on {url}");
+}
+
+async fn wait_path(b: &Browser, path: &str) {
+    for _ in 0..200 {
+        let url = b.driver().current_url().await.unwrap();
+        if url.path() == path {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let url = b.driver().current_url().await.unwrap();
+    panic!("expected {path}, at {url}");
+}
+
+async fn body_text(b: &Browser) -> String {
+    b.driver()
+        .find(By::Tag("body"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// Logs in through the form with the keyboard.
+async fn log_in(b: &Browser, base: &str, email: &str) {
+    b.driver().goto(format!("{base}/login")).await.unwrap();
+    tab_to(b, "email").await;
+    press(b, email).await;
+    tab_to(b, "password").await;
+    press(b, DEMO_PASSWORD).await;
+    press(b, Key::Enter).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_closing_flow_with_the_keyboard_alone() {
+    let app = app().await;
+    let b = Browser::start().await;
+    let ben = DEMO_LOGINS[1].email;
+
+    log_in(&b, &app.base, ben).await;
+    wait_path(&b, "/account").await;
+    // Settings → Contact info → Close my account.
+    tab_to(&b, "Settings").await;
+    press(&b, Key::Enter).await;
+    wait_path(&b, "/settings/contact").await;
+    tab_to(&b, "Close my account").await;
+    press(&b, Key::Enter).await;
+    wait_path(&b, "/settings/close").await;
+    // Choose: deactivate, side by side with a break and deletion.
+    let choices = body_text(&b).await;
+    for w in ["Take a break", "Deactivate", "Delete for good"] {
+        assert!(choices.contains(w), "{w} in {choices}");
+    }
+    tab_to(&b, "Deactivate my account").await;
+    press(&b, Key::Enter).await;
+    wait_path(&b, "/settings/close/preflight").await;
+    // Warnings are acknowledged with Space, then Continue.
+    tab_to(&b, "ack").await;
+    press(&b, Key::Space).await;
+    tab_to(&b, "Continue").await;
+    press(&b, Key::Enter).await;
+    wait_path(&b, "/settings/close/backup").await;
+    // Back up: prepare the export, let the worker build it, download it.
+    tab_to(&b, "Prepare a new export").await;
+    press(&b, Key::Enter).await;
+    drain(&app.h).await;
+    b.driver().refresh().await.unwrap();
+    let download = b
+        .driver()
+        .find(By::XPath(
+            "//button[starts-with(normalize-space(.), 'Download your archive')]",
+        ))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    tab_to(&b, download.trim()).await;
+    press(&b, Key::Enter).await;
+    let zip = wait_download(&b).await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hiatus"))
+        .arg("verify")
+        .arg(&zip)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The download counts: the page now lets Ben continue.
+    b.driver().refresh().await.unwrap();
+    tab_to(&b, "Continue").await;
+    press(&b, Key::Enter).await;
+    wait_path(&b, "/settings/close/clients").await;
+    // Tell the regular clients (preselected).
+    let clients = b.count("input[name=client]:checked").await;
+    assert!(clients >= 1, "Ben's regular clients are preselected");
+    tab_to(&b, "message").await;
+    press(&b, "I am taking time off; thank you for the work together.").await;
+    tab_to(&b, "Send and continue").await;
+    press(&b, Key::Enter).await;
+    wait_path(&b, "/settings/close/reason").await;
+    // The reason: the first choice, with Space.
+    let first = b
+        .driver()
+        .find(By::Css("input[name=reason]"))
+        .await
+        .unwrap()
+        .id()
+        .await
+        .unwrap()
+        .unwrap();
+    tab_to(&b, &first).await;
+    press(&b, Key::Space).await;
+    tab_to(&b, "Continue").await;
+    press(&b, Key::Enter).await;
+    wait_path(&b, "/settings/close/confirm").await;
+    // Confirm with the password.
+    tab_to(&b, "password").await;
+    press(&b, DEMO_PASSWORD).await;
+    tab_to(&b, "Deactivate my account").await;
+    press(&b, Key::Enter).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let receipt = body_text(&b).await;
+    assert!(receipt.to_lowercase().contains("deactivated"), "{receipt}");
+
+    // The clients hear from Ben; the public profile is gone.
+    drain(&app.h).await;
+    let ben_id = app.h.find_account(ben).await.unwrap();
+    let res = reqwest::get(format!("{}/api/v1/profiles/{ben_id}", app.base))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+
+    // Log out; logging in again lands on Reactivate; reactivating works.
+    tab_to(&b, "Log out").await;
+    press(&b, Key::Enter).await;
+    wait_path(&b, "/login").await;
+    log_in(&b, &app.base, ben).await;
+    wait_path(&b, "/account/reactivate").await;
+    tab_to(&b, "Reactivate my account").await;
+    press(&b, Key::Enter).await;
+    wait_path(&b, "/account").await;
+    let res = reqwest::get(format!("{}/api/v1/profiles/{ben_id}", app.base))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    b.quit().await;
+}
+
+/// Waits for a finished `.zip` in the browser's downloads folder.
+async fn wait_download(b: &Browser) -> std::path::PathBuf {
+    for _ in 0..400 {
+        if let Ok(entries) = std::fs::read_dir(b.downloads()) {
+            for e in entries.flatten() {
+                let p = e.path();
+                if p.extension().is_some_and(|x| x == "zip") {
+                    return p;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no archive arrived in {}", b.downloads().display());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocked_member_sees_what_blocks_and_cannot_continue() {
+    let app = app().await;
+    let b = Browser::start().await;
+    log_in(&b, &app.base, DEMO_LOGINS[0].email).await;
+    wait_path(&b, "/account").await;
+    b.driver()
+        .goto(format!(
+            "{}/settings/close/preflight?intent=deactivate",
+            app.base
+        ))
+        .await
+        .unwrap();
+    let text = body_text(&b).await;
+    assert!(text.contains("Resolve these first"), "{text}");
+    assert!(text.to_lowercase().contains("contract"), "{text}");
+    assert!(text.to_lowercase().contains("escrow"), "{text}");
+    // No way forward on the page: no Continue, and the later steps refuse.
+    assert_eq!(
+        b.count("form[action='/settings/close/backup']").await,
+        0,
+        "no Continue while blocked"
+    );
+    b.driver()
+        .goto(format!(
+            "{}/settings/close/confirm?intent=deactivate&reason=other",
+            app.base
+        ))
+        .await
+        .unwrap();
+    let confirm = body_text(&b).await;
+    assert!(confirm.contains("must be resolved"), "{confirm}");
+    assert_eq!(
+        b.count("form[action='/settings/close/confirm']").await,
+        0,
+        "no confirmation while blocked"
+    );
+    b.quit().await;
+}
