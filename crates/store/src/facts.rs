@@ -81,6 +81,42 @@ async fn refs(
         .collect())
 }
 
+/// Why a client counts as regular, in words: "3 contracts, one still open".
+fn because_label(b: &RegularBecause) -> String {
+    let mut s = match b.contracts {
+        1 => "1 contract".to_string(),
+        n => format!("{n} contracts"),
+    };
+    if b.open_contract {
+        s.push_str(", one still open");
+    } else if b.recent_contract {
+        s.push_str(", one recent");
+    }
+    s
+}
+
+/// Like [`refs`], for records of an amount: the label is the amount as people write it
+/// ("USD 1,200.00"), from rows of (id, currency, amount in minor units).
+async fn money_refs(
+    tx: &mut Tx,
+    kind: &str,
+    sql: &'static str,
+    member: &str,
+) -> StoreResult<Vec<RecordRef>> {
+    let rows: Vec<(String, String, i64)> =
+        tx.all(sql, args![member.to_string(), MAX_RECORDS]).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, currency, minor)| {
+            let label = hiatus_domain::Currency::parse(&currency)
+                .and_then(|c| hiatus_domain::Money::new(minor, c))
+                .map(|m| m.to_string())
+                .unwrap_or_else(|_| format!("{currency} {minor}"));
+            RecordRef::new(kind, id, label)
+        })
+        .collect())
+}
+
 /// Everything preflight needs about one member.
 pub async fn preflight_facts(
     tx: &mut Tx,
@@ -99,20 +135,20 @@ pub async fn preflight_facts(
     .await?;
     // Two indexed lookups joined by UNION ALL use the (payer_id, status) and (payee_id, status)
     // indexes; an OR across both columns would scan every payment of a heavy member.
-    let unsettled_payments = refs(
+    let unsettled_payments = money_refs(
         tx,
         "payment",
-        "SELECT id, currency || ' ' || CAST(amount_minor AS TEXT) FROM ( \
+        "SELECT id, currency, amount_minor FROM ( \
             SELECT id, currency, amount_minor, created_at FROM payments WHERE payer_id = $1 AND status IN ('in_escrow', 'pending_release') \
             UNION ALL SELECT id, currency, amount_minor, created_at FROM payments WHERE payee_id = $1 AND status IN ('in_escrow', 'pending_release') \
          ) p ORDER BY created_at LIMIT $2",
         &m,
     )
     .await?;
-    let scheduled_payouts = refs(
+    let scheduled_payouts = money_refs(
         tx,
         "payout",
-        "SELECT id, currency || ' ' || CAST(amount_minor AS TEXT) FROM payouts WHERE account_id = $1 AND status = 'scheduled' ORDER BY created_at LIMIT $2",
+        "SELECT id, currency, amount_minor FROM payouts WHERE account_id = $1 AND status = 'scheduled' ORDER BY created_at LIMIT $2",
         &m,
     )
     .await?;
@@ -176,13 +212,7 @@ pub async fn preflight_facts(
         .await?
         .into_iter()
         .filter(|c| !c.told)
-        .map(|c| {
-            RecordRef::new(
-                "account",
-                c.client_id,
-                format!("{} contract(s)", c.because.contracts),
-            )
-        })
+        .map(|c| RecordRef::new("account", c.client_id, because_label(&c.because)))
         .collect();
     Ok(PreflightFacts {
         live_contracts,
