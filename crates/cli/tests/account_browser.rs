@@ -2,8 +2,10 @@
 //! the keyboard alone (Tab, Shift+Tab, Space, Enter, typing): logging in, Settings → Contact
 //! info → Close my account, the checks, the backup (the archive arrives in the downloads folder
 //! and `hiatus verify` accepts it), telling the regular clients, the reason, the confirmation;
-//! the public profile is gone; logging in again lands on Reactivate, which works. A blocked
-//! member sees the open contract and the escrow payment and cannot continue.
+//! the public profile is gone; logging in again lands on Reactivate, which works. Another
+//! member schedules deletion (the erasure plan in words, the typed confirmation), logs in again
+//! and cancels it. A blocked member sees the open contract and the escrow payment and cannot
+//! continue.
 //!
 //! Needs Chromium and chromedriver: run `scripts/ensure-chromium` first.
 
@@ -321,5 +323,98 @@ async fn a_blocked_member_sees_what_blocks_and_cannot_continue() {
         0,
         "no confirmation while blocked"
     );
+    b.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletion_scheduled_then_cancelled_after_logging_in() {
+    let app = app().await;
+    let b = Browser::start().await;
+    let dev = DEMO_LOGINS[3].email;
+    log_in(&b, &app.base, dev).await;
+    wait_path(&b, "/account").await;
+    b.driver()
+        .goto(format!("{}/settings/close", app.base))
+        .await
+        .unwrap();
+    tab_to(&b, "Delete my account").await;
+    press(&b, Key::Enter).await;
+    wait_path(&b, "/settings/close/preflight").await;
+    tab_to(&b, "ack").await;
+    press(&b, Key::Space).await;
+    tab_to(&b, "Continue").await;
+    press(&b, Key::Enter).await;
+    wait_path(&b, "/settings/close/backup").await;
+    tab_to(&b, "Continue without a copy").await;
+    press(&b, Key::Enter).await;
+    // Dev has no regular clients to tell; on to the reason.
+    let path = b.driver().current_url().await.unwrap().path().to_string();
+    if path == "/settings/close/clients" {
+        tab_to(&b, "Continue").await;
+        press(&b, Key::Enter).await;
+    }
+    wait_path(&b, "/settings/close/reason").await;
+    // A radio group takes one Tab stop; the arrow keys move (and select) within it.
+    let first = b
+        .driver()
+        .find(By::Css("input[name=reason]"))
+        .await
+        .unwrap()
+        .id()
+        .await
+        .unwrap()
+        .unwrap();
+    tab_to(&b, &first).await;
+    for _ in 0..12 {
+        if focused(&b).await.0 == "reason-privacy_concerns" {
+            break;
+        }
+        press(&b, Key::Down).await;
+    }
+    assert_eq!(focused(&b).await.0, "reason-privacy_concerns");
+    assert_eq!(b.count("#reason-privacy_concerns:checked").await, 1);
+    tab_to(&b, "Continue").await;
+    press(&b, Key::Enter).await;
+    wait_path(&b, "/settings/close/confirm").await;
+    // The plan in words names the pseudonym; a wrong confirmation is refused.
+    let plan = body_text(&b).await;
+    assert!(plan.contains("Former client #"), "{plan}");
+    tab_to(&b, "password").await;
+    press(&b, DEMO_PASSWORD).await;
+    tab_to(&b, "confirmation").await;
+    press(&b, "delete my acount").await;
+    tab_to(&b, "Delete my account").await;
+    press(&b, Key::Enter).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let dev_id = app.h.find_account(dev).await.unwrap();
+    let state = |h: Hiatus| async move {
+        let mut tx = h.db.read().await.unwrap();
+        let a = hiatus_store::accounts::get(&mut tx, dev_id).await.unwrap();
+        tx.commit().await.unwrap();
+        a.state().unwrap().as_str().to_string()
+    };
+    assert_eq!(
+        state(app.h.clone()).await,
+        "active",
+        "a mistyped confirmation changes nothing"
+    );
+    tab_to(&b, "password").await;
+    press(&b, DEMO_PASSWORD).await;
+    tab_to(&b, "confirmation").await;
+    press(&b, "delete my account").await;
+    tab_to(&b, "Delete my account").await;
+    press(&b, Key::Enter).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(state(app.h.clone()).await, "deletion_scheduled");
+    // Log out, log in: the landing offers to cancel, and cancelling restores the account.
+    tab_to(&b, "Log out").await;
+    press(&b, Key::Enter).await;
+    wait_path(&b, "/login").await;
+    log_in(&b, &app.base, dev).await;
+    wait_path(&b, "/account/cancel-deletion").await;
+    tab_to(&b, "Cancel the deletion").await;
+    press(&b, Key::Enter).await;
+    wait_path(&b, "/account").await;
+    assert_eq!(state(app.h.clone()).await, "active");
     b.quit().await;
 }
