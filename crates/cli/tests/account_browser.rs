@@ -5,7 +5,8 @@
 //! the public profile is gone; logging in again lands on Reactivate, which works. Another
 //! member schedules deletion (the erasure plan in words, the typed confirmation), logs in again
 //! and cancels it. A blocked member sees the open contract and the escrow payment and cannot
-//! continue.
+//! continue. A member erased after the grace period appears to a former client, on the
+//! contract and in the messages, under their pseudonym only.
 //!
 //! Needs Chromium and chromedriver: run `scripts/ensure-chromium` first.
 
@@ -24,6 +25,7 @@ use thirtyfour::prelude::*;
 struct App {
     base: String,
     h: Hiatus,
+    clock: ManualClock,
     _dir: tempfile::TempDir,
     _server: tokio::task::JoinHandle<()>,
 }
@@ -44,7 +46,7 @@ async fn app() -> App {
         db,
         Blobs::local(dir.path().join("files")).unwrap(),
         Keyring::new(SecretKey::generate()),
-        Arc::new(clock),
+        Arc::new(clock.clone()),
         ServiceConfig {
             password: PasswordParams::FAST,
             ..Default::default()
@@ -71,6 +73,7 @@ async fn app() -> App {
     App {
         base: format!("http://{addr}"),
         h,
+        clock,
         _dir: dir,
         _server: server,
     }
@@ -416,5 +419,90 @@ async fn deletion_scheduled_then_cancelled_after_logging_in() {
     press(&b, Key::Enter).await;
     wait_path(&b, "/account").await;
     assert_eq!(state(app.h.clone()).await, "active");
+    b.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_former_client_sees_the_pseudonym_after_erasure() {
+    let app = app().await;
+    let ben = DEMO_LOGINS[1].email;
+    let login = app.h.login(ben, DEMO_PASSWORD).await.unwrap();
+    let actor = app.h.authenticate(&login.token).await.unwrap();
+    let plan = app.h.erasure_plan(&actor).await.unwrap();
+    app.h
+        .schedule_deletion_as(
+            &actor,
+            hiatus_service::erasure::DeleteRequest {
+                password: Some(DEMO_PASSWORD.into()),
+                reason: hiatus_domain::ClosureReason::PrivacyConcerns,
+                detail: None,
+                confirmation: "delete my account".into(),
+            },
+            Some(&plan.pseudonym),
+        )
+        .await
+        .unwrap();
+    // The grace period passes; the worker erases Ben.
+    app.clock
+        .advance(app.h.config.deletion_grace + hiatus_domain::DAY_MICROS);
+    drain(&app.h).await;
+    let b = Browser::start().await;
+    log_in(&b, &app.base, ben).await;
+    let text = body_text(&b).await;
+    assert!(text.contains("deleted and cannot be restored"), "{text}");
+    b.driver().delete_all_cookies().await.unwrap();
+
+    // Carla hired Ben: her contracts and messages name him by his pseudonym only.
+    log_in(&b, &app.base, DEMO_LOGINS[2].email).await;
+    wait_path(&b, "/account").await;
+    tab_to(&b, "Your contracts").await;
+    press(&b, Key::Enter).await;
+    wait_path(&b, "/contracts").await;
+    let list = body_text(&b).await;
+    assert!(
+        list.contains(&plan.pseudonym),
+        "{} in {list}",
+        plan.pseudonym
+    );
+    assert!(!list.contains("Ben Okafor"), "{list}");
+    // Open the first contract with Ben.
+    let row = b
+        .driver()
+        .find(By::XPath(&format!(
+            "//tr[td[contains(., '{}')]]//a",
+            plan.pseudonym
+        )))
+        .await
+        .unwrap();
+    let title = row.text().await.unwrap();
+    tab_to(&b, title.trim()).await;
+    press(&b, Key::Enter).await;
+    let page = body_text(&b).await;
+    assert!(page.contains(&plan.pseudonym), "{page}");
+    assert!(
+        !page.contains("Ben Okafor") && !page.contains("Ben"),
+        "{page}"
+    );
+    assert!(
+        b.count("li.message").await > 0,
+        "the contract's messages are kept"
+    );
+    let authors = b
+        .js("return [...document.querySelectorAll('li.message .meta strong')].map(e => e.innerText)")
+        .await;
+    let authors: Vec<String> = authors
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        authors.iter().any(|a| *a == plan.pseudonym),
+        "Ben's messages under the pseudonym: {authors:?}"
+    );
+    assert!(
+        authors.iter().all(|a| a == "you" || *a == plan.pseudonym),
+        "{authors:?}"
+    );
     b.quit().await;
 }

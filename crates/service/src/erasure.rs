@@ -224,6 +224,35 @@ impl Hiatus {
         &self.erasure_rules
     }
 
+    /// Whether `label` is a pseudonym this kind of member could have been shown, and no one
+    /// has it.
+    async fn pseudonym_free(
+        &self,
+        tx: &mut Tx,
+        kind: AccountKind,
+        label: &str,
+    ) -> ServiceResult<bool> {
+        let prefix = pseudonym_label(kind, 6);
+        let prefix = &prefix[..prefix.len() - 6];
+        let Some(digits) = label.strip_prefix(prefix) else {
+            return Ok(false);
+        };
+        if !(6..=10).contains(&digits.len())
+            || !digits
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_lowercase())
+        {
+            return Ok(false);
+        }
+        let taken: i64 = tx
+            .scalar(
+                "SELECT (SELECT COUNT(*) FROM accounts WHERE pseudonym = $1) + (SELECT COUNT(*) FROM erasures WHERE pseudonym = $1)",
+                hiatus_store::args![label.to_string()],
+            )
+            .await?;
+        Ok(taken == 0)
+    }
+
     async fn unique_pseudonym(&self, tx: &mut Tx, kind: AccountKind) -> ServiceResult<String> {
         for attempt in 0..20 {
             let label = pseudonym_label(kind, if attempt < 10 { 6 } else { 10 });
@@ -250,6 +279,18 @@ impl Hiatus {
         &self,
         actor: &Actor,
         req: DeleteRequest,
+    ) -> ServiceResult<DeletionReceipt> {
+        self.schedule_deletion_as(actor, req, None).await
+    }
+
+    /// Like [`Hiatus::schedule_deletion`], keeping the pseudonym the plan showed the member
+    /// (`shown`, from [`Hiatus::erasure_plan`] before scheduling) when it is still free, so the
+    /// name they confirmed is the name counterparties will see.
+    pub async fn schedule_deletion_as(
+        &self,
+        actor: &Actor,
+        req: DeleteRequest,
+        shown: Option<&str>,
     ) -> ServiceResult<DeletionReceipt> {
         if let Some(d) = &req.detail {
             check_text("detail", d, REASON_DETAIL_MAX, false)?;
@@ -282,7 +323,10 @@ impl Hiatus {
         let existing = erasures::get(&mut tx, actor.account).await?;
         let label = match existing.as_ref().and_then(|e| e.pseudonym.clone()) {
             Some(l) => l,
-            None => self.unique_pseudonym(&mut tx, acct.kind()?).await?,
+            None => match shown {
+                Some(l) if self.pseudonym_free(&mut tx, acct.kind()?, l).await? => l.to_string(),
+                _ => self.unique_pseudonym(&mut tx, acct.kind()?).await?,
+            },
         };
         let row = erasures::schedule(
             &mut tx,

@@ -31,6 +31,10 @@ pub struct DeleteBody {
     /// The words `delete my account`, typed by the member.
     #[schema(example = "delete my account")]
     pub confirmation: String,
+    /// The pseudonym `GET /me/erasure-plan` showed; kept when still free, so counterparties
+    /// see the name the member confirmed.
+    #[schema(max_length = 64)]
+    pub pseudonym: Option<String>,
 }
 
 /// Schedules the caller's deletion. The account is hidden at once and erased when the grace
@@ -45,7 +49,7 @@ pub async fn schedule(
 ) -> ApiResult<Json<DeletionReceipt>> {
     Ok(Json(
         s.hiatus
-            .schedule_deletion(
+            .schedule_deletion_as(
                 &a,
                 DeleteRequest {
                     password: b.password,
@@ -53,6 +57,7 @@ pub async fn schedule(
                     detail: b.detail,
                     confirmation: b.confirmation,
                 },
+                b.pseudonym.as_deref(),
             )
             .await?,
     ))

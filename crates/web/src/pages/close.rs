@@ -485,7 +485,7 @@ pub async fn confirm(State(s): State<AppState>, mut m: Member, f: Fields) -> Res
             }),
         Intent::Delete => s
             .hiatus
-            .schedule_deletion(
+            .schedule_deletion_as(
                 &m.actor,
                 DeleteRequest {
                     password: None,
@@ -493,6 +493,7 @@ pub async fn confirm(State(s): State<AppState>, mut m: Member, f: Fields) -> Res
                     detail: detail_opt,
                     confirmation: f.raw("confirmation").to_string(),
                 },
+                f.get("pseudonym"),
             )
             .await
             .map(|r| ReceiptPage {

@@ -12,6 +12,7 @@ mod export;
 mod guard;
 mod settings;
 mod view;
+mod work;
 
 use crate::AppState;
 use axum::Router;
@@ -114,6 +115,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/settings/close/reason", get(close::reason))
         .route("/settings/export", get(export::page).post(export::request))
         .route("/settings/export/{id}/download", post(export::download))
+        .route("/contracts", get(work::contracts))
+        .route("/contracts/{id}", get(work::contract))
+        .route("/messages", get(work::threads))
+        .route("/messages/{id}", get(work::thread))
         .merge(guarded)
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -10,6 +10,7 @@ on_both_backends!(
     a_scheduled_deletion_can_be_cancelled,
     erasure_after_the_grace_period_keeps_what_counterparties_are_owed,
     the_cancel_link_cancels_once_and_only_on_confirmation,
+    the_pseudonym_confirmed_is_the_pseudonym_used,
 );
 
 fn delete_body(confirmation: &str) -> Value {
@@ -335,4 +336,43 @@ async fn the_cancel_link_cancels_once_and_only_on_confirmation(t: &TestApp) {
         t.get(Some(&f), "/api/v1/me").await.expect(200)["state"],
         "deletion_scheduled"
     );
+}
+
+/// The plan names a pseudonym before anything is scheduled; sending it back with the
+/// confirmation keeps it, so counterparties see the name the member was shown. A label that is
+/// not one this member could have been shown is ignored.
+async fn the_pseudonym_confirmed_is_the_pseudonym_used(t: &TestApp) {
+    let f = t.member("freelancer").await;
+    let shown = t.get(Some(&f), "/api/v1/me/erasure-plan").await.expect(200)["pseudonym"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(shown.starts_with("Former freelancer #"), "{shown}");
+    let mut body = delete_body("delete my account");
+    body["pseudonym"] = json!(shown);
+    t.post(Some(&f), "/api/v1/me/deletion", body)
+        .await
+        .expect(200);
+    let after = t.get(Some(&f), "/api/v1/me/erasure-plan").await.expect(200);
+    assert_eq!(after["pseudonym"], shown.as_str());
+
+    for forged in [
+        "Ana Alves",
+        "Former client #ABCDEF",
+        "Former freelancer #abcdef",
+        &shown,
+    ] {
+        let g = t.member("freelancer").await;
+        let mut body = delete_body("delete my account");
+        body["pseudonym"] = json!(forged);
+        t.post(Some(&g), "/api/v1/me/deletion", body)
+            .await
+            .expect(200);
+        let got = t.get(Some(&g), "/api/v1/me/erasure-plan").await.expect(200)["pseudonym"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_ne!(got, forged, "{forged} is not this member's to take");
+        assert!(got.starts_with("Former freelancer #"), "{got}");
+    }
 }
