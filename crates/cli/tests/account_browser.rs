@@ -468,7 +468,7 @@ async fn a_former_client_sees_the_pseudonym_after_erasure() {
     // Open the first contract with Ben.
     let row = b
         .driver()
-        .find(By::XPath(&format!(
+        .find(By::XPath(format!(
             "//tr[td[contains(., '{}')]]//a",
             plan.pseudonym
         )))
@@ -497,7 +497,7 @@ async fn a_former_client_sees_the_pseudonym_after_erasure() {
         .map(|v| v.as_str().unwrap().to_string())
         .collect();
     assert!(
-        authors.iter().any(|a| *a == plan.pseudonym),
+        authors.contains(&plan.pseudonym),
         "Ben's messages under the pseudonym: {authors:?}"
     );
     assert!(
