@@ -5,6 +5,7 @@ pub mod account_pages;
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod dashboard;
 pub mod demo;
 pub mod erasure;
 pub mod error;

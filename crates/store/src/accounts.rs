@@ -504,6 +504,18 @@ pub async fn count_by_state(tx: &mut Tx) -> StoreResult<Vec<(String, i64)>> {
     .await
 }
 
+/// Whether `id` is the tombstone an erased member left: deleted, and not one of the pseudonym
+/// accounts that stand in for erased members in others' records.
+pub async fn is_tombstone(tx: &mut Tx, id: AccountId) -> StoreResult<bool> {
+    let n: i64 = tx
+        .scalar(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM accounts WHERE id = $1 AND state = 'deleted' AND pseudonym IS NULL",
+            args![id.to_text()],
+        )
+        .await?;
+    Ok(n > 0)
+}
+
 /// Starts a break: remembers the visibility and notifications the member had (unless a break
 /// is already running, whose remembered values stay) and applies the break settings.
 pub async fn start_break(

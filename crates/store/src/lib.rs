@@ -7,6 +7,7 @@ pub mod audit;
 pub mod blobs;
 pub mod bulk;
 pub mod cancel_links;
+pub mod closures;
 pub mod crypto;
 pub mod db;
 pub mod erasures;

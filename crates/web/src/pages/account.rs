@@ -13,6 +13,7 @@ use axum::response::Response;
 use hiatus_domain::effects::Landing;
 use hiatus_domain::{AccountState, Availability};
 use hiatus_service::ServiceError;
+use hiatus_service::dashboard::staff_home;
 use hiatus_service::lifecycle::AccountView;
 use serde::Deserialize;
 
@@ -38,7 +39,16 @@ fn where_to(landing: Landing) -> &'static str {
     }
 }
 
-fn cookie_flags(s: &AppState) -> &'static str {
+/// Where a login lands: the state's own page, or, for staff with nothing to decide about
+/// their own account, their console.
+fn landing_of(actor: &hiatus_service::Actor, landing: Landing) -> &'static str {
+    match landing {
+        Landing::Home => staff_home(actor).unwrap_or("/account"),
+        other => where_to(other),
+    }
+}
+
+pub(super) fn cookie_flags(s: &AppState) -> &'static str {
     if s.options.secure_cookies {
         "; Secure"
     } else {
@@ -46,7 +56,7 @@ fn cookie_flags(s: &AppState) -> &'static str {
     }
 }
 
-fn set_cookie(res: &mut Response, value: &str) {
+pub(super) fn set_cookie(res: &mut Response, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {
         res.headers_mut().append(header::SET_COOKIE, v);
     }
@@ -87,7 +97,7 @@ pub async fn login_page(
 ) -> Response {
     if let Some(m) = guard::maybe_member(&s, &parts).await {
         let landing = m.actor.effects().login.unwrap_or(Landing::Home);
-        return see_other(where_to(landing));
+        return see_other(landing_of(&m.actor, landing));
     }
     login_form(
         &s,
@@ -122,7 +132,11 @@ pub async fn login(State(s): State<AppState>, parts: Parts, f: Fields) -> Respon
     match s.hiatus.login(&email, password).await {
         Ok(out) => {
             let max_age = (out.expires_at - s.hiatus.now()) / 1_000_000;
-            let mut res = see_other(where_to(out.landing));
+            let to = match s.hiatus.authenticate(&out.token).await {
+                Ok(actor) => landing_of(&actor, out.landing),
+                Err(_) => where_to(out.landing),
+            };
+            let mut res = see_other(to);
             set_cookie(
                 &mut res,
                 &format!(

@@ -3,7 +3,8 @@
 //! Form tokens: each page form carries a token derived by HMAC from the session's id under a
 //! key derived from the server's master key, so it is different for every session, useless
 //! after logout, and needs no storage. The login form has no session yet: it gets a random
-//! value in a short-lived cookie and, in the form, the HMAC of that value. A posted form is
+//! value in a short-lived cookie and, in the form, the HMAC of that value; so do the pages of a
+//! restoration request, with a cookie of their own. A posted form is
 //! checked in middleware before any handler runs, so no handler can forget it.
 
 use super::view::{self, Layout};
@@ -24,6 +25,8 @@ use std::net::SocketAddr;
 pub const FORM_FIELD: &str = "csrf";
 /// The cookie that binds the login form to the browser that loaded it.
 pub const LOGIN_COOKIE: &str = "hiatus_login";
+/// The cookie that binds the restoration request form (no session either) to its browser.
+pub const RESTORE_FORM_COOKIE: &str = "hiatus_restore_form";
 /// The largest form the pages accept.
 const FORM_LIMIT: usize = 64 * 1024;
 
@@ -45,6 +48,24 @@ pub fn session_token(s: &AppState, actor: &Actor) -> String {
 /// The form token of the login form loaded with `cookie`.
 pub fn login_token(s: &AppState, cookie: &str) -> String {
     mac(s, "login", cookie)
+}
+
+/// The form token of the restoration pages' forms loaded with `cookie`.
+pub fn restore_token(s: &AppState, cookie: &str) -> String {
+    mac(s, "restore", cookie)
+}
+
+/// The tokens a form posted without a session may carry: one per form cookie the browser
+/// holds (each cookie only reaches its own pages).
+fn anonymous_tokens(s: &AppState, parts: &Parts) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(c) = cookie(parts, LOGIN_COOKIE) {
+        out.push(login_token(s, &c));
+    }
+    if let Some(c) = cookie(parts, RESTORE_FORM_COOKIE) {
+        out.push(restore_token(s, &c));
+    }
+    out
 }
 
 /// Compares without stopping at the first difference.
@@ -158,21 +179,20 @@ pub async fn check_form_token(State(s): State<AppState>, req: Request, next: Nex
     let fields = Fields(pairs);
     let expected = match token_of(&parts) {
         Some((token, _)) => match s.hiatus.authenticate(&token).await {
-            Ok(actor) => Some(session_token(&s, &actor)),
-            Err(_) => cookie(&parts, LOGIN_COOKIE).map(|c| login_token(&s, &c)),
+            Ok(actor) => vec![session_token(&s, &actor)],
+            Err(_) => anonymous_tokens(&s, &parts),
         },
-        None => cookie(&parts, LOGIN_COOKIE).map(|c| login_token(&s, &c)),
+        None => anonymous_tokens(&s, &parts),
     };
     let sent = fields.raw(FORM_FIELD);
-    match expected {
-        Some(e) if !sent.is_empty() && same(&e, sent) => {}
-        _ => {
-            return refused(
-                StatusCode::FORBIDDEN,
-                "This form cannot be accepted",
-                "It did not come from a page of this site, or it was opened in an earlier session. Nothing was changed. Open the page again and submit its form from there.",
-            );
-        }
+    // Every candidate is compared, so the time taken does not tell which one matched.
+    let matched = expected.iter().fold(false, |acc, e| same(e, sent) | acc);
+    if !matched || sent.is_empty() {
+        return refused(
+            StatusCode::FORBIDDEN,
+            "This form cannot be accepted",
+            "It did not come from a page of this site, or it was opened in an earlier session. Nothing was changed. Open the page again and submit its form from there.",
+        );
     }
     parts.extensions.insert(fields);
     next.run(Request::from_parts(parts, Body::from(Bytes::clone(&bytes))))

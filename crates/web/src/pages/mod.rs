@@ -1,6 +1,7 @@
 //! The account center: server-rendered pages for members (log in, the account's state,
-//! settings, the closing flow, the data export). They work without JavaScript; the one script
-//! only refreshes the export page while an archive is being built.
+//! settings, the closing flow, the data export, restoration through support when the password
+//! is lost) and for staff (the support console, the operator dashboard). They work without
+//! JavaScript; the one script only refreshes the export page while an archive is being built.
 //!
 //! Every state change is a POST carrying the form token that [`guard`] checks before any
 //! handler runs; every GET only reads. Handlers stay thin: read the form, call one use case,
@@ -10,7 +11,10 @@ mod account;
 mod close;
 mod export;
 mod guard;
+mod operator;
+mod restore;
 mod settings;
+mod support;
 mod view;
 mod work;
 
@@ -63,6 +67,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
             "/settings/close/confirm",
             get(close::confirm_page).post(close::confirm),
         )
+        .route("/restore", get(restore::page).post(restore::request))
+        .route("/restore/code", post(restore::code))
+        .route("/support/requests/{id}/approve", post(support::approve))
+        .route("/support/requests/{id}/deny", post(support::deny))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             guard::attempts,
@@ -119,6 +127,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/contracts/{id}", get(work::contract))
         .route("/messages", get(work::threads))
         .route("/messages/{id}", get(work::thread))
+        .route("/restore/status", get(restore::status))
+        .route("/support", get(support::page))
+        .route("/support/accounts/{id}/audit", get(support::audit))
+        .route("/operator", get(operator::page))
         .merge(guarded)
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -5,7 +5,7 @@ use super::guard::Member;
 use askama::Template;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use hiatus_domain::Finding;
+use hiatus_domain::{Finding, Role};
 use hiatus_service::ServiceError;
 
 /// The data of the layout around every page.
@@ -17,6 +17,10 @@ pub struct Layout {
     pub notice: Option<&'static str>,
     /// Which part of the site the page belongs to, for the navigation's `aria-current`.
     pub section: &'static str,
+    /// Support agents and operators see the support console in the navigation.
+    pub staff: bool,
+    /// Operators also see the dashboard.
+    pub operator: bool,
 }
 
 impl Layout {
@@ -27,6 +31,8 @@ impl Layout {
             signed_in: true,
             notice: None,
             section,
+            staff: matches!(m.actor.role, Role::Support | Role::Operator),
+            operator: m.actor.role == Role::Operator,
         }
     }
 
@@ -37,6 +43,8 @@ impl Layout {
             signed_in: false,
             notice: None,
             section: "",
+            staff: false,
+            operator: false,
         }
     }
 
@@ -68,6 +76,9 @@ fn notice(code: &str) -> Option<&'static str> {
         "break_ended" => "Your break has ended: you are available again.",
         "export_requested" => "Your export is being prepared. This page shows its progress.",
         "clients_told" => "Your message is on its way to the clients you chose.",
+        "code_confirmed" => "The code is confirmed. A support agent will look at your request.",
+        "approved" => "The request is approved: the member gets a link to choose a new password.",
+        "denied" => "The request is denied: the member reads your note.",
         _ => return None,
     })
 }

@@ -7,3 +7,4 @@ mod support;
 mod browser;
 mod flows;
 mod safety;
+mod staff;

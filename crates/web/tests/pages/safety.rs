@@ -4,16 +4,26 @@
 
 use crate::browser::{Browser, forms, links};
 use crate::support::{PASSWORD, TestApp, on_both_backends};
+use hiatus_domain::Role;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 on_both_backends!(
     every_page_form_carries_the_token_and_reading_pages_changes_nothing,
     pages_show_bad_input_as_a_page,
     pages_of_every_state_only_read,
+    staff_pages_carry_the_token_and_only_record_their_looks,
 );
 
-/// Every page route the account center registers for GET.
-const GET_PAGES: [&str; 24] = [
+/// The staff pages registered for GET (`{id}` stands for a member's id).
+const STAFF_PAGES: [&str; 4] = [
+    "/support",
+    "/support?show=all",
+    "/support/accounts/{id}/audit",
+    "/operator",
+];
+
+/// Every page route the account center registers for GET, but the staff pages.
+const GET_PAGES: [&str; 26] = [
     "/login",
     "/account",
     "/account/reactivate",
@@ -38,6 +48,8 @@ const GET_PAGES: [&str; 24] = [
     "/messages/{id}",
     "/assets/hiatus.css",
     "/assets/export-progress.js",
+    "/restore",
+    "/restore/status",
 ];
 
 /// Row counts of every table, filled-in values of every column, the timestamps a state
@@ -99,9 +111,17 @@ fn is_page(href: &str) -> bool {
     href.starts_with('/')
         && !href.starts_with("//")
         && !href.starts_with("/api/")
-        && ["/account", "/settings", "/login", "/assets/"]
-            .iter()
-            .any(|p| href.starts_with(p))
+        && [
+            "/account",
+            "/settings",
+            "/login",
+            "/assets/",
+            "/restore",
+            "/support",
+            "/operator",
+        ]
+        .iter()
+        .any(|p| href.starts_with(p))
 }
 
 async fn every_page_form_carries_the_token_and_reading_pages_changes_nothing(t: &TestApp) {
@@ -411,6 +431,7 @@ async fn pages_of_every_state_only_read(t: &TestApp) {
         assert!(
             GET_PAGES
                 .iter()
+                .chain(STAFF_PAGES.iter())
                 .any(|p| p.split('?').next() == Some(r.as_str())),
             "GET {r} is registered but not checked here"
         );
@@ -437,6 +458,12 @@ async fn pages_of_every_state_only_read(t: &TestApp) {
         }
         assert_eq!(t.state(&f).await, state);
         let before = snapshot(t, &f).await;
+        // Members are refused the staff pages with a page; anyone else is sent to log in.
+        for path in STAFF_PAGES {
+            let path = path.replace("{id}", &f.id);
+            b.get(&path).await.expect(403).says("Not allowed");
+            assert_eq!(anonymous.get(&path).await.location(), "/login", "{path}");
+        }
         for route in GET_PAGES {
             // A page of one record is read with an id that names none (the crawler above
             // reads the real ones through the links).
@@ -474,4 +501,161 @@ async fn pages_of_every_state_only_read(t: &TestApp) {
         .await
         .expect(200)
         .says("Cancel the deletion?");
+}
+
+/// The staff pages (not their own account's pages, crawled above for members).
+fn is_staff_page(href: &str) -> bool {
+    href.starts_with("/support") || href.starts_with("/operator")
+}
+
+/// Audit events other than staff looks at a trail.
+async fn events_but_looks(t: &TestApp) -> i64 {
+    let mut tx = t.h.db.read().await.expect("read");
+    let n: i64 = tx
+        .scalar_dyn(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM audit_events WHERE action <> 'audit.viewed'",
+            vec![],
+        )
+        .await
+        .expect("count");
+    tx.commit().await.expect("commit");
+    n
+}
+
+async fn staff_pages_carry_the_token_and_only_record_their_looks(t: &TestApp) {
+    // Requests in each state the console shows: waiting for the code, confirmed, denied.
+    let f = t.member("freelancer").await;
+    let g = t.member("client").await;
+    let h = t.member("both").await;
+    t.h.request_restoration(&f.email, "lost it")
+        .await
+        .expect("request");
+    let confirmed =
+        t.h.request_restoration(&g.email, "new phone")
+            .await
+            .expect("request");
+    {
+        let now = t.now();
+        let mut tx = t.h.db.begin().await.expect("begin");
+        let purpose = format!("restoration code {}", confirmed.id);
+        hiatus_store::restorations::set_code(
+            &mut tx,
+            &confirmed.id,
+            hiatus_store::restorations::hash(&purpose, "24681357"),
+            now + 600 * 1_000_000,
+            now,
+        )
+        .await
+        .expect("a known code");
+        tx.commit().await.expect("commit");
+    }
+    t.h.verify_restoration_code(&confirmed.id, &confirmed.token, "24681357")
+        .await
+        .expect("confirmed");
+    let denied =
+        t.h.request_restoration(&h.email, "")
+            .await
+            .expect("request");
+    let decider = crate::staff::staff_member(t, Role::Support).await;
+    let decider_actor = t.h.authenticate(&decider.token).await.expect("actor");
+    t.h.deny_restoration(&decider_actor, &denied.id, "not confirmed")
+        .await
+        .expect("denied");
+
+    for role in [Role::Support, Role::Operator] {
+        let who = crate::staff::staff_member(t, role).await;
+        let b = Browser::new(t);
+        b.login(&who.email, PASSWORD).await.expect(200);
+        let token = b.get("/support").await.csrf();
+        let before = snapshot(t, &who).await;
+        let events_before = events_but_looks(t).await;
+
+        let mut seen: BTreeSet<String> = BTreeSet::new();
+        let mut queue: VecDeque<String> = VecDeque::from([
+            "/support".to_string(),
+            "/support?show=all".to_string(),
+            "/operator".to_string(),
+        ]);
+        let mut posts: BTreeSet<String> = BTreeSet::new();
+        while let Some(path) = queue.pop_front() {
+            if !seen.insert(path.clone()) {
+                continue;
+            }
+            let page = b.get(&path).await;
+            if role == Role::Support && path.starts_with("/operator") {
+                page.expect(403).says("Not allowed");
+                continue;
+            }
+            assert_eq!(page.status, 200, "GET {path}\n{}", page.body);
+            let csp = page.header("content-security-policy").unwrap_or_default();
+            assert!(
+                csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"),
+                "{path}: {csp}"
+            );
+            assert!(
+                !page.body.contains("<script") && !page.body.contains(" style="),
+                "{path}: inline script or style"
+            );
+            for href in links(&page.body) {
+                if is_staff_page(&href) {
+                    queue.push_back(href);
+                }
+            }
+            for form in forms(&page.body) {
+                match form.method.as_str() {
+                    "post" => {
+                        assert_eq!(
+                            form.hidden("csrf").as_deref(),
+                            Some(token.as_str()),
+                            "{path}: the form to {} has no form token of this session",
+                            form.action
+                        );
+                        posts.insert(form.action.clone());
+                    }
+                    other => panic!("{path}: a form with method {other}"),
+                }
+            }
+        }
+        for must in [
+            format!("/support/accounts/{}/audit", f.id),
+            format!("/support/accounts/{}/audit", g.id),
+            format!("/support/accounts/{}/audit", h.id),
+        ] {
+            assert!(
+                seen.contains(&must),
+                "the crawl did not reach {must}: {seen:?}"
+            );
+        }
+        assert!(posts.iter().any(|p| p.ends_with("/approve")), "{posts:?}");
+        assert!(posts.iter().any(|p| p.ends_with("/deny")), "{posts:?}");
+
+        // Reading changed nothing but the record of who looked at which trail.
+        let after = snapshot(t, &who).await;
+        let changed = differences(&before, &after);
+        assert!(
+            changed.iter().all(|d| d.starts_with("audit_events")),
+            "reading the staff pages changed the database: {changed:?}"
+        );
+        assert_eq!(events_but_looks(t).await, events_before);
+
+        // Every decision refuses a post without the token, or with a junk one, and changes
+        // nothing.
+        let before = snapshot(t, &who).await;
+        for action in &posts {
+            let fields = [("note", "decided"), ("password", PASSWORD)];
+            b.post(action, &fields)
+                .await
+                .expect(403)
+                .says("This form cannot be accepted");
+            let mut with_junk: Vec<(&str, &str)> = fields.to_vec();
+            with_junk.push(("csrf", "0000"));
+            b.post(action, &with_junk).await.expect(403);
+        }
+        let after = snapshot(t, &who).await;
+        assert_eq!(
+            differences(&before, &after),
+            Vec::<String>::new(),
+            "refused posts changed the database"
+        );
+    }
 }

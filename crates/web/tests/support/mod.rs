@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 use hiatus_domain::{AccountId, Balance, Currency, Money};
+use hiatus_service::mail::MailTransport;
 use hiatus_service::worker::Worker;
 use hiatus_service::{Hiatus, ManualClock, PasswordParams, ServiceConfig};
 use hiatus_store::{Blobs, Db, DbOptions, Keyring, SecretKey};
@@ -63,6 +64,35 @@ macro_rules! on_both_backends {
 }
 #[allow(unused_imports)]
 pub(crate) use on_both_backends;
+
+/// Like [`on_both_backends`], with mail written as `.eml` files to [`TestApp::mail_dir`].
+#[allow(unused_macros)]
+macro_rules! on_both_backends_with_mail {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_mail {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let app = crate::support::TestApp::start_with_mail(crate::support::Backend::Sqlite).await;
+                    super::$name(&app).await;
+                    app.finish().await;
+                }
+            )*
+        }
+        mod postgres_mail {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let app = crate::support::TestApp::start_with_mail(crate::support::Backend::Postgres).await;
+                    super::$name(&app).await;
+                    app.finish().await;
+                }
+            )*
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use on_both_backends_with_mail;
 
 /// A throwaway PostgreSQL database, dropped when this goes out of scope — also when the
 /// scenario panicked, so failed runs do not pile up databases on the server.
@@ -159,6 +189,8 @@ pub struct TestApp {
     pub dir: tempfile::TempDir,
     pub sqlite_path: Option<PathBuf>,
     pub blob_dir: PathBuf,
+    /// Where mail is written, when the app was started with [`TestApp::start_with_mail`].
+    pub mail_dir: PathBuf,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
     // Declared last: dropped after everything that holds connections to it.
@@ -170,6 +202,15 @@ static NEXT_MEMBER: AtomicU64 = AtomicU64::new(1);
 impl TestApp {
     /// Builds the service the way the binary does, and serves it on `127.0.0.1:0`.
     pub async fn start(backend: Backend) -> TestApp {
+        Self::start_configured(backend, false).await
+    }
+
+    /// Like [`TestApp::start`], with mail written as `.eml` files to `mail_dir`.
+    pub async fn start_with_mail(backend: Backend) -> TestApp {
+        Self::start_configured(backend, true).await
+    }
+
+    async fn start_configured(backend: Backend, mail: bool) -> TestApp {
         // The server logs internal errors instead of returning them; the test writer puts
         // them next to the failing test's output.
         let _ = tracing_subscriber::fmt()
@@ -197,15 +238,20 @@ impl TestApp {
         let blob_dir = dir.path().join("files");
         let blobs = Blobs::local(&blob_dir).expect("blob folder");
         let clock = ManualClock::new(T0);
+        let mail_dir = dir.path().join("mail");
+        let mut config = ServiceConfig {
+            password: PasswordParams::FAST,
+            ..Default::default()
+        };
+        if mail {
+            config.mail.transport = MailTransport::Files(mail_dir.clone());
+        }
         let h = Hiatus::new(
             db,
             blobs,
             Keyring::new(SecretKey::generate()),
             Arc::new(clock.clone()),
-            ServiceConfig {
-                password: PasswordParams::FAST,
-                ..Default::default()
-            },
+            config,
         );
         let app = hiatus_web::router(
             h.clone(),
@@ -243,6 +289,7 @@ impl TestApp {
             dir,
             sqlite_path,
             blob_dir,
+            mail_dir,
             shutdown: Some(tx),
             server: Some(server),
             pg,
@@ -290,6 +337,30 @@ impl TestApp {
             .drain()
             .await
             .expect("worker drains the queue")
+    }
+
+    /// The mail written so far (see [`TestApp::start_with_mail`]) to `to`, each as its raw
+    /// text with quoted-printable soft line breaks removed.
+    pub fn mail_to(&self, to: &str) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(&self.mail_dir) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.extension().is_some_and(|x| x == "eml") {
+                let raw = std::fs::read_to_string(&p).expect("a mail file");
+                let head = raw.split("\r\n\r\n").next().unwrap_or_default();
+                let to_line = head
+                    .lines()
+                    .find(|l| l.starts_with("To:"))
+                    .unwrap_or_default();
+                if to_line.contains(&format!("<{to}>")) || to_line == format!("To: {to}") {
+                    out.push(raw.replace("=\r\n", "").replace("=\n", ""));
+                }
+            }
+        }
+        out
     }
 
     // ---- direct store access, for what the API deliberately does not offer ----
