@@ -14,6 +14,7 @@ pub mod error;
 pub mod export_data;
 pub mod exports;
 pub mod facts;
+pub mod invoice_pdfs;
 pub mod jobs;
 pub mod mail;
 pub mod market;
