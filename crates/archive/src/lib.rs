@@ -35,6 +35,8 @@ pub enum ArchiveError {
     Duplicate(String),
     #[error("{0:?} is reserved for the archive's own metadata")]
     Reserved(String),
+    #[error("the part to append does not match its entries: {0}")]
+    Part(String),
 }
 
 /// The offline viewer's static files, as (path in the archive, bytes).

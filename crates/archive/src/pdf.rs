@@ -91,6 +91,53 @@ pub fn render_invoice(doc: &InvoiceDoc) -> Result<Vec<u8>, PdfError> {
     draw(doc, fonts, &pages)
 }
 
+/// The renderer's version: raise it whenever the same [`InvoiceDoc`] would render to other
+/// bytes (layout, fonts, krilla's output), so PDFs kept from an older renderer render again.
+pub const RENDERER_VERSION: u32 = 1;
+
+/// The SHA-256 (hex) of everything an invoice's PDF shows, and of the renderer's version: two
+/// documents with the same hash render to the same bytes, so a PDF kept under this hash can
+/// stand in for rendering `doc` again.
+pub fn content_hash(doc: &InvoiceDoc) -> String {
+    use sha2::{Digest, Sha256};
+    fn text(h: &mut Sha256, s: &str) {
+        h.update((s.len() as u64).to_le_bytes());
+        h.update(s.as_bytes());
+    }
+    let mut h = Sha256::new();
+    text(&mut h, env!("CARGO_PKG_VERSION"));
+    h.update(RENDERER_VERSION.to_le_bytes());
+    for s in [
+        &doc.number,
+        &doc.status,
+        &doc.issued_at,
+        &doc.due_at,
+        &doc.issuer.name,
+        &doc.issuer.id,
+        &doc.recipient.name,
+        &doc.recipient.id,
+        &doc.contract_title,
+        &doc.contract_id,
+        &doc.currency,
+    ] {
+        text(&mut h, s);
+    }
+    match &doc.paid_at {
+        Some(p) => {
+            h.update([1]);
+            text(&mut h, p);
+        }
+        None => h.update([0]),
+    }
+    h.update((doc.lines.len() as u64).to_le_bytes());
+    for l in &doc.lines {
+        text(&mut h, &l.description);
+        h.update(l.amount_minor.to_le_bytes());
+    }
+    h.update(doc.total_minor.to_le_bytes());
+    hex::encode(h.finalize())
+}
+
 /// Formats an amount in minor units with two decimals and thousands separators, followed by the
 /// currency: `format_amount(123450, "USD")` is `"1,234.50 USD"`.
 pub fn format_amount(amount_minor: i64, currency: &str) -> String {

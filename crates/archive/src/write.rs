@@ -6,7 +6,7 @@ use crate::{ArchiveError, MANIFEST_PATH, PUBLIC_KEY_PATH, SIGNATURE_PATH};
 use ed25519_dalek::{Signer, SigningKey};
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
-use std::io::{Read, Write};
+use std::io::{Read, Seek, Write};
 use zip::write::{SimpleFileOptions, StreamWriter};
 use zip::{CompressionMethod, ZipWriter};
 
@@ -117,6 +117,52 @@ impl<W: Write> ArchiveWriter<W> {
     /// The entries written so far.
     pub fn files(&self) -> &[ManifestEntry] {
         &self.files
+    }
+
+    /// Closes a part of an archive: a ZIP without manifest or signature, whose entries
+    /// [`ArchiveWriter::append_part`] copies into the archive proper. Two writers can so fill
+    /// one archive at the same time. Returns the writer and the part's entries.
+    pub fn finish_part(self) -> Result<(W, Vec<ManifestEntry>), ArchiveError> {
+        Ok((self.zip.finish()?.into_inner(), self.files))
+    }
+
+    /// Copies every entry of a part (see [`ArchiveWriter::finish_part`]) into this archive as
+    /// it is, compressed bytes, CRC-32 and all, and lists them with `entries`, the part's own
+    /// manifest entries. Nothing is compressed or hashed again.
+    pub fn append_part<R: Read + Seek>(
+        &mut self,
+        part: R,
+        entries: Vec<ManifestEntry>,
+    ) -> Result<(), ArchiveError> {
+        let mut zip = zip::ZipArchive::new(part)?;
+        if zip.len() != entries.len() {
+            return Err(ArchiveError::Part(format!(
+                "{} entries, {} listed",
+                zip.len(),
+                entries.len()
+            )));
+        }
+        for (i, e) in entries.into_iter().enumerate() {
+            let f = zip.by_index_raw(i)?;
+            let named = f.name().is_ok_and(|n| n == e.path.as_str());
+            if !named || f.size() != e.size {
+                return Err(ArchiveError::Part(format!(
+                    "entry {i} is not {:?} as listed",
+                    e.path
+                )));
+            }
+            if [MANIFEST_PATH, SIGNATURE_PATH, PUBLIC_KEY_PATH].contains(&e.path.as_str())
+                || !path_is_safe(&e.path)
+            {
+                return Err(ArchiveError::Reserved(e.path));
+            }
+            if !self.paths.insert(e.path.to_lowercase()) {
+                return Err(ArchiveError::Duplicate(e.path));
+            }
+            self.zip.raw_copy_file(f)?;
+            self.files.push(e);
+        }
+        Ok(())
     }
 
     /// Writes the manifest (with every entry written so far), its signature and the public

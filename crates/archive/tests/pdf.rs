@@ -1,7 +1,9 @@
 //! Invoice PDFs: well-formed, font embedded, text extractable, long invoices paginate, hostile
 //! input does not panic, and rendering is fast enough for exports with thousands of invoices.
 
-use hiatus_archive::pdf::{InvoiceDoc, InvoiceLine, Party, format_amount, render_invoice};
+use hiatus_archive::pdf::{
+    InvoiceDoc, InvoiceLine, Party, content_hash, format_amount, render_invoice,
+};
 use std::time::Instant;
 
 fn invoice() -> InvoiceDoc {
@@ -311,4 +313,31 @@ fn rendering_speed() {
         bytes / n
     );
     assert!(per.as_millis() < 200, "{per:?} per invoice");
+}
+
+#[test]
+fn the_content_hash_changes_with_anything_the_pdf_shows() {
+    let base = invoice();
+    assert_eq!(content_hash(&base), content_hash(&invoice()));
+    assert_eq!(content_hash(&base).len(), 64);
+    let changes: Vec<fn(&mut InvoiceDoc)> = vec![
+        |d| d.status = "unpaid".into(),
+        |d| d.paid_at = None,
+        |d| d.issuer.name = "Zoe Unal".into(),
+        |d| d.recipient.name.push(' '),
+        |d| d.contract_title.clear(),
+        |d| d.lines[1].amount_minor += 1,
+        |d| d.lines.truncate(1),
+        |d| d.total_minor = 0,
+        // The same characters split differently between two fields.
+        |d| {
+            d.number = "INV-2026-00012".into();
+            d.status = "3paid".into();
+        },
+    ];
+    for (i, change) in changes.into_iter().enumerate() {
+        let mut d = invoice();
+        change(&mut d);
+        assert_ne!(content_hash(&d), content_hash(&base), "change {i}");
+    }
 }

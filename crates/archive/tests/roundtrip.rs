@@ -240,3 +240,63 @@ fn garbage_is_not_a_zip() {
         vec!["manifest_missing"]
     );
 }
+
+#[test]
+fn a_part_written_apart_is_copied_in_whole_and_verifies() {
+    let k = key(7);
+    let mut part = ArchiveWriter::new(Vec::new());
+    part.add_bytes(
+        "data/messages.json",
+        "data",
+        Compression::Deflate,
+        br#"[{"body":"hi"},{"body":"bye"}]"#,
+    )
+    .unwrap();
+    part.add(
+        "invoices/INV-1.pdf",
+        "invoices",
+        Compression::Store,
+        Noise {
+            left: 100_000,
+            state: 3,
+        },
+    )
+    .unwrap();
+    let (bytes, entries) = part.finish_part().unwrap();
+    assert_eq!(entries.len(), 2);
+
+    let mut w = ArchiveWriter::new(Vec::new());
+    w.add_bytes("files/notes.md", "files", Compression::Deflate, b"# notes")
+        .unwrap();
+    // A part whose listing does not match it is refused.
+    let mut wrong = entries.clone();
+    wrong[1].size += 1;
+    assert!(matches!(
+        w.append_part(Cursor::new(&bytes), wrong),
+        Err(ArchiveError::Part(_))
+    ));
+    let mut w = ArchiveWriter::new(Vec::new());
+    w.add_bytes("files/notes.md", "files", Compression::Deflate, b"# notes")
+        .unwrap();
+    w.append_part(Cursor::new(&bytes), entries.clone()).unwrap();
+    // Its paths count as written: the same path again is a duplicate.
+    assert!(matches!(
+        w.add_bytes("data/messages.json", "data", Compression::Store, b"[]"),
+        Err(ArchiveError::Duplicate(_))
+    ));
+    let zip = w.finish(manifest(), &k).unwrap();
+    let r = verify(Cursor::new(&zip), Some(&k.verifying_key()));
+    assert!(r.ok(), "{:?}", r.problems);
+    assert_eq!(r.files_checked, 3);
+    assert_eq!(r.bytes_checked, 7 + 30 + 100_000);
+    let mut z = zip::ZipArchive::new(Cursor::new(&zip)).unwrap();
+    let mut json = String::new();
+    z.by_name("data/messages.json")
+        .unwrap()
+        .read_to_string(&mut json)
+        .unwrap();
+    assert_eq!(json, r#"[{"body":"hi"},{"body":"bye"}]"#);
+    let pdf = z.by_name("invoices/INV-1.pdf").unwrap();
+    assert_eq!(pdf.compression(), zip::CompressionMethod::Stored);
+    assert_eq!(pdf.size(), 100_000);
+}

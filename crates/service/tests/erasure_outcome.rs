@@ -897,6 +897,7 @@ fn row_key(table: &str) -> &'static str {
     match table {
         "export_links" | "deletion_cancel_links" | "password_resets" => "token_hash",
         "profiles" => "account_id",
+        "invoice_pdfs" => "invoice_id",
         "client_notices" => "account_id || ':' || client_id",
         "balances" => "account_id || ':' || currency",
         "thread_participants" | "away_replies" => "thread_id || ':' || account_id",

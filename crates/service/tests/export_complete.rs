@@ -313,3 +313,145 @@ async fn sqlite_generated_l() {
 async fn postgres_generated_l() {
     generated(true, Shape::L, 14).await;
 }
+
+/// The member's kept invoice PDFs, by invoice id: (content hash, when rendered, bytes).
+async fn kept_pdfs(h: &Hiatus, member: AccountId) -> BTreeMap<String, (String, i64, Vec<u8>)> {
+    let mut tx = h.db.read().await.unwrap();
+    let kept = hiatus_store::invoice_pdfs::hashes_of(&mut tx, member)
+        .await
+        .unwrap();
+    let ids: Vec<String> = kept.iter().map(|k| k.invoice_id.clone()).collect();
+    let mut bytes: BTreeMap<String, Vec<u8>> = hiatus_store::invoice_pdfs::get_many(&mut tx, &ids)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| (p.invoice_id, p.pdf))
+        .collect();
+    tx.commit().await.unwrap();
+    kept.into_iter()
+        .map(|k| {
+            let pdf = bytes.remove(&k.invoice_id).unwrap();
+            (k.invoice_id, (k.content_hash, k.rendered_at, pdf))
+        })
+        .collect()
+}
+
+/// Exports `member` and returns each invoice's PDF in the archive, by invoice id.
+async fn exported_pdfs(h: &Hiatus, member: AccountId) -> BTreeMap<String, Vec<u8>> {
+    let view = h.request_export_for(member, None, None).await.unwrap();
+    let outcome = h.build_export(&view.id, None).await.unwrap();
+    assert!(matches!(outcome, BuildOutcome::Ready { .. }), "{outcome:?}");
+    let path = h.blobs.local_path(&archive_key(&view.id));
+    let report = hiatus_archive::verify(
+        std::io::BufReader::new(std::fs::File::open(&path).unwrap()),
+        Some(&h.export_public_key()),
+    );
+    assert!(report.ok(), "{:?}", report.problems);
+    let mut z = Archive::open(&path);
+    let invoices = z.json("data/invoices.json");
+    let mut out = BTreeMap::new();
+    for i in invoices.as_array().unwrap() {
+        let mut pdf = Vec::new();
+        z.zip
+            .by_name(i["pdf"].as_str().unwrap())
+            .unwrap()
+            .read_to_end(&mut pdf)
+            .unwrap();
+        assert!(pdf.starts_with(b"%PDF-"));
+        out.insert(i["id"].as_str().unwrap().to_string(), pdf);
+    }
+    out
+}
+
+/// An invoice's PDF renders once: the first export keeps it, later exports (by either party)
+/// copy it, and an invoice that changed (paid) renders again.
+async fn invoice_pdfs_render_once(postgres: bool) {
+    use hiatus_domain::{AccountKind, Currency, DAY_MICROS, Money, Role};
+    let env = support::env(postgres).await;
+    let h = &env.h;
+    let f = env.freelancer().await;
+    let client = h
+        .sign_up(
+            hiatus_service::SignUp {
+                email: format!("c{}@example.com", uuid::Uuid::new_v4().simple()),
+                password: "a long enough password".into(),
+                legal_name: "C Legal".into(),
+                display_name: "C".into(),
+                kind: AccountKind::Client,
+                headline: String::new(),
+                bio: String::new(),
+            },
+            Role::Member,
+        )
+        .await
+        .unwrap();
+    let c = actor(h, client).await;
+    let usd = Currency::parse("USD").unwrap();
+    let k = h
+        .create_contract(&c, f.account, "Invoices", usd)
+        .await
+        .unwrap();
+    let mut invoices = Vec::new();
+    for n in 1..=3 {
+        let i = h
+            .issue_invoice(
+                &f,
+                k.id,
+                &format!("Week {n}"),
+                Money::new(n * 10_000, usd).unwrap(),
+                14,
+            )
+            .await
+            .unwrap();
+        invoices.push(i.id.to_string());
+    }
+    assert!(kept_pdfs(h, f.account).await.is_empty());
+
+    // The first export renders all three and keeps them, as written into the archive.
+    let first = exported_pdfs(h, f.account).await;
+    let kept = kept_pdfs(h, f.account).await;
+    assert_eq!(kept.len(), 3);
+    assert_eq!(kept_pdfs(h, client).await.len(), 3, "the client's too");
+    for id in &invoices {
+        assert_eq!(first[id], kept[id].2, "{id}: the archive has the kept PDF");
+    }
+
+    // One is paid; the client exports a day later: only that one renders again.
+    env.clock.advance(DAY_MICROS);
+    let paid: hiatus_domain::InvoiceId = invoices[0].parse().unwrap();
+    h.pay_invoice(&c, paid).await.unwrap();
+    let second = exported_pdfs(h, client).await;
+    let again = kept_pdfs(h, client).await;
+    assert_eq!(again.len(), 3);
+    let changed = &invoices[0];
+    assert_ne!(
+        again[changed].0, kept[changed].0,
+        "a paid invoice shows other content"
+    );
+    assert!(again[changed].1 > kept[changed].1, "and was rendered again");
+    assert_ne!(second[changed], first[changed]);
+    for id in &invoices[1..] {
+        assert_eq!(again[id].0, kept[id].0, "{id}");
+        assert_eq!(again[id].1, kept[id].1, "{id} was not rendered again");
+        assert_eq!(second[id], first[id], "{id}");
+    }
+    for id in &invoices {
+        assert_eq!(
+            second[id], again[id].2,
+            "{id}: the archive has the kept PDF"
+        );
+    }
+    // The freelancer's next export copies all three.
+    let third = exported_pdfs(h, f.account).await;
+    assert_eq!(third, second);
+    env.finish().await;
+}
+
+#[tokio::test]
+async fn sqlite_invoice_pdfs_render_once() {
+    invoice_pdfs_render_once(false).await;
+}
+#[tokio::test]
+async fn postgres_invoice_pdfs_render_once() {
+    invoice_pdfs_render_once(true).await;
+}

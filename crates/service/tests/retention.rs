@@ -46,6 +46,49 @@ async fn scalar_i64(e: &support::Env, sql: &'static str, id: &str) -> i64 {
     n
 }
 
+/// Exports the actor's data (which keeps the invoice PDFs it renders).
+async fn export(e: &support::Env, a: &Actor) {
+    let v = e.h.request_export(a, None).await.unwrap();
+    let built = e.h.build_export(&v.id, None).await.unwrap();
+    assert!(matches!(
+        built,
+        hiatus_service::export::BuildOutcome::Ready { .. }
+    ));
+}
+
+/// The content hash of the invoice's kept PDF, if one is kept.
+async fn kept_pdf(e: &support::Env, invoice: &str) -> Option<(String, String)> {
+    let mut tx = e.h.db.read().await.unwrap();
+    let n: i64 = tx
+        .scalar(
+            "SELECT COUNT(*) FROM invoice_pdfs WHERE invoice_id = $1",
+            args![invoice.to_string()],
+        )
+        .await
+        .unwrap();
+    let kept = if n == 0 {
+        None
+    } else {
+        let hash: String = tx
+            .scalar(
+                "SELECT content_hash FROM invoice_pdfs WHERE invoice_id = $1",
+                args![invoice.to_string()],
+            )
+            .await
+            .unwrap();
+        let issuer: String = tx
+            .scalar(
+                "SELECT issuer_id FROM invoice_pdfs WHERE invoice_id = $1",
+                args![invoice.to_string()],
+            )
+            .await
+            .unwrap();
+        Some((hash, issuer))
+    };
+    tx.commit().await.unwrap();
+    kept
+}
+
 async fn retained_records_are_purged_on_their_dates(postgres: bool) {
     let e = support::env(postgres).await;
     let worker = Worker::new(e.h.clone(), Duration::from_millis(10));
@@ -64,6 +107,11 @@ async fn retained_records_are_purged_on_their_dates(postgres: bool) {
         .await
         .unwrap();
     let issued = e.h.now();
+    // An export keeps the invoice's PDF, which shows the freelancer's name.
+    export(&e, &f).await;
+    let inv_id = inv.id.to_string();
+    let (named_hash, kept_issuer) = kept_pdf(&e, &inv_id).await.expect("the PDF is kept");
+    assert_eq!(kept_issuer, f.account.to_string());
     e.h.schedule_deletion(
         &f,
         DeleteRequest {
@@ -78,7 +126,8 @@ async fn retained_records_are_purged_on_their_dates(postgres: bool) {
     e.clock.advance(31 * DAY_MICROS);
     worker.drain().await.unwrap();
 
-    let inv_id = inv.id.to_string();
+    // Erasure deleted the kept PDF with the name on it, though the invoice is retained.
+    assert_eq!(kept_pdf(&e, &inv_id).await, None);
     let issuer: String = {
         let mut tx = e.h.db.read().await.unwrap();
         let s: String = tx
@@ -95,6 +144,14 @@ async fn retained_records_are_purged_on_their_dates(postgres: bool) {
         issuer,
         f.account.to_string(),
         "the invoice names the pseudonym"
+    );
+    // The client's export renders it again, showing the pseudonym, and keeps that.
+    export(&e, &c).await;
+    let (hash, kept_issuer) = kept_pdf(&e, &inv_id).await.expect("kept again");
+    assert_eq!(kept_issuer, issuer);
+    assert_ne!(
+        hash, named_hash,
+        "the PDF no longer shows the freelancer's name"
     );
     // The pseudonym keeps the legal name, sealed, until the invoice's retention ends.
     assert_eq!(

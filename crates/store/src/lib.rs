@@ -15,6 +15,7 @@ pub mod error;
 pub mod export_data;
 pub mod exports;
 pub mod facts;
+pub mod invoice_pdfs;
 pub mod jobs;
 pub mod mail;
 pub mod market;

@@ -1,24 +1,30 @@
 //! The export job: reads the member's records a page at a time in one consistent snapshot and
 //! streams them into the archive.
 //!
-//! Three threads share the work. This task reads the database and serializes records; a
-//! blocking thread owns the ZIP writer (deflate, CRC, SHA-256, disk) and reads file bytes
-//! itself; a third renders the invoice PDFs. They talk through bounded channels, so memory stays
-//! flat whatever the account's size: what does not fit in a channel waits in a temporary file
-//! (the CSV copies, the viewer's copies, the invoices to render).
+//! Several threads share the work, so both of a small machine's cores stay busy. This task
+//! reads the database and serializes records. The archive writer (a blocking thread, with one
+//! more that only writes to disk) reads, hashes and writes the files' bytes from the start;
+//! meanwhile a part writer deflates the records, the CSV and viewer copies and the PDFs into a
+//! temporary ZIP, which the archive writer copies in whole (compressed) once the files are
+//! written. A third thread renders the invoice PDFs that no earlier export kept (see
+//! `hiatus_store::invoice_pdfs`); kept ones are copied from the database. They talk through
+//! bounded channels, so memory stays flat whatever the account's size: what does not fit in a
+//! channel waits in a temporary file (the file lists, the CSV copies, the viewer's copies, the
+//! invoices to render).
 
 use super::{JOB_EXPIRE_EXPORT, archive_key};
 use crate::Hiatus;
 use crate::error::{ServiceError, ServiceResult};
-use hiatus_archive::pdf::{InvoiceDoc, InvoiceLine, Party, render_invoice};
+use hiatus_archive::pdf::{InvoiceDoc, InvoiceLine, Party, content_hash, render_invoice};
 use hiatus_archive::{
-    ArchiveWriter, Compression, Exclusion, FORMAT_VERSION, Manifest, SafeNames, SigningKey,
+    ArchiveWriter, Compression, Exclusion, FORMAT_VERSION, Manifest, ManifestEntry, SafeNames,
+    SigningKey,
 };
 use hiatus_domain::{AccountId, Micros};
 use hiatus_store::export_data::{self as ed, Record, rfc3339};
 use hiatus_store::exports::{self, Finished, Progress};
 use hiatus_store::jobs::{self, NewJob};
-use hiatus_store::{StoreError, Tx, accounts, audit};
+use hiatus_store::{StoreError, Tx, accounts, audit, invoice_pdfs};
 use schemars::JsonSchema;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -34,6 +40,8 @@ use tokio::sync::mpsc;
 const PAGE: i64 = 1000;
 /// Serialized bytes handed to the writer at a time.
 const CHUNK: usize = 64 * 1024;
+/// Kept invoice PDFs read, or new ones kept, per query.
+const PDF_BATCH: usize = 32;
 /// How often progress (and the job's lease) is written.
 const BEAT: Duration = Duration::from_millis(1000);
 
@@ -63,13 +71,6 @@ enum Piece {
     },
     Bytes(Vec<u8>),
     End,
-    /// A whole entry from a file on disk (counts towards the byte progress).
-    DiskFile {
-        path: String,
-        category: &'static str,
-        compression: Compression,
-        file: PathBuf,
-    },
     /// A whole entry from a range of a spool file.
     Spooled {
         path: String,
@@ -79,6 +80,18 @@ enum Piece {
         offset: u64,
         len: u64,
     },
+    /// Every file of a list (one JSON `[path, deflate, file on disk]` a line), one after the
+    /// other (counts towards the byte progress), as the list grows: `upto` tells how far it is
+    /// written, and closes when it is complete. Reports on `done` when all are written.
+    Files {
+        list: Arc<File>,
+        upto: std::sync::mpsc::Receiver<u64>,
+        done: tokio::sync::oneshot::Sender<()>,
+    },
+    /// A part written by another thread (see `write_part`), copied in as it is.
+    Part(File, Vec<ManifestEntry>),
+    /// Closes a part.
+    EndPart,
     Finish(Box<Manifest>),
 }
 
@@ -158,23 +171,55 @@ impl<R: Read> Read for Counting<R> {
 struct DiskWriter {
     buf: Vec<u8>,
     tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    /// Written buffers coming back, to be filled again (fresh memory costs page faults).
+    back: std::sync::mpsc::Receiver<Vec<u8>>,
     done: Option<std::thread::JoinHandle<std::io::Result<File>>>,
 }
 
 const DISK_CHUNK: usize = 1 << 20;
+/// The disk writer has the kernel start writing the archive out after this many bytes, so
+/// that the final fsync finds little left to write.
+const SYNC_EVERY: u64 = 64 << 20;
 
 impl DiskWriter {
     fn new(mut file: File) -> Self {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+        let (give_back, back) = std::sync::mpsc::channel::<Vec<u8>>();
         let done = std::thread::spawn(move || {
-            for b in rx {
+            // A thread of its own syncs what is written so far, now and then, while the
+            // writes go on.
+            let syncer = file.try_clone().ok().map(|f| {
+                let (poke, pokes) = std::sync::mpsc::sync_channel::<()>(1);
+                let t = std::thread::spawn(move || {
+                    for () in pokes {
+                        let _ = f.sync_data();
+                    }
+                });
+                (poke, t)
+            });
+            let mut unsynced = 0u64;
+            for mut b in rx {
                 file.write_all(&b)?;
+                unsynced += b.len() as u64;
+                if unsynced >= SYNC_EVERY {
+                    unsynced = 0;
+                    if let Some((poke, _)) = &syncer {
+                        let _ = poke.try_send(());
+                    }
+                }
+                b.clear();
+                let _ = give_back.send(b);
+            }
+            if let Some((poke, t)) = syncer {
+                drop(poke);
+                let _ = t.join();
             }
             Ok(file)
         });
         DiskWriter {
             buf: Vec::with_capacity(DISK_CHUNK),
             tx: Some(tx),
+            back,
             done: Some(done),
         }
     }
@@ -183,7 +228,11 @@ impl DiskWriter {
         if self.buf.is_empty() {
             return Ok(());
         }
-        let full = std::mem::replace(&mut self.buf, Vec::with_capacity(DISK_CHUNK));
+        let next = self
+            .back
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(DISK_CHUNK));
+        let full = std::mem::replace(&mut self.buf, next);
         match &self.tx {
             Some(tx) if tx.send(full).is_ok() => Ok(()),
             _ => Err(std::io::Error::other("the disk writer stopped")),
@@ -226,14 +275,18 @@ impl Drop for DiskWriter {
     }
 }
 
-/// The writer thread: takes pieces until `Finish`, returns the archive's size.
-fn write_archive(
-    mut rx: mpsc::Receiver<Piece>,
-    out: File,
-    key: SigningKey,
-    file_bytes: Arc<AtomicU64>,
-) -> Result<u64, String> {
-    let mut w = ArchiveWriter::new(DiskWriter::new(out));
+/// How a writer's pieces ended.
+enum Ending {
+    Signed(Box<Manifest>),
+    Part,
+}
+
+/// Writes pieces into `w` until `Finish` or `EndPart`.
+fn take_pieces<W: Write>(
+    rx: &mut mpsc::Receiver<Piece>,
+    w: &mut ArchiveWriter<W>,
+    file_bytes: &Arc<AtomicU64>,
+) -> Result<Ending, String> {
     loop {
         let piece = rx
             .blocking_recv()
@@ -245,26 +298,12 @@ fn write_archive(
                 compression,
             } => {
                 let mut r = ChannelReader {
-                    rx: &mut rx,
+                    rx: &mut *rx,
                     buf: Vec::new(),
                     pos: 0,
                     done: false,
                 };
                 w.add(&path, category, compression, &mut r)
-                    .map_err(|e| e.to_string())?;
-            }
-            Piece::DiskFile {
-                path,
-                category,
-                compression,
-                file,
-            } => {
-                let f = File::open(&file).map_err(|e| format!("reading a stored file: {e}"))?;
-                let r = Counting {
-                    inner: f,
-                    counter: file_bytes.clone(),
-                };
-                w.add(&path, category, compression, r)
                     .map_err(|e| e.to_string())?;
             }
             Piece::Spooled {
@@ -283,15 +322,84 @@ fn write_archive(
                 w.add(&path, category, compression, r)
                     .map_err(|e| e.to_string())?;
             }
-            Piece::Bytes(_) | Piece::End => return Err("bytes outside an entry".into()),
-            Piece::Finish(manifest) => {
-                let out = w.finish(*manifest, &key).map_err(|e| e.to_string())?;
-                let file = out.finish().map_err(|e| e.to_string())?;
-                file.sync_all().map_err(|e| e.to_string())?;
-                return file.metadata().map(|m| m.len()).map_err(|e| e.to_string());
+            Piece::Files { list, upto, done } => {
+                let mut read = 0u64;
+                let lines = upto.iter().flat_map(|end| {
+                    let range = RangeReader {
+                        file: list.clone(),
+                        offset: read,
+                        left: end.saturating_sub(read),
+                    };
+                    read = read.max(end);
+                    BufReader::new(range).lines()
+                });
+                for line in lines {
+                    // The producer gave up: stop reading a gigabyte nobody will keep.
+                    if rx.is_closed() {
+                        return Err("the export stopped before it finished".into());
+                    }
+                    let line = line.map_err(|e| e.to_string())?;
+                    let (path, deflate, file): (String, bool, PathBuf) =
+                        serde_json::from_str(&line).map_err(|e| e.to_string())?;
+                    let f = File::open(&file).map_err(|e| format!("reading a stored file: {e}"))?;
+                    let r = Counting {
+                        inner: f,
+                        counter: file_bytes.clone(),
+                    };
+                    let compression = if deflate {
+                        Compression::Deflate
+                    } else {
+                        Compression::Store
+                    };
+                    w.add(&path, "files", compression, r)
+                        .map_err(|e| e.to_string())?;
+                }
+                let _ = done.send(());
             }
+            Piece::Part(file, entries) => {
+                w.append_part(BufReader::with_capacity(1 << 20, file), entries)
+                    .map_err(|e| e.to_string())?;
+            }
+            Piece::Bytes(_) | Piece::End => return Err("bytes outside an entry".into()),
+            Piece::EndPart => return Ok(Ending::Part),
+            Piece::Finish(manifest) => return Ok(Ending::Signed(manifest)),
         }
     }
+}
+
+/// The archive writer thread: takes pieces until `Finish`, returns the archive's size.
+fn write_archive(
+    mut rx: mpsc::Receiver<Piece>,
+    out: File,
+    key: SigningKey,
+    file_bytes: Arc<AtomicU64>,
+) -> Result<u64, String> {
+    let mut w = ArchiveWriter::new(DiskWriter::new(out));
+    let Ending::Signed(manifest) = take_pieces(&mut rx, &mut w, &file_bytes)? else {
+        return Err("the archive ended as a part".into());
+    };
+    let out = w.finish(*manifest, &key).map_err(|e| e.to_string())?;
+    let file = out.finish().map_err(|e| e.to_string())?;
+    file.sync_all().map_err(|e| e.to_string())?;
+    file.metadata().map(|m| m.len()).map_err(|e| e.to_string())
+}
+
+/// The part writer thread: the records, copies and PDFs, deflated into a temporary ZIP while
+/// the archive writer writes the files; the archive copies the part in whole at the end.
+/// Takes pieces until `EndPart`; returns the part, rewound, and its entries.
+fn write_part(
+    mut rx: mpsc::Receiver<Piece>,
+    out: File,
+    file_bytes: Arc<AtomicU64>,
+) -> Result<(File, Vec<ManifestEntry>), String> {
+    let mut w = ArchiveWriter::new(BufWriter::with_capacity(DISK_CHUNK, out));
+    let Ending::Part = take_pieces(&mut rx, &mut w, &file_bytes)? else {
+        return Err("a part cannot be signed".into());
+    };
+    let (out, entries) = w.finish_part().map_err(|e| e.to_string())?;
+    let mut file = out.into_inner().map_err(|e| e.into_error().to_string())?;
+    file.seek(SeekFrom::Start(0)).map_err(|e| e.to_string())?;
+    Ok((file, entries))
 }
 
 /// A temporary file that collects one or more entries written later.
@@ -335,6 +443,16 @@ pub(crate) fn csv_safe(cell: &str) -> std::borrow::Cow<'_, str> {
         Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}").into(),
         _ => cell.into(),
     }
+}
+
+/// Writes one CSV row, each cell made safe, without copying the cells again.
+fn csv_record<W: Write>(w: &mut csv::Writer<W>, row: &[String]) -> ServiceResult<()> {
+    for c in row {
+        w.write_field(csv_safe(c).as_bytes())
+            .map_err(|e| io(std::io::Error::other(e)))?;
+    }
+    w.write_record(None::<&[u8]>)
+        .map_err(|e| io(std::io::Error::other(e)))
 }
 
 fn io(e: std::io::Error) -> ServiceError {
@@ -416,19 +534,26 @@ struct Builder<'h> {
     member: AccountId,
     since: Micros,
     tx: Tx,
+    /// To the part writer: the records, CSV files, rendered PDFs, schemas.
     to_writer: mpsc::Sender<Piece>,
+    /// To the viewer's part writer: the viewer's copies.
+    to_viewer: mpsc::Sender<Piece>,
+    /// To the archive writer.
+    to_archive: mpsc::Sender<Piece>,
     spool_dir: PathBuf,
     exported: BTreeMap<String, u64>,
     held: BTreeMap<String, u64>,
     progress: Progress,
+    /// Whether `progress` has its totals yet (no progress is written before).
+    totals_known: bool,
     file_bytes: Arc<AtomicU64>,
     last_beat: Instant,
     export_id: String,
     lease: Option<Lease>,
     /// Invoice PDFs as the renderer finishes them.
-    pdfs: Option<mpsc::Receiver<(String, Vec<u8>)>>,
-    /// Viewer copies and CSV files waiting to be written: (path, category, spool).
-    spooled: Vec<(String, &'static str, Arc<File>, u64, u64)>,
+    pdfs: Option<mpsc::Receiver<Rendered>>,
+    /// Rendered PDFs waiting to be kept for the next export.
+    to_keep: Vec<Rendered>,
     people: HashMap<String, String>,
 }
 
@@ -438,6 +563,33 @@ impl Builder<'_> {
             .send(p)
             .await
             .map_err(|_| io(std::io::Error::other("the archive writer stopped")))
+    }
+
+    async fn send_viewer(&self, p: Piece) -> ServiceResult<()> {
+        self.to_viewer
+            .send(p)
+            .await
+            .map_err(|_| io(std::io::Error::other("the viewer's part writer stopped")))
+    }
+
+    async fn send_archive(&self, p: Piece) -> ServiceResult<()> {
+        self.to_archive
+            .send(p)
+            .await
+            .map_err(|_| io(std::io::Error::other("the archive writer stopped")))
+    }
+
+    /// Waits for `fut`, writing progress (and extending the lease) meanwhile.
+    async fn wait_ticking<F: std::future::Future + Unpin>(
+        &mut self,
+        fut: &mut F,
+    ) -> ServiceResult<F::Output> {
+        loop {
+            match tokio::time::timeout(BEAT, &mut *fut).await {
+                Ok(v) => return Ok(v),
+                Err(_) => self.tick(0).await?,
+            }
+        }
     }
 
     async fn entry(&self, path: &str, category: &'static str, bytes: Vec<u8>) -> ServiceResult<()> {
@@ -455,7 +607,7 @@ impl Builder<'_> {
     /// lease, and stops the build when the lease was lost.
     async fn tick(&mut self, records: u64) -> ServiceResult<()> {
         self.progress.records_done += records as i64;
-        if self.last_beat.elapsed() < BEAT {
+        if self.last_beat.elapsed() < BEAT || !self.totals_known {
             return Ok(());
         }
         self.last_beat = Instant::now();
@@ -483,7 +635,8 @@ impl Builder<'_> {
         }
     }
 
-    /// Streams one category into `data/<cat>.json`, with its viewer copy and CSV spooled.
+    /// Streams one category into `data/<cat>.json` and its viewer copy into the viewer's part;
+    /// its CSV is spooled and written after it.
     async fn category<R: Record>(
         &mut self,
         mut each: impl FnMut(&mut R, &HashMap<String, String>),
@@ -491,9 +644,14 @@ impl Builder<'_> {
         mut side: Option<&mut SideOutput<'_, R>>,
     ) -> ServiceResult<()> {
         let cat = R::CATEGORY;
-        let mut view = Spool::new(&self.spool_dir).map_err(io)?;
-        view.put(format!("HIATUS.load({cat:?}, [").as_bytes())
-            .map_err(io)?;
+        self.send_viewer(Piece::Entry {
+            path: format!("viewer/data/{cat}.js"),
+            category: "viewer",
+            compression: Compression::Deflate,
+        })
+        .await?;
+        self.send_viewer(Piece::Bytes(format!("HIATUS.load({cat:?}, [").into_bytes()))
+            .await?;
         let mut csv = match R::CSV {
             Some(header) => {
                 let mut w = csv::Writer::from_writer(Spool::new(&self.spool_dir).map_err(io)?);
@@ -531,16 +689,15 @@ impl Builder<'_> {
                 buf.push(b'\n');
                 serde_json::to_writer(&mut buf, &r).map_err(|e| io(e.into()))?;
                 if let Some(w) = csv.as_mut() {
-                    let row = r.csv_row();
-                    w.write_record(row.iter().map(|c| csv_safe(c).into_owned()))
-                        .map_err(|e| io(std::io::Error::other(e)))?;
+                    csv_record(w, &r.csv_row())?;
                 }
                 if let Some(f) = side.as_mut() {
                     f(&r)?;
                 }
                 n += 1;
                 if buf.len() >= CHUNK {
-                    view.put(&buf[usize::from(skip_open)..]).map_err(io)?;
+                    self.send_viewer(Piece::Bytes(buf[usize::from(skip_open)..].to_vec()))
+                        .await?;
                     skip_open = false;
                     self.send(Piece::Bytes(std::mem::take(&mut buf))).await?;
                     buf.reserve(CHUNK + 4096);
@@ -552,20 +709,17 @@ impl Builder<'_> {
             }
         }
         buf.extend_from_slice(b"\n]\n");
-        view.put(&buf[usize::from(skip_open)..]).map_err(io)?;
+        let mut tail = buf[usize::from(skip_open)..].to_vec();
+        tail.extend_from_slice(b");\n");
+        self.send_viewer(Piece::Bytes(tail)).await?;
+        self.send_viewer(Piece::End).await?;
         self.send(Piece::Bytes(buf)).await?;
         self.send(Piece::End).await?;
-        view.put(b");\n").map_err(io)?;
-        let (f, len) = view.into_shared().map_err(io)?;
-        self.spooled
-            .push((format!("viewer/data/{cat}.js"), "viewer", f, 0, len));
         if let Some(w) = csv {
             let spool = w
                 .into_inner()
                 .map_err(|e| io(std::io::Error::other(e.to_string())))?;
-            let (f, len) = spool.into_shared().map_err(io)?;
-            self.spooled
-                .push((format!("data/{cat}.csv"), "data", f, 0, len));
+            self.send_spooled(format!("data/{cat}.csv"), spool).await?;
         }
         self.exported.insert(cat.into(), n);
         self.write_pdfs(false).await
@@ -585,20 +739,117 @@ impl Builder<'_> {
             } else {
                 rx.try_recv().ok()
             };
-            let Some((path, bytes)) = next else { break };
+            let Some(mut r) = next else { break };
             self.send(Piece::Entry {
-                path,
+                path: std::mem::take(&mut r.path),
                 category: "invoices",
                 compression: Compression::Store,
             })
             .await?;
-            self.send(Piece::Bytes(bytes)).await?;
+            self.send(Piece::Bytes(r.pdf.clone())).await?;
             self.send(Piece::End).await?;
+            self.to_keep.push(r);
+            if self.to_keep.len() >= PDF_BATCH {
+                self.keep_pdfs().await;
+            }
         }
-        if !to_the_end {
+        if to_the_end {
+            self.keep_pdfs().await;
+        } else {
             self.pdfs = Some(rx);
         }
         Ok(())
+    }
+
+    /// Keeps the PDFs rendered since the last call, so the next export copies them instead of
+    /// rendering them again. A failure costs only that: the export goes on.
+    async fn keep_pdfs(&mut self) {
+        if self.to_keep.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.to_keep);
+        let now = self.h.now();
+        let kept: Result<(), StoreError> = async {
+            let mut tx = self.h.db.begin().await?;
+            for r in batch {
+                invoice_pdfs::put(
+                    &mut tx,
+                    &r.invoice_id,
+                    &r.issuer_id,
+                    &r.recipient_id,
+                    &r.hash,
+                    r.pdf,
+                    now,
+                )
+                .await?;
+            }
+            tx.commit().await
+        }
+        .await;
+        if let Err(e) = kept {
+            tracing::warn!(export = %self.export_id, error = %e, "could not keep rendered invoice PDFs");
+        }
+    }
+
+    /// Sends the kept PDFs of the invoices listed in `hits` (one JSON `[invoice id, path]` a
+    /// line) to the archive writer, read from the database a few at a time.
+    async fn write_kept_pdfs(&mut self, hits: Arc<File>) -> ServiceResult<()> {
+        let mut f = hits.as_ref();
+        f.seek(SeekFrom::Start(0)).map_err(io)?;
+        let mut lines = BufReader::new(f).lines();
+        let mut batch: Vec<(String, String)> = Vec::with_capacity(PDF_BATCH);
+        loop {
+            let line = lines.next().transpose().map_err(io)?;
+            if let Some(line) = &line {
+                let hit: (String, String) = serde_json::from_str(line).map_err(|e| io(e.into()))?;
+                batch.push(hit);
+            }
+            if batch.len() < PDF_BATCH && line.is_some() {
+                continue;
+            }
+            if batch.is_empty() {
+                break;
+            }
+            let ids: Vec<String> = batch.iter().map(|(id, _)| id.clone()).collect();
+            let mut pdfs: HashMap<String, Vec<u8>> = invoice_pdfs::get_many(&mut self.tx, &ids)
+                .await?
+                .into_iter()
+                .map(|p| (p.invoice_id, p.pdf))
+                .collect();
+            for (id, path) in batch.drain(..) {
+                let pdf = pdfs.remove(&id).ok_or_else(|| {
+                    io(std::io::Error::other(format!(
+                        "the kept PDF of invoice {id} is gone"
+                    )))
+                })?;
+                self.send_archive(Piece::Entry {
+                    path,
+                    category: "invoices",
+                    compression: Compression::Store,
+                })
+                .await?;
+                self.send_archive(Piece::Bytes(pdf)).await?;
+                self.send_archive(Piece::End).await?;
+            }
+            if line.is_none() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes a spool as one entry of the part.
+    async fn send_spooled(&self, path: String, spool: Spool) -> ServiceResult<()> {
+        let (file, len) = spool.into_shared().map_err(io)?;
+        self.send(Piece::Spooled {
+            path,
+            category: "data",
+            compression: Compression::Deflate,
+            file,
+            offset: 0,
+            len,
+        })
+        .await
     }
 
     async fn schema<T: JsonSchema>(&self, cat: &str) -> ServiceResult<()> {
@@ -657,20 +908,42 @@ impl Hiatus {
         let partial = final_path.with_extension("zip.partial");
         let out = File::create(&partial).map_err(io)?;
 
-        let (to_writer, rx) = mpsc::channel::<Piece>(32);
+        let started = Instant::now();
+        let (to_archive, rx) = mpsc::channel::<Piece>(32);
         let file_bytes = Arc::new(AtomicU64::new(0));
         let signing = self.export_signing_key();
         let fb = file_bytes.clone();
         let writer = tokio::task::spawn_blocking(move || write_archive(rx, out, signing, fb));
+        let (to_writer, part_rx) = mpsc::channel::<Piece>(32);
+        let part_file = tempfile::tempfile_in(&dir).map_err(io)?;
+        let fb = file_bytes.clone();
+        let part = tokio::task::spawn_blocking(move || write_part(part_rx, part_file, fb));
+        let (to_viewer, viewer_rx) = mpsc::channel::<Piece>(32);
+        let viewer_file = tempfile::tempfile_in(&dir).map_err(io)?;
+        let fb = file_bytes.clone();
+        let viewer = tokio::task::spawn_blocking(move || write_part(viewer_rx, viewer_file, fb));
 
         let result = self
             .produce(
-                export_id, member, row.since, to_writer, &dir, file_bytes, lease,
+                export_id,
+                member,
+                row.since,
+                Writers {
+                    to_writer,
+                    to_viewer,
+                    to_archive,
+                    part,
+                    viewer,
+                },
+                &dir,
+                file_bytes,
+                lease,
             )
             .await;
         let written = writer
             .await
             .map_err(|e| io(std::io::Error::other(e.to_string())))?;
+        tracing::debug!(export = %export_id, phase = "synced", ms = started.elapsed().as_millis() as u64, "export phase done");
         let (records, progress) = match (result, written) {
             (Ok(r), Ok(_)) => r,
             (Err(e), _) => {
@@ -770,7 +1043,7 @@ impl Hiatus {
         export_id: &str,
         member: AccountId,
         since: Option<Micros>,
-        to_writer: mpsc::Sender<Piece>,
+        writers: Writers,
         spool_dir: &Path,
         file_bytes: Arc<AtomicU64>,
         lease: Option<Lease>,
@@ -779,10 +1052,6 @@ impl Hiatus {
         let phase = |name: &str| tracing::debug!(export = %export_id, phase = name, ms = started.elapsed().as_millis() as u64, "export phase done");
         let mut tx = self.db.read().await?;
         let s = since.unwrap_or(0);
-        // What the database holds, counted in the same snapshot the records are read from.
-        let held = ed::held_counts(&mut tx, member, s).await?;
-        let bytes_total = ed::file_bytes(&mut tx, member, s).await?;
-        let records_total: u64 = held.values().sum();
 
         // The account, the profile and the people the member dealt with.
         let acct = accounts::get(&mut tx, member).await?;
@@ -831,23 +1100,26 @@ impl Hiatus {
             member,
             since: s,
             tx,
-            to_writer,
+            to_writer: writers.to_writer,
+            to_viewer: writers.to_viewer,
+            to_archive: writers.to_archive,
             spool_dir: spool_dir.to_path_buf(),
             exported: BTreeMap::new(),
-            held,
+            held: BTreeMap::new(),
+            // Counted once the archive writer has work (below).
             progress: Progress {
                 records_done: 0,
-                records_total: records_total as i64,
+                records_total: 0,
                 bytes_done: 0,
-                bytes_total,
+                bytes_total: 0,
             },
+            totals_known: false,
             file_bytes,
-            last_beat: Instant::now() - BEAT,
-            spooled: Vec::new(),
+            last_beat: Instant::now(),
             pdfs: None,
+            to_keep: Vec::new(),
             people,
         };
-        b.tick(0).await?;
 
         let account = AccountRecord {
             id: member.to_text(),
@@ -884,8 +1156,14 @@ impl Hiatus {
             js.extend_from_slice(&json);
             js.extend_from_slice(b");\n");
             b.entry(&format!("data/{cat}.json"), "data", json).await?;
-            b.entry(&format!("viewer/data/{cat}.js"), "viewer", js)
-                .await?;
+            b.send_viewer(Piece::Entry {
+                path: format!("viewer/data/{cat}.js"),
+                category: "viewer",
+                compression: Compression::Deflate,
+            })
+            .await?;
+            b.send_viewer(Piece::Bytes(js)).await?;
+            b.send_viewer(Piece::End).await?;
         }
         b.exported.insert("account".into(), 1);
         b.held.insert("account".into(), 1);
@@ -893,11 +1171,21 @@ impl Hiatus {
         b.held.insert("people".into(), person_list.len() as u64);
         drop(person_list);
 
-        // Invoices first: their PDFs render on another thread while the rest is written.
+        // Invoices first: their PDFs render on another thread while the rest is written. An
+        // invoice whose PDF was kept by an earlier export, for the same content, is not
+        // rendered again: its kept bytes are copied.
+        let kept: HashMap<String, String> = invoice_pdfs::hashes_of(&mut b.tx, member)
+            .await?
+            .into_iter()
+            .map(|c| (c.invoice_id, c.content_hash))
+            .collect();
         let mut invoice_spool = Spool::new(spool_dir).map_err(io)?;
+        let mut hit_spool = Spool::new(spool_dir).map_err(io)?;
         let mut pdf_names = SafeNames::default();
         {
             let spool = &mut invoice_spool;
+            let hits = &mut hit_spool;
+            let kept = &kept;
             let people = b.people.clone();
             let mut side = |r: &ed::InvoiceRecord| -> ServiceResult<()> {
                 let name = |id: &str| {
@@ -906,7 +1194,9 @@ impl Hiatus {
                         .cloned()
                         .unwrap_or_else(|| crate::FORMER_MEMBER.into())
                 };
-                let job = PdfJob {
+                let mut job = PdfJob {
+                    invoice_id: r.id.clone(),
+                    hash: String::new(),
                     path: r.pdf.clone(),
                     number: r.number.clone(),
                     status: r.status.clone(),
@@ -920,6 +1210,13 @@ impl Hiatus {
                     description: r.description.clone(),
                     amount_minor: r.amount_minor,
                 };
+                job.hash = content_hash(&job.doc());
+                if kept.get(&job.invoice_id) == Some(&job.hash) {
+                    let line = serde_json::to_vec(&(&job.invoice_id, &job.path))
+                        .map_err(|e| io(e.into()))?;
+                    hits.put(&line).map_err(io)?;
+                    return hits.put(b"\n").map_err(io);
+                }
                 let line = serde_json::to_vec(&job).map_err(|e| io(e.into()))?;
                 spool.put(&line).map_err(io)?;
                 spool.put(b"\n").map_err(io)
@@ -931,11 +1228,29 @@ impl Hiatus {
             )
             .await?;
         }
-        phase("invoices");
+        drop(kept);
         let (invoices, _) = invoice_spool.into_shared().map_err(io)?;
-        let (pdf_tx, pdf_rx) = mpsc::channel::<(String, Vec<u8>)>(16);
+        let (pdf_tx, pdf_rx) = mpsc::channel::<Rendered>(16);
         let renderer = tokio::task::spawn_blocking(move || render_all(invoices, pdf_tx));
         b.pdfs = Some(pdf_rx);
+        let (hits, _) = hit_spool.into_shared().map_err(io)?;
+        // The archive writer's work, first the kept PDFs, then the files' bytes: it reads,
+        // hashes and writes them while the rest is read from the database and deflated into
+        // the part.
+        b.write_kept_pdfs(hits).await?;
+        phase("invoices");
+        let (files_done, mut files_written) = tokio::sync::oneshot::channel();
+        let sealed = files(&mut b, files_done).await?;
+        phase("files_listed");
+
+        // What the database holds, counted in the same snapshot the records are read from.
+        let held = ed::held_counts(&mut b.tx, member, s).await?;
+        b.progress.bytes_total = ed::file_bytes(&mut b.tx, member, s).await?;
+        b.progress.records_total = held.values().sum::<u64>() as i64;
+        b.held.extend(held);
+        b.totals_known = true;
+        b.last_beat = Instant::now() - BEAT;
+        b.tick(0).await?;
 
         b.category::<ed::ContractRecord>(|_, _| {}, async |_, _| Ok(()), None)
             .await?;
@@ -974,22 +1289,8 @@ impl Hiatus {
         phase("records");
         messages(&mut b).await?;
         phase("messages");
-        files(&mut b, true).await?;
-        files(&mut b, false).await?;
-        phase("files");
+        sealed_files(&mut b, sealed).await?;
 
-        // Spooled copies, then the PDFs as they finish.
-        for (path, cat, f, off, len) in std::mem::take(&mut b.spooled) {
-            b.send(Piece::Spooled {
-                path,
-                category: cat,
-                compression: Compression::Deflate,
-                file: f,
-                offset: off,
-                len,
-            })
-            .await?;
-        }
         for (path, bytes) in hiatus_archive::viewer_assets() {
             b.entry(path, "viewer", bytes.to_vec()).await?;
         }
@@ -1006,8 +1307,24 @@ impl Hiatus {
             .await
             .map_err(|e| io(std::io::Error::other(e.to_string())))?
             .map_err(|e| io(std::io::Error::other(e)))?;
+        phase("rendered");
+        b.send(Piece::EndPart).await?;
+        b.send_viewer(Piece::EndPart).await?;
 
-        phase("pdfs");
+        // The archive writer's files, then the kept PDFs, then the part.
+        b.wait_ticking(&mut files_written)
+            .await?
+            .map_err(|_| io(std::io::Error::other("the archive writer stopped")))?;
+        phase("files_written");
+        for mut part in [writers.part, writers.viewer] {
+            let (part, entries) = b
+                .wait_ticking(&mut part)
+                .await?
+                .map_err(|e| io(std::io::Error::other(e.to_string())))?
+                .map_err(|e| io(std::io::Error::other(e)))?;
+            b.send_archive(Piece::Part(part, entries)).await?;
+        }
+        phase("part");
         let records = b.progress.records_done;
         b.progress.bytes_done = b.file_bytes.load(Ordering::Relaxed) as i64;
         let progress = b.progress;
@@ -1030,16 +1347,32 @@ impl Hiatus {
                 })
                 .collect(),
         };
-        b.send(Piece::Finish(Box::new(manifest))).await?;
+        b.send_archive(Piece::Finish(Box::new(manifest))).await?;
         let Builder { tx, .. } = b;
         tx.commit().await?;
         Ok((records, progress))
     }
 }
 
+/// The writer threads of a build: two part writers (records, CSV files, rendered PDFs; the
+/// viewer's copies) and the archive writer (kept PDFs, files, then the parts, the manifest
+/// and the signature).
+struct Writers {
+    to_writer: mpsc::Sender<Piece>,
+    to_viewer: mpsc::Sender<Piece>,
+    to_archive: mpsc::Sender<Piece>,
+    part: PartWriter,
+    viewer: PartWriter,
+}
+
+type PartWriter = tokio::task::JoinHandle<Result<(File, Vec<ManifestEntry>), String>>;
+
 /// An invoice waiting for its PDF (one line of the spool).
 #[derive(Serialize, serde::Deserialize)]
 struct PdfJob {
+    invoice_id: String,
+    /// [`content_hash`] of [`PdfJob::doc`].
+    hash: String,
     path: String,
     number: String,
     status: String,
@@ -1056,50 +1389,72 @@ struct PdfJob {
     amount_minor: i64,
 }
 
+impl PdfJob {
+    /// What the PDF shows.
+    fn doc(&self) -> InvoiceDoc {
+        let date = |t: Micros| rfc3339(t)[..10].to_string();
+        InvoiceDoc {
+            number: self.number.clone(),
+            status: self.status.clone(),
+            issued_at: date(self.issued_at),
+            due_at: date(self.due_at),
+            paid_at: self.paid_at.map(date),
+            issuer: Party {
+                name: self.issuer.0.clone(),
+                id: self.issuer.1.clone(),
+            },
+            recipient: Party {
+                name: self.recipient.0.clone(),
+                id: self.recipient.1.clone(),
+            },
+            contract_title: self.contract.0.clone(),
+            contract_id: self.contract.1.clone(),
+            currency: self.currency.clone(),
+            lines: vec![InvoiceLine {
+                description: self.description.clone(),
+                amount_minor: self.amount_minor,
+            }],
+            total_minor: self.amount_minor,
+        }
+    }
+}
+
+/// A PDF the renderer finished: its place in the archive, and what it is kept under.
+struct Rendered {
+    path: String,
+    invoice_id: String,
+    issuer_id: String,
+    recipient_id: String,
+    hash: String,
+    pdf: Vec<u8>,
+}
+
 /// Renders every invoice of the spool and hands the PDFs over as they finish.
-fn render_all(spool: Arc<File>, out: mpsc::Sender<(String, Vec<u8>)>) -> Result<(), String> {
+fn render_all(spool: Arc<File>, out: mpsc::Sender<Rendered>) -> Result<(), String> {
     let mut f = spool.as_ref();
     f.seek(SeekFrom::Start(0)).map_err(|e| e.to_string())?;
     for line in BufReader::new(f).lines() {
         let line = line.map_err(|e| e.to_string())?;
         let job: PdfJob = serde_json::from_str(&line).map_err(|e| e.to_string())?;
-        let date = |t: Micros| rfc3339(t)[..10].to_string();
-        let doc = InvoiceDoc {
-            number: job.number,
-            status: job.status,
-            issued_at: date(job.issued_at),
-            due_at: date(job.due_at),
-            paid_at: job.paid_at.map(date),
-            issuer: Party {
-                name: job.issuer.0,
-                id: job.issuer.1,
-            },
-            recipient: Party {
-                name: job.recipient.0,
-                id: job.recipient.1,
-            },
-            contract_title: job.contract.0,
-            contract_id: job.contract.1,
-            currency: job.currency,
-            lines: vec![InvoiceLine {
-                description: job.description,
-                amount_minor: job.amount_minor,
-            }],
-            total_minor: job.amount_minor,
+        let pdf = render_invoice(&job.doc()).map_err(|e| e.to_string())?;
+        let done = Rendered {
+            path: job.path,
+            invoice_id: job.invoice_id,
+            issuer_id: job.issuer.1,
+            recipient_id: job.recipient.1,
+            hash: job.hash,
+            pdf,
         };
-        let pdf = render_invoice(&doc).map_err(|e| e.to_string())?;
-        if out.blocking_send((job.path, pdf)).is_err() {
+        if out.blocking_send(done).is_err() {
             return Err("the export stopped".into());
         }
     }
     Ok(())
 }
 
-/// Messages: `data/messages.json` straight to the archive, the CSV and the viewer's parts
-/// (one thread, up to 500 messages each) spooled.
+/// Messages: `data/messages.json` straight to the part, the viewer's parts (one thread, up to
+/// 500 messages each) to the viewer's part, the CSV spooled.
 async fn messages(b: &mut Builder<'_>) -> ServiceResult<()> {
-    let mut parts = Spool::new(&b.spool_dir).map_err(io)?;
-    let mut index: Vec<(String, u64, u64)> = Vec::new();
     let mut csv = csv::Writer::from_writer(Spool::new(&b.spool_dir).map_err(io)?);
     csv.write_record(ed::MessageRecord::CSV.expect("messages have a CSV"))
         .map_err(|e| io(std::io::Error::other(e)))?;
@@ -1129,10 +1484,7 @@ async fn messages(b: &mut Builder<'_>) -> ServiceResult<()> {
                 let Some(m) = msgs.last() else { break };
                 (at, aid) = (m.created_at, m.id.clone());
                 let count = msgs.len();
-                let start = parts.len;
-                parts
-                    .write(format!("HIATUS.messages({thread:?}, {part}, [").as_bytes())
-                    .map_err(io)?;
+                let mut view = format!("HIATUS.messages({thread:?}, {part}, [").into_bytes();
                 for (i, m) in msgs.iter().enumerate() {
                     if n > 0 {
                         buf.push(b',');
@@ -1141,23 +1493,25 @@ async fn messages(b: &mut Builder<'_>) -> ServiceResult<()> {
                     let at = buf.len();
                     serde_json::to_writer(&mut buf, m).map_err(|e| io(e.into()))?;
                     if i > 0 {
-                        parts.put(b",\n").map_err(io)?;
+                        view.extend_from_slice(b",\n");
                     }
-                    parts.put(&buf[at..]).map_err(io)?;
-                    csv.write_record(m.csv_row().iter().map(|c| csv_safe(c).into_owned()))
-                        .map_err(|e| io(std::io::Error::other(e)))?;
+                    view.extend_from_slice(&buf[at..]);
+                    csv_record(&mut csv, &m.csv_row())?;
                     n += 1;
                     if buf.len() >= CHUNK {
                         b.send(Piece::Bytes(std::mem::take(&mut buf))).await?;
                         buf.reserve(CHUNK + 4096);
                     }
                 }
-                parts.put(b"]);\n").map_err(io)?;
-                index.push((
-                    format!("viewer/messages/{thread}-{part}.js"),
-                    start,
-                    parts.len - start,
-                ));
+                view.extend_from_slice(b"]);\n");
+                b.send_viewer(Piece::Entry {
+                    path: format!("viewer/messages/{thread}-{part}.js"),
+                    category: "viewer",
+                    compression: Compression::Deflate,
+                })
+                .await?;
+                b.send_viewer(Piece::Bytes(view)).await?;
+                b.send_viewer(Piece::End).await?;
                 part += 1;
                 b.tick(count as u64).await?;
                 if count < ed::MESSAGES_PER_PART as usize {
@@ -1173,27 +1527,64 @@ async fn messages(b: &mut Builder<'_>) -> ServiceResult<()> {
     b.send(Piece::Bytes(buf)).await?;
     b.send(Piece::End).await?;
     b.exported.insert("messages".into(), n);
-    let (f, _) = parts.into_shared().map_err(io)?;
-    for (path, off, len) in index {
-        b.spooled.push((path, "viewer", f.clone(), off, len));
-    }
     let spool = csv
         .into_inner()
         .map_err(|e| io(std::io::Error::other(e.to_string())))?;
-    let (f, len) = spool.into_shared().map_err(io)?;
-    b.spooled
-        .push(("data/messages.csv".into(), "data", f, 0, len));
-    Ok(())
+    b.send_spooled("data/messages.csv".into(), spool).await
 }
 
-/// Files in two passes with the same naming: first the records (`data/files.json`, with each
-/// file's path in the archive), then the bytes.
-async fn files(b: &mut Builder<'_>, records: bool) -> ServiceResult<()> {
+/// Files: their records (`data/files.json`, with each file's path in the archive), and two
+/// lists of their bytes to write (one JSON line each): files on disk as
+/// `[path, deflate, file]`, for the archive writer, and private files, sealed under their
+/// owner's key, as `[path, deflate, file id, blob key]`, for [`sealed_files`].
+///
+/// The archive writer starts on the first list while it is being written: it gets the list
+/// now and, every few files, how far the list is written.
+async fn files(
+    b: &mut Builder<'_>,
+    done: tokio::sync::oneshot::Sender<()>,
+) -> ServiceResult<Arc<File>> {
     let mut names = SafeNames::default();
-    if records {
-        // Decrypting private file names needs the owner's key: the member's own.
-        let acct = accounts::get(&mut b.tx, b.member).await?;
-        let dk = acct.data_key(&b.h.keys)?;
+    // Decrypting private file names needs the owner's key: the member's own.
+    let acct = accounts::get(&mut b.tx, b.member).await?;
+    let dk = acct.data_key(&b.h.keys)?;
+    let h = b.h;
+    let mut list = Spool::new(&b.spool_dir).map_err(io)?;
+    let (upto_tx, upto) = std::sync::mpsc::channel::<u64>();
+    let shared = list.file.get_ref().try_clone().map_err(io)?;
+    b.send_archive(Piece::Files {
+        list: Arc::new(shared),
+        upto,
+        done,
+    })
+    .await?;
+    let mut sealed = Spool::new(&b.spool_dir).map_err(io)?;
+    {
+        let (list, sealed) = (&mut list, &mut sealed);
+        let mut listed = 0u64;
+        let upto_tx = &upto_tx;
+        let mut side = |r: &ed::FileRecord| -> ServiceResult<()> {
+            let deflate = text_like(&r.content_type);
+            let (spool, line): (&mut Spool, _) = if r.encrypted {
+                (
+                    &mut *sealed,
+                    serde_json::to_vec(&(&r.path, deflate, &r.id, &r.blob_key)),
+                )
+            } else {
+                let file = h.blobs.local_path(&r.blob_key);
+                (&mut *list, serde_json::to_vec(&(&r.path, deflate, file)))
+            };
+            spool.put(&line.map_err(|e| io(e.into()))?).map_err(io)?;
+            spool.put(b"\n").map_err(io)?;
+            if !r.encrypted {
+                listed += 1;
+                if listed.is_multiple_of(16) {
+                    list.flush().map_err(io)?;
+                    let _ = upto_tx.send(list.len);
+                }
+            }
+            Ok(())
+        };
         b.category::<ed::FileRecord>(
             |r, _| {
                 if r.encrypted {
@@ -1206,64 +1597,46 @@ async fn files(b: &mut Builder<'_>, records: bool) -> ServiceResult<()> {
                 r.path = format!("files/{}/{}", r.kind, names.name(&original));
             },
             async |_, _| Ok(()),
-            None,
+            Some(&mut side),
         )
         .await?;
-        return Ok(());
     }
+    list.flush().map_err(io)?;
+    let _ = upto_tx.send(list.len);
+    drop(upto_tx);
+    let (sealed, _) = sealed.into_shared().map_err(io)?;
+    Ok(sealed)
+}
+
+/// The private files of [`files`]' second list: read whole, decrypted with the member's key
+/// (their owner's) and written to the part.
+async fn sealed_files(b: &mut Builder<'_>, list: Arc<File>) -> ServiceResult<()> {
     let acct = accounts::get(&mut b.tx, b.member).await?;
     let dk = acct.data_key(&b.h.keys)?;
-    let mut after = String::new();
-    loop {
-        let page: Vec<ed::FileRecord> =
-            ed::page(&mut b.tx, b.member, &after, PAGE, b.since).await?;
-        let Some(last) = page.last() else { break };
-        after = last.id.clone();
-        let last_page = page.len() < PAGE as usize;
-        for r in page {
-            let original = if r.encrypted {
-                r.name_enc
-                    .as_deref()
-                    .and_then(|n| dk.open_field("files", "name", &r.id, n).ok())
-            } else {
-                r.name.clone()
-            }
-            .unwrap_or_else(|| r.id.clone());
-            let path = format!("files/{}/{}", r.kind, names.name(&original));
-            let compression = if text_like(&r.content_type) {
+    let mut f = list.as_ref();
+    f.seek(SeekFrom::Start(0)).map_err(io)?;
+    for line in BufReader::new(f).lines() {
+        let line = line.map_err(io)?;
+        let (path, deflate, id, blob_key): (String, bool, String, String) =
+            serde_json::from_str(&line).map_err(|e| io(e.into()))?;
+        let sealed = b.h.blobs.get(&blob_key).await?;
+        let plain = dk.open_blob(&id, &sealed)?;
+        b.file_bytes
+            .fetch_add(plain.len() as u64, Ordering::Relaxed);
+        b.send(Piece::Entry {
+            path,
+            category: "files",
+            compression: if deflate {
                 Compression::Deflate
             } else {
                 Compression::Store
-            };
-            if r.encrypted {
-                // Private files are sealed under their owner's key: the member's own.
-                let sealed = b.h.blobs.get(&r.blob_key).await?;
-                let plain = dk.open_blob(&r.id, &sealed)?;
-                b.file_bytes
-                    .fetch_add(plain.len() as u64, Ordering::Relaxed);
-                b.send(Piece::Entry {
-                    path,
-                    category: "files",
-                    compression,
-                })
-                .await?;
-                b.send(Piece::Bytes(plain)).await?;
-                b.send(Piece::End).await?;
-            } else {
-                b.send(Piece::DiskFile {
-                    path,
-                    category: "files",
-                    compression,
-                    file: b.h.blobs.local_path(&r.blob_key),
-                })
-                .await?;
-            }
-            b.write_pdfs(false).await?;
-            b.tick(0).await?;
-        }
-        if last_page {
-            break;
-        }
+            },
+        })
+        .await?;
+        b.send(Piece::Bytes(plain)).await?;
+        b.send(Piece::End).await?;
+        b.write_pdfs(false).await?;
+        b.tick(0).await?;
     }
     Ok(())
 }
