@@ -38,7 +38,7 @@ for (const e of document.querySelectorAll('header, nav, main, footer, h1, h2, h3
   const tag = e.tagName.toLowerCase();
   if (tag === 'input' && (e.type === 'hidden')) { out.push('input:hidden:' + (e.name || '')); continue; }
   if (tag === 'input' || tag === 'select' || tag === 'textarea') { out.push(tag + ':' + (e.type || '') + ':' + (e.name || '')); continue; }
-  if (tag === 'form') { out.push('form:' + (e.getAttribute('method') || 'get') + ':' + mask((e.getAttribute('action') || '').replace(/[0-9a-f-]{36}/g, 'ID'))); continue; }
+  if (tag === 'form') { out.push('form:' + (e.getAttribute('method') || 'get') + ':' + mask((e.getAttribute('action') || '').replace(/[0-9a-f]{32,}/g, 'ID').replace(/[0-9a-f-]{36}/g, 'ID'))); continue; }
   if (tag === 'a') { out.push('a:' + mask(e.innerText)); continue; }
   if (['header', 'nav', 'main', 'footer', 'table', 'svg'].includes(tag)) { out.push(tag); continue; }
   out.push(tag + ':' + mask(e.innerText));
@@ -221,6 +221,26 @@ async fn walk(write: bool) -> BTreeMap<String, Value> {
     )
     .await;
     w.shoot(&b, "13-confirm-deletion").await;
+
+    // Carla's contracts; restoration through support; the operator's view.
+    log_in(DEMO_LOGINS[2].email).await;
+    w.go(&b, "/contracts").await;
+    w.shoot(&b, "14-contracts").await;
+    b.driver().delete_all_cookies().await.unwrap();
+    w.go(&b, "/restore").await;
+    w.shoot(&b, "15-restore").await;
+    w.h.request_restoration(
+        DEMO_LOGINS[0].email,
+        "I lost my phone with the password manager",
+    )
+    .await
+    .unwrap();
+    log_in(DEMO_LOGINS[4].email).await;
+    w.go(&b, "/support").await;
+    w.shoot(&b, "16-support").await;
+    log_in(DEMO_LOGINS[5].email).await;
+    w.go(&b, "/operator").await;
+    w.shoot(&b, "17-operator").await;
     b.quit().await;
     w.outlines
 }
