@@ -456,7 +456,8 @@ impl Hiatus {
         Ok(out)
     }
 
-    /// Approves a verified request: the member gets a password-reset link by mail.
+    /// Approves a verified request: the member gets a password-reset link by mail. Needs a
+    /// recent re-authentication of the agent.
     pub async fn approve_restoration(
         &self,
         actor: &Actor,
@@ -484,6 +485,9 @@ impl Hiatus {
         approve: bool,
     ) -> ServiceResult<QueueItem> {
         actor.require_staff()?;
+        // Deciding who gets into an account is a destructive step: the agent's password within
+        // the last few minutes, as for a member closing their account.
+        self.require_reauth(actor, None).await?;
         check_secret(id)?;
         check_text("note", note, 2000, true)?;
         let now = self.now();

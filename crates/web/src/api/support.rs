@@ -160,6 +160,7 @@ pub struct DecisionBody {
 }
 
 /// Approves a confirmed request: the member gets a single-use link to set a new password.
+/// Needs the agent's password within the last few minutes (`POST /api/v1/sessions/reauth`).
 #[utoipa::path(post, path = "/api/v1/support/restorations/{id}/approve", tag = "support", security(("bearer" = [])),
     request_body = DecisionBody, params(("id" = String, Path, description = "Request id")),
     responses((status = 200, description = "Approved", body = QueueItem)))]
@@ -196,15 +197,8 @@ pub async fn audit(
     ApiPath(id): ApiPath<AccountId>,
     ApiQuery(p): ApiQuery<Page>,
 ) -> ApiResult<Json<Vec<AuditEvent>>> {
-    if id == a.account {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "no member with that id; your own trail is at /api/v1/me/audit",
-        ));
-    }
     let (limit, offset) = p.get()?;
-    let rows = s.hiatus.audit_trail(&a, id, limit, offset).await?;
+    let rows = s.hiatus.member_trail(&a, id, limit, offset).await?;
     Ok(Json(rows.into_iter().map(AuditEvent::from).collect()))
 }
 

@@ -195,6 +195,29 @@ async fn the_support_console_is_for_staff(t: &TestApp) {
     t.post(Some(&agent), &deny, json!({"note": "again"}))
         .await
         .problem(409, "request_closed");
+    // An hour later, deciding needs the agent's password again.
+    let second = t
+        .post(None, "/api/v1/restorations", json!({"email": f.email}))
+        .await
+        .expect(202);
+    let deny_second = format!(
+        "/api/v1/support/restorations/{}/deny",
+        second["id"].as_str().unwrap()
+    );
+    t.advance(3600 * crate::support::SECOND);
+    t.post(Some(&agent), &deny_second, json!({"note": "not confirmed"}))
+        .await
+        .problem(403, "reauthentication_required");
+    t.post(
+        Some(&agent),
+        "/api/v1/sessions/reauth",
+        json!({"password": PASSWORD}),
+    )
+    .await
+    .expect(204);
+    t.post(Some(&agent), &deny_second, json!({"note": "not confirmed"}))
+        .await
+        .expect(200);
     t.post(
         Some(&agent),
         &format!("/api/v1/support/restorations/{}/deny", "ab".repeat(32)),
@@ -205,7 +228,9 @@ async fn the_support_console_is_for_staff(t: &TestApp) {
 
     // The member's audit trail, for staff only; the look is recorded.
     let trail_path = format!("/api/v1/support/accounts/{}/audit", f.id);
-    t.get(Some(&f), &trail_path).await.problem(404, "not_found");
+    t.get(Some(&f), &trail_path)
+        .await
+        .problem(403, "staff_only");
     let other = t.member("client").await;
     t.get(Some(&other), &trail_path)
         .await
