@@ -1,12 +1,18 @@
-//! The account pages in headless Chromium, as a member uses them. Everything here is done with
-//! the keyboard alone (Tab, Shift+Tab, Space, Enter, typing): logging in, Settings → Contact
-//! info → Close my account, the checks, the backup (the archive arrives in the downloads folder
-//! and `hiatus verify` accepts it), telling the regular clients, the reason, the confirmation;
-//! the public profile is gone; logging in again lands on Reactivate, which works. Another
-//! member schedules deletion (the erasure plan in words, the typed confirmation), logs in again
-//! and cancels it. A blocked member sees the open contract and the escrow payment and cannot
-//! continue. A member erased after the grace period appears to a former client, on the
-//! contract and in the messages, under their pseudonym only.
+//! The account pages in headless Chromium, as members, agents and clients use them, with the
+//! keyboard alone (Tab, arrow keys, Space, Enter, typing):
+//!
+//! - a blocked freelancer sees the open contract and the escrow payment and cannot continue;
+//!   once they are resolved, she goes Settings → Contact info → Close my account, through the
+//!   checks, the backup (the archive arrives in the downloads folder and `hiatus verify`
+//!   accepts it), telling her regular clients, the reason and the confirmation; her public
+//!   profile is gone; logging in again lands on Reactivate, which works;
+//! - another member schedules deletion (the erasure plan in words, a mistyped confirmation
+//!   refused), logs in again and cancels it;
+//! - a member erased after the grace period appears to a former client, on the contract and in
+//!   the messages, under the pseudonym the plan showed;
+//! - a member who lost their password asks support from the login page, types the code mailed
+//!   to the address on file, an agent approves in the console, and the mailed link sets a new
+//!   password.
 //!
 //! Needs Chromium and chromedriver: run `scripts/ensure-chromium` first.
 
@@ -15,6 +21,7 @@ mod browser;
 
 use browser::Browser;
 use hiatus_service::demo::{DEMO_LOGINS, DEMO_PASSWORD};
+use hiatus_service::mail::{MailConfig, MailTransport};
 use hiatus_service::worker::Worker;
 use hiatus_service::{Hiatus, ManualClock, PasswordParams, ServiceConfig};
 use hiatus_store::{Blobs, Db, DbOptions, Keyring, SecretKey};
@@ -24,6 +31,7 @@ use thirtyfour::prelude::*;
 
 struct App {
     base: String,
+    mail: std::path::PathBuf,
     h: Hiatus,
     clock: ManualClock,
     _dir: tempfile::TempDir,
@@ -32,6 +40,8 @@ struct App {
 
 async fn app() -> App {
     let dir = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
     let db = Db::open_sqlite(&dir.path().join("h.db"), &DbOptions { max_connections: 4 })
         .await
         .unwrap();
@@ -49,6 +59,11 @@ async fn app() -> App {
         Arc::new(clock.clone()),
         ServiceConfig {
             password: PasswordParams::FAST,
+            mail: MailConfig {
+                transport: MailTransport::Files(dir.path().join("mail")),
+                public_url: format!("http://{addr}"),
+                ..Default::default()
+            },
             ..Default::default()
         },
     );
@@ -60,8 +75,6 @@ async fn app() -> App {
             ..Default::default()
         },
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(async move {
         axum::serve(
             listener,
@@ -72,6 +85,7 @@ async fn app() -> App {
     });
     App {
         base: format!("http://{addr}"),
+        mail: dir.path().join("mail"),
         h,
         clock,
         _dir: dir,
@@ -155,37 +169,89 @@ async fn log_in(b: &Browser, base: &str, email: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_closing_flow_with_the_keyboard_alone() {
+async fn a_blocked_freelancer_resolves_then_closes_with_the_keyboard_alone() {
     let app = app().await;
     let b = Browser::start().await;
-    let ben = DEMO_LOGINS[1].email;
-
-    log_in(&b, &app.base, ben).await;
+    let ana = DEMO_LOGINS[0].email;
+    log_in(&b, &app.base, ana).await;
     wait_path(&b, "/account").await;
+    b.driver()
+        .goto(format!(
+            "{}/settings/close/preflight?intent=deactivate",
+            app.base
+        ))
+        .await
+        .unwrap();
+    let text = body_text(&b).await;
+    assert!(text.contains("Resolve these first"), "{text}");
+    // Resolving: Ana refunds the payment in escrow to the client, who ends the contract.
+    let actor_of = |email: &'static str| {
+        let h = app.h.clone();
+        async move {
+            let l = h.login(email, DEMO_PASSWORD).await.unwrap();
+            h.authenticate(&l.token).await.unwrap()
+        }
+    };
+    let ana_actor = actor_of(ana).await;
+    let carla = actor_of(DEMO_LOGINS[2].email).await;
+    for p in app.h.my_payments(&ana_actor, 50, 0).await.unwrap() {
+        if matches!(p.status.as_str(), "in_escrow" | "pending_release") {
+            app.h
+                .payment_action(
+                    &ana_actor,
+                    p.id,
+                    hiatus_service::market::PaymentAction::Refund,
+                )
+                .await
+                .unwrap();
+        }
+    }
+    for c in app.h.my_contracts(&ana_actor, 50, 0).await.unwrap() {
+        if c.status.as_str() != "ended" {
+            app.h
+                .contract_action(&carla, c.id, hiatus_service::market::ContractAction::End)
+                .await
+                .unwrap();
+        }
+    }
+    b.driver().refresh().await.unwrap();
+    let text = body_text(&b).await;
+    assert!(!text.contains("Resolve these first"), "{text}");
+    b.driver().delete_all_cookies().await.unwrap();
+    closing_walk(&app, &b, ana).await;
+    b.quit().await;
+}
+
+/// The deactivation flow, as a member with the keyboard alone, then coming back.
+async fn closing_walk(app: &App, b: &Browser, who: &str) {
+    let ben = who;
+
+    log_in(b, &app.base, ben).await;
+    wait_path(b, "/account").await;
     // Settings → Contact info → Close my account.
-    tab_to(&b, "Settings").await;
-    press(&b, Key::Enter).await;
-    wait_path(&b, "/settings/contact").await;
-    tab_to(&b, "Close my account").await;
-    press(&b, Key::Enter).await;
-    wait_path(&b, "/settings/close").await;
+    tab_to(b, "Settings").await;
+    press(b, Key::Enter).await;
+    wait_path(b, "/settings/contact").await;
+    tab_to(b, "Close my account").await;
+    press(b, Key::Enter).await;
+    wait_path(b, "/settings/close").await;
     // Choose: deactivate, side by side with a break and deletion.
-    let choices = body_text(&b).await;
+    let choices = body_text(b).await;
     for w in ["Take a break", "Deactivate", "Delete for good"] {
         assert!(choices.contains(w), "{w} in {choices}");
     }
-    tab_to(&b, "Deactivate my account").await;
-    press(&b, Key::Enter).await;
-    wait_path(&b, "/settings/close/preflight").await;
+    tab_to(b, "Deactivate my account").await;
+    press(b, Key::Enter).await;
+    wait_path(b, "/settings/close/preflight").await;
     // Warnings are acknowledged with Space, then Continue.
-    tab_to(&b, "ack").await;
-    press(&b, Key::Space).await;
-    tab_to(&b, "Continue").await;
-    press(&b, Key::Enter).await;
-    wait_path(&b, "/settings/close/backup").await;
+    tab_to(b, "ack").await;
+    press(b, Key::Space).await;
+    tab_to(b, "Continue").await;
+    press(b, Key::Enter).await;
+    wait_path(b, "/settings/close/backup").await;
     // Back up: prepare the export, let the worker build it, download it.
-    tab_to(&b, "Prepare a new export").await;
-    press(&b, Key::Enter).await;
+    tab_to(b, "Prepare a new export").await;
+    press(b, Key::Enter).await;
     drain(&app.h).await;
     b.driver().refresh().await.unwrap();
     let download = b
@@ -198,9 +264,9 @@ async fn the_closing_flow_with_the_keyboard_alone() {
         .text()
         .await
         .unwrap();
-    tab_to(&b, download.trim()).await;
-    press(&b, Key::Enter).await;
-    let zip = wait_download(&b).await;
+    tab_to(b, download.trim()).await;
+    press(b, Key::Enter).await;
+    let zip = wait_download(b).await;
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_hiatus"))
         .arg("verify")
         .arg(&zip)
@@ -214,17 +280,17 @@ async fn the_closing_flow_with_the_keyboard_alone() {
     );
     // The download counts: the page now lets Ben continue.
     b.driver().refresh().await.unwrap();
-    tab_to(&b, "Continue").await;
-    press(&b, Key::Enter).await;
-    wait_path(&b, "/settings/close/clients").await;
+    tab_to(b, "Continue").await;
+    press(b, Key::Enter).await;
+    wait_path(b, "/settings/close/clients").await;
     // Tell the regular clients (preselected).
     let clients = b.count("input[name=client]:checked").await;
     assert!(clients >= 1, "Ben's regular clients are preselected");
-    tab_to(&b, "message").await;
-    press(&b, "I am taking time off; thank you for the work together.").await;
-    tab_to(&b, "Send and continue").await;
-    press(&b, Key::Enter).await;
-    wait_path(&b, "/settings/close/reason").await;
+    tab_to(b, "message").await;
+    press(b, "I am taking time off; thank you for the work together.").await;
+    tab_to(b, "Send and continue").await;
+    press(b, Key::Enter).await;
+    wait_path(b, "/settings/close/reason").await;
     // The reason: the first choice, with Space.
     let first = b
         .driver()
@@ -235,18 +301,18 @@ async fn the_closing_flow_with_the_keyboard_alone() {
         .await
         .unwrap()
         .unwrap();
-    tab_to(&b, &first).await;
-    press(&b, Key::Space).await;
-    tab_to(&b, "Continue").await;
-    press(&b, Key::Enter).await;
-    wait_path(&b, "/settings/close/confirm").await;
+    tab_to(b, &first).await;
+    press(b, Key::Space).await;
+    tab_to(b, "Continue").await;
+    press(b, Key::Enter).await;
+    wait_path(b, "/settings/close/confirm").await;
     // Confirm with the password.
-    tab_to(&b, "password").await;
-    press(&b, DEMO_PASSWORD).await;
-    tab_to(&b, "Deactivate my account").await;
-    press(&b, Key::Enter).await;
+    tab_to(b, "password").await;
+    press(b, DEMO_PASSWORD).await;
+    tab_to(b, "Deactivate my account").await;
+    press(b, Key::Enter).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let receipt = body_text(&b).await;
+    let receipt = body_text(b).await;
     assert!(receipt.to_lowercase().contains("deactivated"), "{receipt}");
 
     // The clients hear from Ben; the public profile is gone.
@@ -258,19 +324,18 @@ async fn the_closing_flow_with_the_keyboard_alone() {
     assert_eq!(res.status(), 404);
 
     // Log out; logging in again lands on Reactivate; reactivating works.
-    tab_to(&b, "Log out").await;
-    press(&b, Key::Enter).await;
-    wait_path(&b, "/login").await;
-    log_in(&b, &app.base, ben).await;
-    wait_path(&b, "/account/reactivate").await;
-    tab_to(&b, "Reactivate my account").await;
-    press(&b, Key::Enter).await;
-    wait_path(&b, "/account").await;
+    tab_to(b, "Log out").await;
+    press(b, Key::Enter).await;
+    wait_path(b, "/login").await;
+    log_in(b, &app.base, ben).await;
+    wait_path(b, "/account/reactivate").await;
+    tab_to(b, "Reactivate my account").await;
+    press(b, Key::Enter).await;
+    wait_path(b, "/account").await;
     let res = reqwest::get(format!("{}/api/v1/profiles/{ben_id}", app.base))
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    b.quit().await;
 }
 
 /// Waits for a finished `.zip` in the browser's downloads folder.
@@ -503,6 +568,126 @@ async fn a_former_client_sees_the_pseudonym_after_erasure() {
     assert!(
         authors.iter().all(|a| a == "you" || *a == plan.pseudonym),
         "{authors:?}"
+    );
+    b.quit().await;
+}
+
+/// The newest mail to `to` in the mail folder whose subject is `subject`, with quoted-printable
+/// soft line breaks removed.
+fn mail_to(dir: &std::path::Path, to: &str, subject: &str) -> String {
+    let mut found: Vec<(std::time::SystemTime, String)> = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+        let flat = text.replace("=\r\n", "").replace("=\n", "");
+        if (flat.contains(&format!("To: {to}")) || flat.contains(&format!("<{to}>")))
+            && flat.contains(&format!("Subject: {subject}"))
+        {
+            found.push((e.metadata().unwrap().modified().unwrap(), flat));
+        }
+    }
+    found.sort_by_key(|(t, _)| *t);
+    found
+        .pop()
+        .unwrap_or_else(|| panic!("no mail {subject:?} to {to}"))
+        .1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_who_lost_their_password_is_restored_through_support() {
+    let app = app().await;
+    let b = Browser::start().await;
+    let ben = DEMO_LOGINS[1].email;
+    // Ben cannot log in; from the login page he asks support.
+    b.driver()
+        .goto(format!("{}/login", app.base))
+        .await
+        .unwrap();
+    tab_to(&b, "Ask support to restore your account").await;
+    press(&b, Key::Enter).await;
+    wait_path(&b, "/restore").await;
+    tab_to(&b, "email").await;
+    press(&b, ben).await;
+    tab_to(&b, "explanation").await;
+    press(&b, "My laptop was stolen with the password manager on it.").await;
+    tab_to(&b, "Send the request").await;
+    press(&b, Key::Enter).await;
+    wait_path(&b, "/restore/status").await;
+    // The code goes to the address on file.
+    drain(&app.h).await;
+    let mail = mail_to(&app.mail, ben, "Your code to restore your hiatus account");
+    let at = mail
+        .find("on the page of your request: ")
+        .expect("the code sentence");
+    let code: String = mail[at + "on the page of your request: ".len()..]
+        .chars()
+        .take(8)
+        .collect();
+    tab_to(&b, "code").await;
+    press(&b, code.as_str()).await;
+    tab_to(&b, "Confirm the code").await;
+    press(&b, Key::Enter).await;
+    wait_path(&b, "/restore/status").await;
+    let status = body_text(&b).await;
+    assert!(status.to_lowercase().contains("support"), "{status}");
+
+    // An agent sees the verified request in the console and approves it with a note.
+    b.driver().delete_all_cookies().await.unwrap();
+    log_in(&b, &app.base, DEMO_LOGINS[4].email).await;
+    wait_path(&b, "/support").await;
+    let queue = body_text(&b).await;
+    assert!(queue.contains("Ben Okafor"), "{queue}");
+    assert!(!queue.contains(ben), "the address is masked: {queue}");
+    let note = b
+        .driver()
+        .find(By::Css("form[action$='/approve'] textarea[name=note]"))
+        .await
+        .unwrap();
+    let note_id = note.id().await.unwrap().unwrap();
+    tab_to(&b, &note_id).await;
+    press(
+        &b,
+        "Code confirmed; the account history matches the explanation.",
+    )
+    .await;
+    tab_to(&b, "Approve").await;
+    press(&b, Key::Enter).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let after = body_text(&b).await;
+    assert!(!after.contains("Not allowed"), "{after}");
+
+    // Ben gets the reset link, sets a new password and logs in with it.
+    drain(&app.h).await;
+    let mail = mail_to(&app.mail, ben, "Choose a new password for hiatus");
+    let start = mail
+        .find(&format!("{}/reset-password/", app.base))
+        .expect("a reset link");
+    let link: String = mail[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != '<' && *c != '"')
+        .collect();
+    b.driver().delete_all_cookies().await.unwrap();
+    b.driver().goto(&link).await.unwrap();
+    tab_to(&b, "password").await;
+    press(&b, "a fresh password for Ben").await;
+    tab_to(&b, "confirm").await;
+    press(&b, "a fresh password for Ben").await;
+    tab_to(&b, "Set the new password").await;
+    press(&b, Key::Enter).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(body_text(&b).await.contains("Your new password is set"));
+    b.driver()
+        .goto(format!("{}/login", app.base))
+        .await
+        .unwrap();
+    tab_to(&b, "email").await;
+    press(&b, ben).await;
+    tab_to(&b, "password").await;
+    press(&b, "a fresh password for Ben").await;
+    press(&b, Key::Enter).await;
+    wait_path(&b, "/account").await;
+    assert!(
+        app.h.login(ben, DEMO_PASSWORD).await.is_err(),
+        "the old password is gone"
     );
     b.quit().await;
 }
