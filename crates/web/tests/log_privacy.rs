@@ -1,5 +1,7 @@
 //! Download links are bearer secrets for five minutes: the server's logs name the route
-//! template, never the token nor the URL that carries it. Everything the process logs, at
+//! template, never the token nor the URL that carries it. And a whole lifecycle, from sign-up
+//! to erasure and a restoration request, leaves no name, address or phone number in the logs or
+//! in `/metrics`. Everything the process logs, at
 //! every level and from every crate, is captured in memory (one global subscriber for this
 //! test binary) while a real server mints links and serves good and bad downloads.
 
@@ -30,6 +32,24 @@ async fn postgres_download_links_never_reach_the_logs() {
     let logs = logs().since_now();
     let app = TestApp::start(Backend::Postgres).await;
     download_links_never_reach_the_logs(&app, &logs).await;
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn sqlite_a_whole_lifecycle_leaves_no_person_in_logs_or_metrics() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let logs = logs().since_now();
+    let app = TestApp::start(Backend::Sqlite).await;
+    a_whole_lifecycle_leaves_no_person_in_logs_or_metrics(&app, &logs).await;
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn postgres_a_whole_lifecycle_leaves_no_person_in_logs_or_metrics() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let logs = logs().since_now();
+    let app = TestApp::start(Backend::Postgres).await;
+    a_whole_lifecycle_leaves_no_person_in_logs_or_metrics(&app, &logs).await;
     app.finish().await;
 }
 
@@ -223,6 +243,128 @@ async fn download_links_never_reach_the_logs(t: &TestApp, logs: &Captured) {
                 lines_with(&text, part)
             );
         }
+    }
+}
+
+/// Signs up a member whose every personal detail is a recognisable canary.
+async fn canary_member(t: &TestApp, kind: &str, tag: &str) -> (Member, Vec<String>) {
+    let email = format!(
+        "canary.{tag}.{}@example.test",
+        uuid::Uuid::new_v4().simple()
+    );
+    let name = format!("Quillfeather{tag}");
+    let legal = format!("Zanzibarova{tag}");
+    t.post(
+        None,
+        "/api/v1/accounts",
+        json!({"email": email, "password": support::PASSWORD, "legal_name": legal,
+               "display_name": name, "kind": kind, "headline": "Canary headline"}),
+    )
+    .await
+    .expect(201);
+    let mut m = Member {
+        id: String::new(),
+        email: email.clone(),
+        token: String::new(),
+    };
+    let login = t.login(&m).await;
+    m.token = login["token"].as_str().unwrap().to_string();
+    m.id = t.get(Some(&m), "/api/v1/me").await.expect(200)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let local = email.split('@').next().unwrap().to_string();
+    (m, vec![email, local, name, legal])
+}
+
+/// Sign-up to erasure and restoration, through the API, with the worker running: the logs of
+/// every crate at every level, and `/metrics`, never name a person.
+async fn a_whole_lifecycle_leaves_no_person_in_logs_or_metrics(t: &TestApp, logs: &Captured) {
+    let (f, mut canaries) = canary_member(t, "freelancer", "F").await;
+    let (c, more) = canary_member(t, "client", "C").await;
+    canaries.extend(more);
+    let (g, more) = canary_member(t, "freelancer", "G").await;
+    canaries.extend(more);
+    let phone = "+44 7700 900123".to_string();
+    t.call(
+        reqwest::Method::PUT,
+        Some(&f),
+        "/api/v1/me/contact",
+        Some(json!({"phone": phone})),
+    )
+    .await
+    .expect(204);
+    canaries.push(phone);
+    // Work together, then an export, telling clients, a break, deactivation and back.
+    let k = t.contract(&c, &f, "Canary contract").await;
+    t.contract_action(&c, &k, "end").await;
+    let id = id_of(&t.post(Some(&f), EXPORTS, json!({})).await.expect(202));
+    t.drain_jobs().await;
+    let (url, _) = mint(t, &f, &id).await;
+    t.download(Some(&f), &url, None).await.expect(200);
+    t.post(
+        Some(&f),
+        "/api/v1/me/client-notices",
+        json!({"message": "Leaving for a while", "forwarding": "quill@elsewhere.example"}),
+    )
+    .await
+    .expect(202);
+    canaries.push("quill@elsewhere.example".into());
+    t.drain_jobs().await;
+    t.deactivate(&f).await.expect(200);
+    t.reactivate(&f).await.expect(200);
+    // Wrong passwords and a restoration request for an account.
+    t.post(
+        None,
+        "/api/v1/sessions",
+        json!({"email": f.email, "password": "not the password"}),
+    )
+    .await
+    .problem(401, "bad_credentials");
+    t.post(
+        None,
+        "/api/v1/restorations",
+        json!({"email": g.email, "explanation": "Quillfeather lost the phone"}),
+    )
+    .await
+    .expect(202);
+    t.drain_jobs().await;
+    // Deletion, and erasure after the grace period.
+    t.post(
+        Some(&f),
+        "/api/v1/me/deletion",
+        json!({"password": support::PASSWORD, "reason": "privacy_concerns", "confirmation": "delete my account"}),
+    )
+    .await
+    .expect(200);
+    t.advance(40 * support::DAY);
+    t.drain_jobs().await;
+    t.post(
+        None,
+        "/api/v1/sessions",
+        json!({"email": f.email, "password": support::PASSWORD}),
+    )
+    .await
+    .problem(403, "account_deleted");
+    let metrics = t.get(None, "/metrics").await;
+    assert_eq!(metrics.status, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let text = logs.text();
+    assert!(
+        text.lines().count() > 50,
+        "the flow was logged:\n{}",
+        tail(&text)
+    );
+    for canary in &canaries {
+        assert!(
+            !text.contains(canary.as_str()),
+            "the logs hold {canary}:\n{}",
+            lines_with(&text, canary)
+        );
+        assert!(
+            !metrics.text.contains(canary.as_str()),
+            "/metrics holds {canary}"
+        );
     }
 }
 
