@@ -18,80 +18,17 @@
 
 #[path = "support/browser.rs"]
 mod browser;
+#[path = "support/app.rs"]
+mod demo_app;
+
+use demo_app::{App, app};
 
 use browser::Browser;
+use hiatus_service::Hiatus;
 use hiatus_service::demo::{DEMO_LOGINS, DEMO_PASSWORD};
-use hiatus_service::mail::{MailConfig, MailTransport};
 use hiatus_service::worker::Worker;
-use hiatus_service::{Hiatus, ManualClock, PasswordParams, ServiceConfig};
-use hiatus_store::{Blobs, Db, DbOptions, Keyring, SecretKey};
-use std::sync::Arc;
 use std::time::Duration;
 use thirtyfour::prelude::*;
-
-struct App {
-    base: String,
-    mail: std::path::PathBuf,
-    h: Hiatus,
-    clock: ManualClock,
-    _dir: tempfile::TempDir,
-    _server: tokio::task::JoinHandle<()>,
-}
-
-async fn app() -> App {
-    let dir = tempfile::tempdir().unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let db = Db::open_sqlite(&dir.path().join("h.db"), &DbOptions { max_connections: 4 })
-        .await
-        .unwrap();
-    db.migrate().await.unwrap();
-    let clock = ManualClock::new(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_micros() as i64,
-    );
-    let h = Hiatus::new(
-        db,
-        Blobs::local(dir.path().join("files")).unwrap(),
-        Keyring::new(SecretKey::generate()),
-        Arc::new(clock.clone()),
-        ServiceConfig {
-            password: PasswordParams::FAST,
-            mail: MailConfig {
-                transport: MailTransport::Files(dir.path().join("mail")),
-                public_url: format!("http://{addr}"),
-                ..Default::default()
-            },
-            ..Default::default()
-        },
-    );
-    assert!(h.load_demo().await.unwrap());
-    let router = hiatus_web::router(
-        h.clone(),
-        hiatus_web::WebOptions {
-            auth_attempts_per_minute: 100_000,
-            ..Default::default()
-        },
-    );
-    let server = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .await
-        .unwrap();
-    });
-    App {
-        base: format!("http://{addr}"),
-        mail: dir.path().join("mail"),
-        h,
-        clock,
-        _dir: dir,
-        _server: server,
-    }
-}
 
 async fn drain(h: &Hiatus) {
     Worker::new(h.clone(), Duration::from_millis(10))

@@ -12,16 +12,16 @@
 
 #[path = "support/browser.rs"]
 mod browser;
+#[path = "support/app.rs"]
+mod demo_app;
 
 use browser::Browser;
+use hiatus_service::Hiatus;
 use hiatus_service::demo::{DEMO_LOGINS, DEMO_PASSWORD};
 use hiatus_service::worker::Worker;
-use hiatus_service::{Hiatus, ManualClock, PasswordParams, ServiceConfig};
-use hiatus_store::{Blobs, Db, DbOptions, Keyring, SecretKey};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 use thirtyfour::prelude::*;
 
@@ -51,7 +51,7 @@ struct Walk {
     h: Hiatus,
     write: bool,
     outlines: BTreeMap<String, Value>,
-    _dir: tempfile::TempDir,
+    _app: demo_app::App,
 }
 
 impl Walk {
@@ -107,51 +107,13 @@ async fn fill(b: &Browser, css: &str, text: &str) {
 }
 
 async fn walk(write: bool) -> BTreeMap<String, Value> {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Db::open_sqlite(&dir.path().join("h.db"), &DbOptions { max_connections: 4 })
-        .await
-        .unwrap();
-    db.migrate().await.unwrap();
-    let clock = ManualClock::new(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_micros() as i64,
-    );
-    let h = Hiatus::new(
-        db,
-        Blobs::local(dir.path().join("files")).unwrap(),
-        Keyring::new(SecretKey::generate()),
-        Arc::new(clock),
-        ServiceConfig {
-            password: PasswordParams::FAST,
-            ..Default::default()
-        },
-    );
-    assert!(h.load_demo().await.unwrap());
-    let router = hiatus_web::router(
-        h.clone(),
-        hiatus_web::WebOptions {
-            auth_attempts_per_minute: 100_000,
-            ..Default::default()
-        },
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .await
-        .unwrap();
-    });
+    let app = demo_app::app().await;
     let mut w = Walk {
-        base: format!("http://{addr}"),
-        h,
+        base: app.base.clone(),
+        h: app.h.clone(),
         write,
         outlines: BTreeMap::new(),
-        _dir: dir,
+        _app: app,
     };
     let b = Browser::start().await;
 

@@ -54,19 +54,7 @@ impl Hiatus {
         current: &str,
         new: &str,
     ) -> ServiceResult<u64> {
-        let len = new.chars().count();
-        if len < password::MIN_LEN {
-            return Err(ServiceError::invalid(
-                "weak_password",
-                format!("a password needs at least {} characters", password::MIN_LEN),
-            ));
-        }
-        if len > password::MAX_LEN {
-            return Err(ServiceError::invalid(
-                "field_too_long",
-                format!("a password can be at most {} characters", password::MAX_LEN),
-            ));
-        }
+        password::check_new(new)?;
         if new == current {
             return Err(ServiceError::invalid(
                 "password_unchanged",

@@ -84,19 +84,7 @@ impl Hiatus {
     pub async fn sign_up(&self, s: SignUp, role: Role) -> ServiceResult<AccountId> {
         let email = Email::parse(&s.email)
             .map_err(|e| ServiceError::invalid("invalid_email", e.to_string()))?;
-        let pw_len = s.password.chars().count();
-        if pw_len < password::MIN_LEN {
-            return Err(ServiceError::invalid(
-                "weak_password",
-                format!("a password needs at least {} characters", password::MIN_LEN),
-            ));
-        }
-        if pw_len > password::MAX_LEN {
-            return Err(ServiceError::invalid(
-                "field_too_long",
-                format!("a password can be at most {} characters", password::MAX_LEN),
-            ));
-        }
+        password::check_new(&s.password)?;
         check_text("legal_name", &s.legal_name, 200, true)?;
         check_text("display_name", &s.display_name, 100, true)?;
         check_text("headline", &s.headline, 200, false)?;

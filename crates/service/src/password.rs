@@ -10,6 +10,24 @@ pub const MIN_LEN: usize = 10;
 /// The longest password accepted (hashing cost grows with length).
 pub const MAX_LEN: usize = 256;
 
+/// Checks the length of a password a member chooses (sign-up, change, reset).
+pub fn check_new(password: &str) -> crate::ServiceResult<()> {
+    let len = password.chars().count();
+    if len < MIN_LEN {
+        return Err(crate::ServiceError::invalid(
+            "weak_password",
+            format!("a password needs at least {MIN_LEN} characters"),
+        ));
+    }
+    if len > MAX_LEN {
+        return Err(crate::ServiceError::invalid(
+            "field_too_long",
+            format!("a password can be at most {MAX_LEN} characters"),
+        ));
+    }
+    Ok(())
+}
+
 fn argon(p: PasswordParams) -> Argon2<'static> {
     let params = Params::new(p.memory_kib, p.iterations, p.parallelism, Some(32))
         .expect("valid Argon2 parameters");

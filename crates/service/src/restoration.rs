@@ -610,19 +610,7 @@ impl Hiatus {
         new_password: &str,
     ) -> ServiceResult<AccountState> {
         let (_, account) = self.usable_reset(token).await?;
-        let len = new_password.chars().count();
-        if len < password::MIN_LEN {
-            return Err(ServiceError::invalid(
-                "weak_password",
-                format!("a password needs at least {} characters", password::MIN_LEN),
-            ));
-        }
-        if len > password::MAX_LEN {
-            return Err(ServiceError::invalid(
-                "field_too_long",
-                format!("a password can be at most {} characters", password::MAX_LEN),
-            ));
-        }
+        password::check_new(new_password)?;
         let params = self.config.password;
         let pw = new_password.to_string();
         let hash = tokio::task::spawn_blocking(move || password::hash(&pw, params))
