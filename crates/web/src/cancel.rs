@@ -53,7 +53,9 @@ button:focus-visible {{ outline: 3px solid #f9ab00; outline-offset: 2px; }}
     res
 }
 
-fn problem_page(e: ServiceError) -> Response {
+/// The page for a link from an email that cannot be used: not found, spent or expired, for
+/// another account, or a failure (logged as `what`, with `fallback` telling what to do).
+pub(crate) fn link_problem(e: ServiceError, what: &str, fallback: &str) -> Response {
     match e {
         ServiceError::NotFound(_) => page(
             StatusCode::NOT_FOUND,
@@ -71,14 +73,22 @@ fn problem_page(e: ServiceError) -> Response {
             &format!("<p>{}</p>", html_escape(&message)),
         ),
         e => {
-            tracing::error!(error = %e, "cancel link failed");
+            tracing::error!(error = %e, "{what} failed");
             page(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Something went wrong",
-                "<p>Nothing was changed. Please try again in a moment, or log in and choose Cancel deletion.</p>",
+                &format!("<p>Nothing was changed. {fallback}</p>"),
             )
         }
     }
+}
+
+fn problem_page(e: ServiceError) -> Response {
+    link_problem(
+        e,
+        "cancel link",
+        "Please try again in a moment, or log in and choose Cancel deletion.",
+    )
 }
 
 pub(crate) fn html_escape(s: &str) -> String {

@@ -2,7 +2,7 @@
 //! (GET) only shows the form; its POST sets the new password, once, and ends every session.
 
 use crate::AppState;
-use crate::cancel::{html_escape, page};
+use crate::cancel::{html_escape, link_problem, page};
 use axum::Form;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, State};
@@ -31,26 +31,7 @@ fn form(token: &str, error: Option<&str>) -> String {
 }
 
 fn problem_page(e: ServiceError) -> Response {
-    match e {
-        ServiceError::NotFound(_) => page(
-            StatusCode::NOT_FOUND,
-            "Link not found",
-            "<p>This link does not exist. Check that you copied all of it from the email.</p>",
-        ),
-        ServiceError::Gone { message, .. } => page(
-            StatusCode::GONE,
-            "This link has been used or has expired",
-            &format!("<p>{}</p>", html_escape(&message)),
-        ),
-        e => {
-            tracing::error!(error = %e, "password reset failed");
-            page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong",
-                "<p>Nothing was changed. Please try again in a moment.</p>",
-            )
-        }
-    }
+    link_problem(e, "password reset", "Please try again in a moment.")
 }
 
 /// GET: the form. Changes nothing.
