@@ -93,7 +93,8 @@ pub struct CodeBody {
 /// for a support agent.
 #[utoipa::path(post, path = "/api/v1/restorations/{id}/code", tag = "restoration", request_body = CodeBody,
     params(("id" = String, Path, description = "Request id")),
-    responses((status = 200, description = "Confirmed", body = RestorationStatus)))]
+    responses((status = 200, description = "Confirmed", body = RestorationStatus),
+        (status = 410, description = "The request expired, or too many wrong codes", body = crate::problem::Problem)))]
 pub async fn code(
     State(s): State<AppState>,
     ApiPath(id): ApiPath<String>,
@@ -163,7 +164,8 @@ pub struct DecisionBody {
 /// Needs the agent's password within the last few minutes (`POST /api/v1/sessions/reauth`).
 #[utoipa::path(post, path = "/api/v1/support/restorations/{id}/approve", tag = "support", security(("bearer" = [])),
     request_body = DecisionBody, params(("id" = String, Path, description = "Request id")),
-    responses((status = 200, description = "Approved", body = QueueItem)))]
+    responses((status = 200, description = "Approved", body = QueueItem),
+        (status = 410, description = "The request expired, or the account was erased", body = crate::problem::Problem)))]
 pub async fn approve(
     State(s): State<AppState>,
     Auth(a): Auth,
@@ -176,7 +178,8 @@ pub async fn approve(
 /// Denies a request, with a note the member reads.
 #[utoipa::path(post, path = "/api/v1/support/restorations/{id}/deny", tag = "support", security(("bearer" = [])),
     request_body = DecisionBody, params(("id" = String, Path, description = "Request id")),
-    responses((status = 200, description = "Denied", body = QueueItem)))]
+    responses((status = 200, description = "Denied", body = QueueItem),
+        (status = 410, description = "The request expired, or the account was erased", body = crate::problem::Problem)))]
 pub async fn deny(
     State(s): State<AppState>,
     Auth(a): Auth,
@@ -223,7 +226,8 @@ pub struct ResetDone {
 /// Sets a new password with the single-use link an approved restoration mailed. Every
 /// session of the account ends.
 #[utoipa::path(post, path = "/api/v1/password-resets", tag = "restoration", request_body = ResetBody,
-    responses((status = 200, description = "Password set", body = ResetDone)))]
+    responses((status = 200, description = "Password set", body = ResetDone),
+        (status = 410, description = "The link was used or expired", body = crate::problem::Problem)))]
 pub async fn reset(
     State(s): State<AppState>,
     ApiJson(b): ApiJson<ResetBody>,
