@@ -87,7 +87,7 @@ pub async fn get(
 #[utoipa::path(post, path = "/api/v1/me/exports/{id}/links", tag = "exports", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "Export id")),
     responses((status = 201, description = "A download link", body = DownloadLink),
-        (status = 410, description = "The export expired", body = crate::problem::Problem)))]
+        (status = 410, description = "The export expired", body = crate::problem::Problem, content_type = "application/problem+json")))]
 pub async fn mint_link(
     State(s): State<AppState>,
     Auth(a): Auth,
@@ -140,8 +140,8 @@ fn parse_range(headers: &HeaderMap, size: u64) -> Result<Option<(u64, u64)>, ()>
     params(("token" = String, Path, description = "The link's token")),
     responses((status = 200, description = "The archive", content_type = "application/zip"),
         (status = 206, description = "Part of the archive", content_type = "application/zip"),
-        (status = 410, description = "The link expired", body = crate::problem::Problem),
-        (status = 416, description = "The range is outside the file", body = crate::problem::Problem)))]
+        (status = 410, description = "The link expired", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 416, description = "The range is outside the file", body = crate::problem::Problem, content_type = "application/problem+json")))]
 pub async fn download(
     State(s): State<AppState>,
     Auth(a): Auth,

@@ -94,7 +94,7 @@ pub struct CodeBody {
 #[utoipa::path(post, path = "/api/v1/restorations/{id}/code", tag = "restoration", request_body = CodeBody,
     params(("id" = String, Path, description = "Request id")),
     responses((status = 200, description = "Confirmed", body = RestorationStatus),
-        (status = 410, description = "The request expired, or too many wrong codes", body = crate::problem::Problem)))]
+        (status = 410, description = "The request expired, or too many wrong codes", body = crate::problem::Problem, content_type = "application/problem+json")))]
 pub async fn code(
     State(s): State<AppState>,
     ApiPath(id): ApiPath<String>,
@@ -165,7 +165,7 @@ pub struct DecisionBody {
 #[utoipa::path(post, path = "/api/v1/support/restorations/{id}/approve", tag = "support", security(("bearer" = [])),
     request_body = DecisionBody, params(("id" = String, Path, description = "Request id")),
     responses((status = 200, description = "Approved", body = QueueItem),
-        (status = 410, description = "The request expired, or the account was erased", body = crate::problem::Problem)))]
+        (status = 410, description = "The request expired, or the account was erased", body = crate::problem::Problem, content_type = "application/problem+json")))]
 pub async fn approve(
     State(s): State<AppState>,
     Auth(a): Auth,
@@ -179,7 +179,7 @@ pub async fn approve(
 #[utoipa::path(post, path = "/api/v1/support/restorations/{id}/deny", tag = "support", security(("bearer" = [])),
     request_body = DecisionBody, params(("id" = String, Path, description = "Request id")),
     responses((status = 200, description = "Denied", body = QueueItem),
-        (status = 410, description = "The request expired, or the account was erased", body = crate::problem::Problem)))]
+        (status = 410, description = "The request expired, or the account was erased", body = crate::problem::Problem, content_type = "application/problem+json")))]
 pub async fn deny(
     State(s): State<AppState>,
     Auth(a): Auth,
@@ -227,7 +227,7 @@ pub struct ResetDone {
 /// session of the account ends.
 #[utoipa::path(post, path = "/api/v1/password-resets", tag = "restoration", request_body = ResetBody,
     responses((status = 200, description = "Password set", body = ResetDone),
-        (status = 410, description = "The link was used or expired", body = crate::problem::Problem)))]
+        (status = 410, description = "The link was used or expired", body = crate::problem::Problem, content_type = "application/problem+json")))]
 pub async fn reset(
     State(s): State<AppState>,
     ApiJson(b): ApiJson<ResetBody>,
