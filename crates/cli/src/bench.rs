@@ -388,7 +388,7 @@ pub mod export {
                 if self.hash_files {
                     let t = Instant::now();
                     for r in &page {
-                        let path = self.h.blobs.local_path(&r.blob_key);
+                        let path = on_disk(self.h, &r.blob_key)?;
                         let (n, digest) = sha256_file(&path, &mut buf)
                             .with_context(|| format!("reading {}", path.display()))?;
                         self.stats.files += 1;
@@ -529,8 +529,15 @@ pub mod export {
         ))
     }
 
+    /// Where a blob is on local disk: the export benchmark reads files directly.
+    fn on_disk(h: &Hiatus, key: &str) -> Result<std::path::PathBuf> {
+        h.blobs.local_path(key).context(
+            "the export benchmark reads files from the local folder: run it without --object-store",
+        )
+    }
+
     fn remove_archive(h: &Hiatus, id: &str) -> Result<()> {
-        let path = h.blobs.local_path(&archive_key(id));
+        let path = on_disk(h, &archive_key(id))?;
         std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))
     }
 
@@ -653,7 +660,7 @@ pub mod export {
             after = last.id.clone();
             let t = Instant::now();
             for r in &page {
-                let f = File::open(h.blobs.local_path(&r.blob_key))?;
+                let f = File::open(on_disk(h, &r.blob_key)?)?;
                 bytes += w
                     .add(&format!("files/{}", r.id), "files", Compression::Store, f)?
                     .size;
@@ -905,7 +912,7 @@ pub mod export {
             }
         }
         let last = last.expect("at least one run");
-        let archive = h.blobs.local_path(&archive_key(&last));
+        let archive = on_disk(&h, &archive_key(&last))?;
         let files_secs = spread(files_secs);
         let b = if a.no_breakdown {
             None

@@ -94,6 +94,30 @@ pub struct Global {
     /// Default: the policy shipped with hiatus (`hiatus erase --print-policy` prints it).
     #[arg(long, global = true, env = "HIATUS_ERASURE_POLICY")]
     pub erasure_policy: Option<PathBuf>,
+    /// Keep file bytes and export archives in an S3 bucket (`s3://bucket/prefix`) instead of
+    /// `<data-dir>/files`, so that several machines share them (builds with the `s3`
+    /// feature). Credentials and region: the options below, else the usual `AWS_…`
+    /// environment variables.
+    #[arg(long, global = true, env = "HIATUS_OBJECT_STORE")]
+    pub object_store: Option<String>,
+    /// An S3-compatible server instead of AWS, e.g. `http://127.0.0.1:9000` (`http://` is
+    /// allowed for it). Default: `AWS_ENDPOINT`, else AWS.
+    #[arg(long, global = true, env = "HIATUS_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    /// The bucket's region. Default: `AWS_REGION` / `AWS_DEFAULT_REGION`, else us-east-1.
+    #[arg(long, global = true, env = "HIATUS_S3_REGION")]
+    pub s3_region: Option<String>,
+    /// The access key id. Default: `AWS_ACCESS_KEY_ID` (or an instance profile).
+    #[arg(long, global = true, env = "HIATUS_S3_ACCESS_KEY_ID")]
+    pub s3_access_key_id: Option<String>,
+    /// The secret access key. Default: `AWS_SECRET_ACCESS_KEY`.
+    #[arg(
+        long,
+        global = true,
+        env = "HIATUS_S3_SECRET_ACCESS_KEY",
+        hide_env_values = true
+    )]
+    pub s3_secret_access_key: Option<String>,
     /// Use cheap password hashing (tests and synthetic data only; never in production).
     #[arg(
         long,
@@ -190,12 +214,42 @@ pub async fn hiatus(g: &Global) -> Result<Hiatus> {
     let config = service_config(g)?;
     let key = master_key(g, true)?;
     let db = open_db(g, 8).await?;
-    let blobs = Blobs::local(g.data_dir.join("files")).context("creating the files folder")?;
+    let blobs = blobs(g)?;
     let h = Hiatus::new(db, blobs, Keyring::new(key), Arc::new(SystemClock), config);
     h.check_policy()
         .await
         .context("checking the erasure policy against the database")?;
     Ok(h)
+}
+
+/// Where file bytes and archives go: the object store when one is configured, else
+/// `<data-dir>/files`.
+pub fn blobs(g: &Global) -> Result<Blobs> {
+    let Some(url) = &g.object_store else {
+        if g.s3_endpoint.is_some() || g.s3_access_key_id.is_some() {
+            bail!(
+                "--s3-… options are set but --object-store is not: set --object-store s3://bucket/prefix"
+            );
+        }
+        return Blobs::local(g.data_dir.join("files")).context("creating the files folder");
+    };
+    #[cfg(feature = "s3")]
+    {
+        let options = hiatus_store::S3Options {
+            endpoint: g.s3_endpoint.clone(),
+            region: g.s3_region.clone(),
+            access_key_id: g.s3_access_key_id.clone(),
+            secret_access_key: g.s3_secret_access_key.clone(),
+        };
+        Blobs::s3(url, &options, g.data_dir.join("spool"))
+            .context("--object-store / HIATUS_OBJECT_STORE")
+    }
+    #[cfg(not(feature = "s3"))]
+    {
+        bail!(
+            "--object-store {url}: this hiatus was built without object storage; build it with `cargo build --release -p hiatus --features s3`"
+        )
+    }
 }
 
 /// The service's settings from the options, each checked.
@@ -280,6 +334,40 @@ pub async fn check(
         ("mail_from", g.mail_from.clone()),
         ("public_url", g.public_url.clone()),
         (
+            "object_store",
+            g.object_store.clone().unwrap_or_else(|| {
+                format!(
+                    "(none: local folder {})",
+                    g.data_dir.join("files").display()
+                )
+            }),
+        ),
+        (
+            "s3_endpoint",
+            g.s3_endpoint
+                .clone()
+                .unwrap_or_else(|| "(AWS_ENDPOINT or AWS)".into()),
+        ),
+        (
+            "s3_region",
+            g.s3_region
+                .clone()
+                .unwrap_or_else(|| "(AWS_REGION or us-east-1)".into()),
+        ),
+        (
+            "s3_access_key_id",
+            g.s3_access_key_id
+                .clone()
+                .unwrap_or_else(|| "(AWS_ACCESS_KEY_ID)".into()),
+        ),
+        (
+            "s3_secret_access_key",
+            match &g.s3_secret_access_key {
+                Some(_) => "(set, redacted)".into(),
+                None => "(AWS_SECRET_ACCESS_KEY)".into(),
+            },
+        ),
+        (
             "erasure_policy",
             g.erasure_policy
                 .as_ref()
@@ -299,6 +387,16 @@ pub async fn check(
             "no key file yet: the first start generates one (back it up)".into(),
         )),
         Err(e) => problems.push(format!("master key: {e:#}")),
+    }
+    match blobs(g) {
+        Ok(b) => match b.size("hiatus-config-check").await {
+            Ok(_) => checks.push((
+                "file storage".into(),
+                format!("reachable: {}", b.describe()),
+            )),
+            Err(e) => problems.push(format!("file storage {}: {e}", b.describe())),
+        },
+        Err(e) => problems.push(format!("file storage: {e:#}")),
     }
     let url = database_url(g);
     if url.starts_with("sqlite") && !g.data_dir.join("hiatus.db").exists() {

@@ -5,7 +5,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use hiatus_service::export::BuildOutcome;
 use indicatif::{ProgressBar, ProgressStyle};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::config::{self, Global};
@@ -83,10 +83,14 @@ pub async fn run(g: &Global, a: ExportArgs) -> Result<()> {
     else {
         bail!("the export was not built (it was cancelled or already finished)");
     };
-    let src = h
-        .blobs
-        .local_path(&hiatus_service::export::archive_key(&view.id));
-    std::fs::copy(&src, &a.out).with_context(|| format!("writing {}", a.out.display()))?;
+    copy_out(
+        &h.blobs,
+        &hiatus_service::export::archive_key(&view.id),
+        size_bytes as u64,
+        &a.out,
+    )
+    .await
+    .with_context(|| format!("writing {}", a.out.display()))?;
     eprintln!(
         "wrote {} ({} records, {:.1} MiB); check it with: hiatus verify {} --public-key {}",
         a.out.display(),
@@ -96,5 +100,18 @@ pub async fn run(g: &Global, a: ExportArgs) -> Result<()> {
         hex::encode(h.export_public_key().to_bytes())
     );
     h.db.close().await;
+    Ok(())
+}
+
+/// Copies an archive out of the file storage (a local folder or an object store), streamed.
+async fn copy_out(blobs: &hiatus_store::Blobs, key: &str, size: u64, out: &Path) -> Result<()> {
+    use futures_util::StreamExt;
+    use tokio::io::AsyncWriteExt;
+    let mut chunks = blobs.read(key, 0..size).await?;
+    let mut file = tokio::fs::File::create(out).await?;
+    while let Some(chunk) = chunks.next().await {
+        file.write_all(&chunk?).await?;
+    }
+    file.flush().await?;
     Ok(())
 }

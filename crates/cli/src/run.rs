@@ -7,7 +7,7 @@ use hiatus_domain::{AccountKind, Role};
 use hiatus_service::worker::Worker;
 use hiatus_service::{Clock, Hiatus, PasswordParams, SignUp, SystemClock, password};
 use hiatus_store::bulk::{self, Plan, Progress, Shape, Summary};
-use hiatus_store::{Backend, Blobs, Keyring};
+use hiatus_store::{Backend, Keyring};
 use hiatus_web::WebOptions;
 use indicatif::{MultiProgress, ProgressBar, ProgressState, ProgressStyle};
 use std::net::SocketAddr;
@@ -209,6 +209,7 @@ pub async fn serve_with(
 
 pub async fn serve(g: &Global, args: ServeArgs) -> Result<()> {
     let h = config::hiatus(g).await?;
+    tracing::info!(files = %h.blobs.describe(), "file storage");
     serve_with(
         h,
         &args,
@@ -219,6 +220,7 @@ pub async fn serve(g: &Global, args: ServeArgs) -> Result<()> {
 
 pub async fn worker(g: &Global, args: WorkerArgs) -> Result<()> {
     let h = config::hiatus(g).await?;
+    tracing::info!(files = %h.blobs.describe(), "file storage");
     if !(0.01..=3600.0).contains(&args.poll_seconds) {
         bail!("--poll-seconds must be between 0.01 and 3600");
     }
@@ -248,7 +250,7 @@ pub async fn generate(g: &Global, args: GenerateArgs) -> Result<()> {
     let blobs = if args.no_files {
         None
     } else {
-        Some(Blobs::local(g.data_dir.join("files")).context("creating the files folder")?)
+        Some(config::blobs(g)?)
     };
     let params = if g.insecure_fast_passwords {
         PasswordParams::FAST

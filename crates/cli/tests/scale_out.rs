@@ -6,165 +6,18 @@
 //! one in-app notice per client told), the interrupted export is rebuilt by another worker and
 //! verifies, and erased accounts pass `hiatus erase verify`.
 
+#[path = "support/procs.rs"]
+mod procs;
+
+use procs::*;
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const KEY: &str = "7d1f3a5c9e0b2d4f6a8c0e1f3b5d7f9a1c3e5f7b9d0f2a4c6e8a0c2e4f6b8d0a";
 const SEED: u64 = 7;
 const BACKGROUND: u64 = 1200;
-const PASSWORD: &str = "hiatus-generated-password";
-
-struct Proc {
-    child: Child,
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl Proc {
-    fn log_contains(&self, needle: &str) -> bool {
-        self.log.lock().unwrap().iter().any(|l| l.contains(needle))
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn base(dir: &Path, url: &str, log: &str) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_hiatus"));
-    c.env("RUST_BACKTRACE", "0")
-        .arg("--data-dir")
-        .arg(dir)
-        .args([
-            "--database-url",
-            url,
-            "--master-key",
-            KEY,
-            "--insecure-fast-passwords",
-            "--deletion-grace-days",
-            "0",
-            "--mail-url",
-            "none",
-            "--job-lease-seconds",
-            "4",
-            "--log",
-            log,
-        ]);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("HIATUS_") {
-            c.env_remove(k);
-        }
-    }
-    c
-}
-
-fn spawn(dir: &Path, url: &str, args: &[&str]) -> Proc {
-    let mut child = base(dir, url, "info")
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start hiatus");
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let stderr = child.stderr.take().unwrap();
-    let sink = log.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            sink.lock().unwrap().push(line);
-        }
-    });
-    Proc { child, log }
-}
-
-/// Drops the scratch database however the test ends.
-struct Scratch {
-    admin: String,
-    name: String,
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let (admin, name) = (self.admin.clone(), self.name.clone());
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                if let Ok(pool) = PgPool::connect(&admin).await {
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                    )))
-                    .execute(&pool)
-                    .await;
-                    pool.close().await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn wait_healthy(http: &reqwest::Client, base: &str, p: &mut Proc) {
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(90) {
-        if let Ok(r) = http.get(format!("{base}/readyz")).send().await
-            && r.status() == 200
-        {
-            return;
-        }
-        if let Some(status) = p.child.try_wait().unwrap() {
-            panic!("server exited with {status}: {:?}", p.log.lock().unwrap());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("server at {base} did not become ready");
-}
-
-async fn login(http: &reqwest::Client, base: &str, email: &str) -> String {
-    let r = http
-        .post(format!("{base}/api/v1/sessions"))
-        .json(&json!({"email": email, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "login {email}");
-    let v: Value = r.json().await.unwrap();
-    v["token"].as_str().unwrap().to_string()
-}
-
-async fn post(
-    http: &reqwest::Client,
-    base: &str,
-    token: &str,
-    path: &str,
-    body: Value,
-) -> (u16, Value) {
-    let r = http
-        .post(format!("{base}{path}"))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
 
 /// What a background member asked for.
 #[derive(Debug, Default)]
@@ -175,58 +28,6 @@ struct Asked {
     breaks: Vec<String>,
     /// (member id, clients told, the unique message)
     notices: Vec<(String, usize, String)>,
-}
-
-async fn scalar(pool: &PgPool, sql: &str) -> i64 {
-    sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.to_string()))
-        .fetch_one(pool)
-        .await
-        .unwrap()
-}
-
-async fn download_and_verify(
-    http: &reqwest::Client,
-    base: &str,
-    dir: &Path,
-    email: &str,
-    export_id: &str,
-    public_key: &str,
-) {
-    let token = login(http, base, email).await;
-    let (status, link) = post(
-        http,
-        base,
-        &token,
-        &format!("/api/v1/me/exports/{export_id}/links"),
-        json!({}),
-    )
-    .await;
-    assert!(status == 200 || status == 201, "{status} {link}");
-    let url = link["url"].as_str().expect("a download url");
-    let bytes = http
-        .get(format!("{base}{url}"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    let file = dir.join(format!("{export_id}.zip"));
-    std::fs::write(&file, &bytes).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_hiatus"))
-        .env("RUST_BACKTRACE", "0")
-        .arg("verify")
-        .arg(&file)
-        .args(["--public-key", public_key])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "the archive of {email} does not verify: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -691,12 +492,4 @@ async fn three_workers_and_two_servers_do_every_job_once() {
     drop(killed);
     drop(workers);
     drop(servers);
-}
-
-fn uuid_like() -> String {
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{t:x}{:x}", std::process::id())
 }

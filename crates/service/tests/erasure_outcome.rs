@@ -73,8 +73,10 @@ fn sha256_hex(b: &[u8]) -> String {
 }
 
 fn blob_dir(h: &Hiatus) -> PathBuf {
-    let Blobs::Local(dir) = &h.blobs;
-    dir.clone()
+    h.blobs
+        .local_dir()
+        .expect("these tests keep files in a local folder")
+        .to_path_buf()
 }
 
 /// The SQLite database file of a test environment (it sits next to the blob folder).

@@ -230,8 +230,10 @@ fn sha256_hex(b: &[u8]) -> String {
 }
 
 fn blob_dir(h: &Hiatus) -> PathBuf {
-    let Blobs::Local(dir) = &h.blobs;
-    dir.clone()
+    h.blobs
+        .local_dir()
+        .expect("these tests keep files in a local folder")
+        .to_path_buf()
 }
 
 /// Every file under `dir`, by path relative to it, with the SHA-256 of its bytes.

@@ -97,7 +97,7 @@ async fn check_member(h: &Hiatus, member: AccountId) -> BTreeMap<&'static str, u
     let audit = all(async |l, o| h.audit_trail(&a, member, l, o).await.unwrap()).await;
     let outcome = h.build_export(&view.id, None).await.unwrap();
     assert!(matches!(outcome, BuildOutcome::Ready { .. }), "{outcome:?}");
-    let path = h.blobs.local_path(&archive_key(&view.id));
+    let path = h.blobs.local_path(&archive_key(&view.id)).unwrap();
     let report = hiatus_archive::verify(
         std::io::BufReader::new(std::fs::File::open(&path).unwrap()),
         Some(&h.export_public_key()),
@@ -341,7 +341,7 @@ async fn exported_pdfs(h: &Hiatus, member: AccountId) -> BTreeMap<String, Vec<u8
     let view = h.request_export_for(member, None, None).await.unwrap();
     let outcome = h.build_export(&view.id, None).await.unwrap();
     assert!(matches!(outcome, BuildOutcome::Ready { .. }), "{outcome:?}");
-    let path = h.blobs.local_path(&archive_key(&view.id));
+    let path = h.blobs.local_path(&archive_key(&view.id)).unwrap();
     let report = hiatus_archive::verify(
         std::io::BufReader::new(std::fs::File::open(&path).unwrap()),
         Some(&h.export_public_key()),

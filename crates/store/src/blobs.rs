@@ -1,14 +1,37 @@
-//! File bytes (attachments, work submissions, profile photos) behind one interface. The local
-//! folder is the default; object storage comes in behind the same type.
+//! File bytes (attachments, work submissions, profile photos, export archives) behind one
+//! interface: a local folder by default, or an S3-compatible object store (cargo feature
+//! `s3`), so that several machines can share them.
 
-use crate::error::StoreResult;
+use crate::error::{StoreError, StoreResult};
+use bytes::Bytes;
+use futures_util::Stream;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
+
+#[cfg(feature = "s3")]
+mod object;
+#[cfg(feature = "s3")]
+pub use object::S3Options;
+
+/// Bytes read from a blob, in chunks, as they arrive.
+pub type ByteStream = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>;
 
 /// Where file bytes live.
 #[derive(Clone, Debug)]
 pub enum Blobs {
     /// A folder on local disk.
     Local(PathBuf),
+    /// An S3-compatible object store, with a local folder for files being built.
+    #[cfg(feature = "s3")]
+    Object(object::ObjectBlobs),
+}
+
+fn not_found(key: &str) -> StoreError {
+    StoreError::Blob(std::io::Error::new(
+        std::io::ErrorKind::NotFound,
+        format!("no blob under {key}"),
+    ))
 }
 
 impl Blobs {
@@ -17,6 +40,27 @@ impl Blobs {
         let dir = dir.into();
         std::fs::create_dir_all(&dir)?;
         Ok(Blobs::Local(dir))
+    }
+
+    /// An S3 bucket (`s3://bucket/optional/prefix`); `spool` is a local folder for archives
+    /// being built before they are uploaded. Credentials, region and endpoint come from
+    /// `options`, else from the usual `AWS_…` environment variables.
+    #[cfg(feature = "s3")]
+    pub fn s3(url: &str, options: &S3Options, spool: impl Into<PathBuf>) -> StoreResult<Self> {
+        Ok(Blobs::Object(object::ObjectBlobs::new(
+            url,
+            options,
+            spool.into(),
+        )?))
+    }
+
+    /// Where the bytes live, for logs and `config check` (no credentials).
+    pub fn describe(&self) -> String {
+        match self {
+            Blobs::Local(dir) => format!("local folder {}", dir.display()),
+            #[cfg(feature = "s3")]
+            Blobs::Object(o) => o.describe(),
+        }
     }
 
     fn path(dir: &Path, key: &str) -> PathBuf {
@@ -39,13 +83,60 @@ impl Blobs {
                 tokio::fs::rename(&tmp, &p).await?;
                 Ok(())
             }
+            #[cfg(feature = "s3")]
+            Blobs::Object(o) => o.put(key, bytes).await,
         }
     }
 
-    /// Reads the bytes under a key.
+    /// Reads the bytes under a key (whole: for files small enough to decrypt in memory).
     pub async fn get(&self, key: &str) -> StoreResult<Vec<u8>> {
         match self {
-            Blobs::Local(dir) => Ok(tokio::fs::read(Self::path(dir, key)).await?),
+            Blobs::Local(dir) => match tokio::fs::read(Self::path(dir, key)).await {
+                Ok(b) => Ok(b),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(not_found(key)),
+                Err(e) => Err(e.into()),
+            },
+            #[cfg(feature = "s3")]
+            Blobs::Object(o) => o.get(key).await,
+        }
+    }
+
+    /// The size of the blob under a key; `None` when there is none.
+    pub async fn size(&self, key: &str) -> StoreResult<Option<u64>> {
+        match self {
+            Blobs::Local(dir) => match tokio::fs::metadata(Self::path(dir, key)).await {
+                Ok(m) => Ok(Some(m.len())),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(e.into()),
+            },
+            #[cfg(feature = "s3")]
+            Blobs::Object(o) => o.size(key).await,
+        }
+    }
+
+    /// Streams the bytes `range` of a blob (for downloads, resumed ones included, and for
+    /// files too large to hold in memory). The range must lie inside the blob.
+    pub async fn read(&self, key: &str, range: Range<u64>) -> StoreResult<ByteStream> {
+        match self {
+            Blobs::Local(dir) => {
+                use tokio::io::{AsyncReadExt, AsyncSeekExt};
+                let mut file = match tokio::fs::File::open(Self::path(dir, key)).await {
+                    Ok(f) => f,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        return Err(not_found(key));
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                if range.start > 0 {
+                    file.seek(std::io::SeekFrom::Start(range.start)).await?;
+                }
+                Ok(Box::pin(tokio_util::io::ReaderStream::with_capacity(
+                    file.take(range.end.saturating_sub(range.start)),
+                    64 * 1024,
+                )))
+            }
+            #[cfg(feature = "s3")]
+            Blobs::Object(o) => o.read(key, range).await,
         }
     }
 
@@ -57,13 +148,62 @@ impl Blobs {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
                 Err(e) => Err(e.into()),
             },
+            #[cfg(feature = "s3")]
+            Blobs::Object(o) => o.delete(key).await,
         }
     }
 
-    /// Where a key's bytes are on local disk (for streaming large files without loading them).
-    pub fn local_path(&self, key: &str) -> PathBuf {
+    /// Where a key's bytes are on local disk, when they are on local disk (for reading large
+    /// files on a blocking thread without an async detour).
+    pub fn local_path(&self, key: &str) -> Option<PathBuf> {
         match self {
-            Blobs::Local(dir) => Self::path(dir, key),
+            Blobs::Local(dir) => Some(Self::path(dir, key)),
+            #[cfg(feature = "s3")]
+            Blobs::Object(_) => None,
+        }
+    }
+
+    /// The local folder, when the bytes are in one.
+    pub fn local_dir(&self) -> Option<&Path> {
+        match self {
+            Blobs::Local(dir) => Some(dir),
+            #[cfg(feature = "s3")]
+            Blobs::Object(_) => None,
+        }
+    }
+
+    /// A local folder to build the file that will become `key` in (and its scratch files):
+    /// beside the final place for a local folder, so that [`Blobs::publish`] is a rename;
+    /// the spool folder for an object store. Created when missing.
+    pub fn scratch_dir(&self, key: &str) -> StoreResult<PathBuf> {
+        let dir = match self {
+            Blobs::Local(dir) => Self::path(dir, key)
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| dir.clone()),
+            #[cfg(feature = "s3")]
+            Blobs::Object(o) => o.spool().to_path_buf(),
+        };
+        std::fs::create_dir_all(&dir)?;
+        Ok(dir)
+    }
+
+    /// Moves a finished local file (built in [`Blobs::scratch_dir`]) under `key`: a rename
+    /// for a local folder, a multipart upload for an object store (the local file is then
+    /// removed). Returns the size in bytes.
+    pub async fn publish(&self, key: &str, file: &Path) -> StoreResult<u64> {
+        match self {
+            Blobs::Local(dir) => {
+                let p = Self::path(dir, key);
+                tokio::fs::rename(file, &p).await?;
+                Ok(tokio::fs::metadata(&p).await?.len())
+            }
+            #[cfg(feature = "s3")]
+            Blobs::Object(o) => {
+                let size = o.upload(key, file).await;
+                let _ = tokio::fs::remove_file(file).await;
+                size
+            }
         }
     }
 
@@ -77,6 +217,15 @@ impl Blobs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures_util::StreamExt;
+
+    async fn collect(mut s: ByteStream) -> Vec<u8> {
+        let mut out = Vec::new();
+        while let Some(chunk) = s.next().await {
+            out.extend_from_slice(&chunk.unwrap());
+        }
+        out
+    }
 
     #[tokio::test]
     async fn put_get_delete() {
@@ -85,8 +234,29 @@ mod tests {
         let key = Blobs::new_key("0190aaaa-bbbb-cccc-dddd-eeeeffff0011");
         b.put(&key, b"bytes").await.unwrap();
         assert_eq!(b.get(&key).await.unwrap(), b"bytes");
+        assert_eq!(b.size(&key).await.unwrap(), Some(5));
         b.delete(&key).await.unwrap();
         assert!(b.get(&key).await.is_err());
+        assert_eq!(b.size(&key).await.unwrap(), None);
         b.delete(&key).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn ranges_and_publish() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = Blobs::local(dir.path()).unwrap();
+        let key = "exports/x.zip";
+        let scratch = b.scratch_dir(key).unwrap();
+        let file = scratch.join("x.zip.partial");
+        let bytes: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&file, &bytes).unwrap();
+        assert_eq!(b.publish(key, &file).await.unwrap(), 200_000);
+        assert!(!file.exists());
+        assert_eq!(collect(b.read(key, 0..200_000).await.unwrap()).await, bytes);
+        assert_eq!(
+            collect(b.read(key, 1000..150_001).await.unwrap()).await,
+            bytes[1000..150_001]
+        );
+        assert!(b.read("exports/none.zip", 0..1).await.is_err());
     }
 }

@@ -26,7 +26,9 @@ pub mod sessions;
 pub mod stats;
 pub mod webhooks;
 
-pub use blobs::Blobs;
+#[cfg(feature = "s3")]
+pub use blobs::S3Options;
+pub use blobs::{Blobs, ByteStream};
 pub use crypto::{DataKey, Keyring, SecretKey};
 pub use db::{Backend, Db, DbOptions, Tx};
 pub use error::{StoreError, StoreResult};

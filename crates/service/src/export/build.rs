@@ -15,6 +15,7 @@
 use super::{JOB_EXPIRE_EXPORT, archive_key};
 use crate::Hiatus;
 use crate::error::{ServiceError, ServiceResult};
+use futures_util::StreamExt;
 use hiatus_archive::pdf::{InvoiceDoc, InvoiceLine, Party, content_hash, render_invoice};
 use hiatus_archive::{
     ArchiveWriter, Compression, Exclusion, FORMAT_VERSION, Manifest, ManifestEntry, SafeNames,
@@ -899,13 +900,10 @@ impl Hiatus {
             .parse()
             .map_err(|_| ServiceError::NotFound("account"))?;
         let key = archive_key(export_id);
-        let final_path = self.blobs.local_path(&key);
-        let dir = final_path
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("."));
-        std::fs::create_dir_all(&dir).map_err(io)?;
-        let partial = final_path.with_extension("zip.partial");
+        // The archive is built in a local folder (beside its final place, or the object
+        // store's spool) and published when whole.
+        let dir = self.blobs.scratch_dir(&key)?;
+        let partial = dir.join(format!("{export_id}.zip.partial"));
         let out = File::create(&partial).map_err(io)?;
 
         let started = Instant::now();
@@ -960,8 +958,13 @@ impl Hiatus {
                 return Err(io(std::io::Error::other(e)));
             }
         };
-        std::fs::rename(&partial, &final_path).map_err(io)?;
-        let size = std::fs::metadata(&final_path).map_err(io)?.len() as i64;
+        let size = match self.blobs.publish(&key, &partial).await {
+            Ok(n) => n as i64,
+            Err(e) => {
+                let _ = std::fs::remove_file(&partial);
+                return Err(e.into());
+            }
+        };
         let now = self.now();
         let expires_at = now + self.config.exports.retention;
         let mut tx = self.db.begin().await?;
@@ -979,7 +982,7 @@ impl Hiatus {
         .await?;
         if !finished {
             drop(tx);
-            let _ = std::fs::remove_file(&final_path);
+            let _ = self.blobs.delete(&key).await;
             return Ok(BuildOutcome::Skipped);
         }
         jobs::enqueue(
@@ -1534,9 +1537,10 @@ async fn messages(b: &mut Builder<'_>) -> ServiceResult<()> {
 }
 
 /// Files: their records (`data/files.json`, with each file's path in the archive), and two
-/// lists of their bytes to write (one JSON line each): files on disk as
-/// `[path, deflate, file]`, for the archive writer, and private files, sealed under their
-/// owner's key, as `[path, deflate, file id, blob key]`, for [`sealed_files`].
+/// lists of their bytes to write (one JSON line each): files on local disk as
+/// `[path, deflate, file]`, for the archive writer, and the others — private files, sealed
+/// under their owner's key, and files in an object store — as
+/// `[path, deflate, file id, blob key, sealed]`, for [`sealed_files`].
 ///
 /// The archive writer starts on the first list while it is being written: it gets the list
 /// now and, every few files, how far the list is written.
@@ -1565,18 +1569,21 @@ async fn files(
         let upto_tx = &upto_tx;
         let mut side = |r: &ed::FileRecord| -> ServiceResult<()> {
             let deflate = text_like(&r.content_type);
-            let (spool, line): (&mut Spool, _) = if r.encrypted {
-                (
+            let on_disk = match r.encrypted {
+                true => None,
+                false => h.blobs.local_path(&r.blob_key),
+            };
+            let listed_here = on_disk.is_some();
+            let (spool, line): (&mut Spool, _) = match on_disk {
+                Some(file) => (&mut *list, serde_json::to_vec(&(&r.path, deflate, file))),
+                None => (
                     &mut *sealed,
-                    serde_json::to_vec(&(&r.path, deflate, &r.id, &r.blob_key)),
-                )
-            } else {
-                let file = h.blobs.local_path(&r.blob_key);
-                (&mut *list, serde_json::to_vec(&(&r.path, deflate, file)))
+                    serde_json::to_vec(&(&r.path, deflate, &r.id, &r.blob_key, r.encrypted)),
+                ),
             };
             spool.put(&line.map_err(|e| io(e.into()))?).map_err(io)?;
             spool.put(b"\n").map_err(io)?;
-            if !r.encrypted {
+            if listed_here {
                 listed += 1;
                 if listed.is_multiple_of(16) {
                     list.flush().map_err(io)?;
@@ -1608,8 +1615,8 @@ async fn files(
     Ok(sealed)
 }
 
-/// The private files of [`files`]' second list: read whole, decrypted with the member's key
-/// (their owner's) and written to the part.
+/// The files of [`files`]' second list, written to the part: private ones read whole and
+/// decrypted with the member's key (their owner's), files in an object store streamed.
 async fn sealed_files(b: &mut Builder<'_>, list: Arc<File>) -> ServiceResult<()> {
     let acct = accounts::get(&mut b.tx, b.member).await?;
     let dk = acct.data_key(&b.h.keys)?;
@@ -1617,12 +1624,8 @@ async fn sealed_files(b: &mut Builder<'_>, list: Arc<File>) -> ServiceResult<()>
     f.seek(SeekFrom::Start(0)).map_err(io)?;
     for line in BufReader::new(f).lines() {
         let line = line.map_err(io)?;
-        let (path, deflate, id, blob_key): (String, bool, String, String) =
+        let (path, deflate, id, blob_key, sealed): (String, bool, String, String, bool) =
             serde_json::from_str(&line).map_err(|e| io(e.into()))?;
-        let sealed = b.h.blobs.get(&blob_key).await?;
-        let plain = dk.open_blob(&id, &sealed)?;
-        b.file_bytes
-            .fetch_add(plain.len() as u64, Ordering::Relaxed);
         b.send(Piece::Entry {
             path,
             category: "files",
@@ -1633,7 +1636,26 @@ async fn sealed_files(b: &mut Builder<'_>, list: Arc<File>) -> ServiceResult<()>
             },
         })
         .await?;
-        b.send(Piece::Bytes(plain)).await?;
+        if sealed {
+            let plain = dk.open_blob(&id, &b.h.blobs.get(&blob_key).await?)?;
+            b.file_bytes
+                .fetch_add(plain.len() as u64, Ordering::Relaxed);
+            b.send(Piece::Bytes(plain)).await?;
+        } else {
+            // Streamed in chunks: a large file never sits whole in memory.
+            let size =
+                b.h.blobs
+                    .size(&blob_key)
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+            let mut chunks = b.h.blobs.read(&blob_key, 0..size).await?;
+            while let Some(chunk) = chunks.next().await {
+                let chunk = chunk.map_err(io)?;
+                b.file_bytes
+                    .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                b.send(Piece::Bytes(chunk.to_vec())).await?;
+            }
+        }
         b.send(Piece::End).await?;
         b.write_pdfs(false).await?;
         b.tick(0).await?;

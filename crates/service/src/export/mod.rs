@@ -18,7 +18,6 @@ use hiatus_store::exports::{self, ExportRow};
 use hiatus_store::jobs::{self, NewJob};
 use hiatus_store::{accounts, audit, export_data::rfc3339};
 use serde::Serialize;
-use std::path::PathBuf;
 
 /// The job that builds an archive.
 pub const JOB_BUILD_EXPORT: &str = "export.build";
@@ -115,7 +114,8 @@ pub enum Serves {
 #[derive(Clone, Debug)]
 pub struct Download {
     pub export_id: String,
-    pub path: PathBuf,
+    /// The archive's blob key: read it with `Blobs::read`.
+    pub key: String,
     pub size: u64,
     pub file_name: String,
 }
@@ -378,10 +378,11 @@ impl Hiatus {
                 });
             }
         };
-        let path = self.blobs.local_path(&key);
-        let size = std::fs::metadata(&path)
-            .map(|m| m.len())
-            .map_err(|_| ServiceError::Gone {
+        let size = self
+            .blobs
+            .size(&key)
+            .await?
+            .ok_or_else(|| ServiceError::Gone {
                 code: "export_expired",
                 message: "this export is no longer available; request a new one".into(),
             })?;
@@ -408,7 +409,7 @@ impl Hiatus {
         let date = &rfc3339(row.created_at)[..10];
         Ok(Download {
             export_id: row.id.clone(),
-            path,
+            key,
             size,
             file_name: format!("hiatus-export-{date}-{}.zip", &row.id[row.id.len() - 8..]),
         })

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use hiatus_service::export::{DownloadLink, ExportView, Serves};
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
 use utoipa::ToSchema;
 
 /// What to export.
@@ -187,33 +187,33 @@ pub async fn download(
             return Ok(e);
         }
     };
-    let mut file = tokio::fs::File::open(&d.path).await.map_err(|_| {
-        ApiError::new(
-            StatusCode::GONE,
-            "export_expired",
-            "this export is no longer available; request a new one",
-        )
-    })?;
     let (status, start, len) = match range {
         Some((a, b)) => (StatusCode::PARTIAL_CONTENT, a, b - a + 1),
         None => (StatusCode::OK, 0, d.size),
     };
-    if start > 0 {
-        file.seek(std::io::SeekFrom::Start(start))
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "seeking in an export archive");
+    let chunks = s
+        .hiatus
+        .blobs
+        .read(&d.key, start..start + len)
+        .await
+        .map_err(|e| match e {
+            hiatus_store::StoreError::Blob(io) if io.kind() == std::io::ErrorKind::NotFound => {
                 ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "something went wrong on our side; the error was logged. Try again later.",
+                    StatusCode::GONE,
+                    "export_expired",
+                    "this export is no longer available; request a new one",
                 )
-            })?;
-    }
-    let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(
-        file.take(len),
-        64 * 1024,
-    ));
+            }
+            e => {
+                tracing::error!(error = %e, "reading an export archive");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage_unavailable",
+                    "the archive cannot be read right now; try again in a few minutes",
+                )
+            }
+        })?;
+    let body = Body::from_stream(chunks);
     let mut res = Response::new(body);
     *res.status_mut() = status;
     let h = res.headers_mut();

@@ -712,7 +712,8 @@ async fn archives_are_removed_when_their_retention_ends(t: &TestApp) {
     let id = id_of(&ready_export(t, &f, json!({})).await);
     let file =
         t.h.blobs
-            .local_path(&hiatus_service::export::archive_key(&id));
+            .local_path(&hiatus_service::export::archive_key(&id))
+            .unwrap();
     assert!(file.exists(), "{} missing", file.display());
 
     // Kept for 7 days...
