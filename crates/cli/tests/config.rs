@@ -281,3 +281,84 @@ fn serve_takes_its_section_from_the_file() {
         "the file's data folder"
     );
 }
+
+#[test]
+fn the_file_storage_is_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = hiatus(dir.path(), &["config", "check", "--json"], &[]);
+    let v = json(&out);
+    assert!(
+        v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["check"] == "file storage"
+                && c["result"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("reachable: local folder")),
+        "{v}"
+    );
+    // An object store that does not answer (nothing listens on port 9 of loopback), with its
+    // secret from the environment.
+    let out = hiatus(
+        dir.path(),
+        &[
+            "--object-store",
+            "s3://bucket/prefix",
+            "--s3-endpoint",
+            "http://127.0.0.1:9",
+            "config",
+            "check",
+            "--json",
+        ],
+        &[
+            ("HIATUS_S3_ACCESS_KEY_ID", "key-id"),
+            ("HIATUS_S3_SECRET_ACCESS_KEY", "s3cret-s3"),
+        ],
+    );
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("s3cret-s3"), "the secret is printed: {text}");
+    let v = json(&out);
+    assert_eq!(
+        v["settings"]["s3_secret_access_key"]["value"],
+        "(set, redacted)"
+    );
+    assert_eq!(
+        v["settings"]["s3_secret_access_key"]["source"],
+        "environment"
+    );
+    assert_eq!(v["settings"]["object_store"]["value"], "s3://bucket/prefix");
+    let problem = v["problems"][0].as_str().unwrap();
+    assert!(problem.starts_with("file storage"), "{v}");
+    if cfg!(feature = "s3") {
+        assert!(
+            problem.contains("s3://bucket/prefix at http://127.0.0.1:9"),
+            "{v}"
+        );
+    } else {
+        assert!(problem.contains("built without object storage"), "{v}");
+    }
+    // --s3-… options without a store are a mistake, not silently ignored.
+    let out = hiatus(
+        dir.path(),
+        &[
+            "--s3-endpoint",
+            "http://127.0.0.1:9",
+            "config",
+            "check",
+            "--json",
+        ],
+        &[],
+    );
+    assert!(!out.status.success());
+    assert!(
+        json(&out)["problems"][0]
+            .as_str()
+            .unwrap()
+            .contains("--object-store is not"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

@@ -6,7 +6,9 @@ use futures_util::StreamExt;
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as ObjectPath;
 use object_store::prefix::PrefixStore;
-use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, WriteMultipart};
+use object_store::{
+    GetOptions, GetRange, ObjectStore, ObjectStoreExt, RetryConfig, WriteMultipart,
+};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -71,7 +73,15 @@ fn parse(url: &str) -> StoreResult<(String, String)> {
 impl ObjectBlobs {
     pub(super) fn new(url: &str, o: &S3Options, spool: PathBuf) -> StoreResult<Self> {
         let (bucket, prefix) = parse(url)?;
-        let mut b = AmazonS3Builder::from_env().with_bucket_name(&bucket);
+        // A few quick retries: a worker retries its whole job later anyway, and a server
+        // should answer a download (or its failure) in bounded time.
+        let mut b = AmazonS3Builder::from_env()
+            .with_bucket_name(&bucket)
+            .with_retry(RetryConfig {
+                max_retries: 4,
+                retry_timeout: std::time::Duration::from_secs(60),
+                ..Default::default()
+            });
         if let Some(ep) = &o.endpoint {
             b = b
                 .with_endpoint(ep)
