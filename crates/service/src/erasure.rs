@@ -11,7 +11,7 @@
 
 use crate::clock::format_date;
 use crate::error::{ServiceError, ServiceResult};
-use crate::{Actor, Hiatus, check_text};
+use crate::{Actor, Hiatus, check_text, link_token};
 use hiatus_domain::preflight::Intent;
 use hiatus_domain::reason::REASON_DETAIL_MAX;
 use hiatus_domain::*;
@@ -181,14 +181,6 @@ pub(crate) fn open_notice(
 }
 
 /// A cancel link's token is 64 hex digits; anything else is not one of ours.
-fn check_link_token(token: &str) -> ServiceResult<()> {
-    if token.len() == 64 && token.chars().all(|c| c.is_ascii_hexdigit()) {
-        Ok(())
-    } else {
-        Err(ServiceError::NotFound("link"))
-    }
-}
-
 /// "1,204".
 fn thousands(n: i64) -> String {
     let s = n.abs().to_string();
@@ -497,7 +489,7 @@ impl Hiatus {
         account: AccountId,
         due_at: Micros,
     ) -> ServiceResult<String> {
-        let token = hex_upper(&hiatus_store::crypto::random_bytes::<32>()).to_lowercase();
+        let token = link_token::new();
         let mut tx = self.db.begin().await?;
         hiatus_store::cancel_links::create(&mut tx, &token, &account.to_text(), self.now(), due_at)
             .await?;
@@ -514,7 +506,7 @@ impl Hiatus {
 
     /// What a cancel link would do, without doing it (the confirmation page): the due time.
     pub async fn cancel_link_info(&self, token: &str) -> ServiceResult<Micros> {
-        check_link_token(token)?;
+        link_token::check(token, "link")?;
         let now = self.now();
         let mut tx = self.db.read().await?;
         let link = hiatus_store::cancel_links::find(&mut tx, token)
@@ -543,7 +535,7 @@ impl Hiatus {
         token: &str,
         viewer: Option<AccountId>,
     ) -> ServiceResult<AccountState> {
-        check_link_token(token)?;
+        link_token::check(token, "link")?;
         let now = self.now();
         let mut tx = self.db.read().await?;
         let link = hiatus_store::cancel_links::find(&mut tx, token)

@@ -11,6 +11,7 @@ pub mod erasure;
 pub mod error;
 pub mod export;
 pub mod lifecycle;
+mod link_token;
 pub mod mail;
 pub mod market;
 pub mod notices;

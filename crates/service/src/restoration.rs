@@ -12,7 +12,7 @@
 
 use crate::auth::Actor;
 use crate::error::{ServiceError, ServiceResult};
-use crate::{Hiatus, check_text, password};
+use crate::{Hiatus, check_text, link_token, password};
 use hiatus_domain::{AccountId, AccountState, DAY_MICROS, Email, Micros, Role};
 use hiatus_store::audit::{self, NewAuditEvent};
 use hiatus_store::restorations::{self, NewRestoration, RestorationRow};
@@ -111,22 +111,6 @@ fn mask_email(e: &str) -> String {
     }
 }
 
-fn new_secret() -> String {
-    hiatus_store::crypto::random_bytes::<32>()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// A request id or token is 64 hex digits; anything else names nothing of ours.
-fn check_secret(s: &str) -> ServiceResult<()> {
-    if s.len() == 64 && s.chars().all(|c| c.is_ascii_hexdigit()) {
-        Ok(())
-    } else {
-        Err(ServiceError::NotFound("restoration request"))
-    }
-}
-
 fn code_purpose(id: &str) -> String {
     format!("restoration code {id}")
 }
@@ -160,8 +144,8 @@ impl Hiatus {
             .map_err(|e| ServiceError::invalid("invalid_email", e.to_string()))?;
         check_text("explanation", explanation, 2000, false)?;
         let now = self.now();
-        let id = new_secret();
-        let token = new_secret();
+        let id = link_token::new();
+        let token = link_token::new();
         let mut tx = self.db.begin().await?;
         let found = accounts::find_by_email(&mut tx, &self.keys, &email).await?;
         let mut account: Option<AccountId> = None;
@@ -234,14 +218,14 @@ impl Hiatus {
     }
 
     async fn own_request(&self, id: &str, token: &str) -> ServiceResult<RestorationRow> {
-        check_secret(id)?;
-        check_secret(token)?;
+        link_token::check(id, "restoration request")?;
+        link_token::check(token, "restoration request")?;
         let mut tx = self.db.read().await?;
         let row = restorations::get(&mut tx, id).await?;
         tx.commit().await?;
         let row = row.ok_or(ServiceError::NotFound("restoration request"))?;
         let want = restorations::hash("restoration token", token);
-        if !constant_time_eq(&row.token_hash, &want) {
+        if !link_token::constant_time_eq(&row.token_hash, &want) {
             return Err(ServiceError::NotFound("restoration request"));
         }
         Ok(row)
@@ -301,7 +285,11 @@ impl Hiatus {
             .as_deref()
             .zip(row.code_expires_at)
             .is_some_and(|(h, until)| {
-                until > now && constant_time_eq(h, &restorations::hash(&code_purpose(id), &code))
+                until > now
+                    && link_token::constant_time_eq(
+                        h,
+                        &restorations::hash(&code_purpose(id), &code),
+                    )
             });
         let mut tx = self.db.begin().await?;
         if !good {
@@ -361,7 +349,7 @@ impl Hiatus {
         account: AccountId,
         request: &str,
     ) -> ServiceResult<(String, Micros)> {
-        let token = new_secret();
+        let token = link_token::new();
         let now = self.now();
         let mut tx = self.db.begin().await?;
         restorations::create_reset(
@@ -488,7 +476,7 @@ impl Hiatus {
         // Deciding who gets into an account is a destructive step: the agent's password within
         // the last few minutes, as for a member closing their account.
         self.require_reauth(actor, None).await?;
-        check_secret(id)?;
+        link_token::check(id, "restoration request")?;
         check_text("note", note, 2000, true)?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
@@ -572,7 +560,7 @@ impl Hiatus {
         &self,
         token: &str,
     ) -> ServiceResult<(restorations::ResetRow, AccountId)> {
-        check_secret(token).map_err(|_| ServiceError::NotFound("link"))?;
+        link_token::check(token, "link")?;
         let now = self.now();
         let mut tx = self.db.read().await?;
         let link = restorations::find_reset(&mut tx, token)
@@ -659,10 +647,6 @@ impl Hiatus {
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -671,19 +655,5 @@ mod tests {
     fn masks_addresses() {
         assert_eq!(mask_email("ana@example.com"), "a•••@example.com");
         assert_eq!(mask_email("x"), "•••");
-    }
-
-    #[test]
-    fn secrets_are_64_hex_digits() {
-        assert!(check_secret(&new_secret()).is_ok());
-        assert!(check_secret("../etc").is_err());
-        assert!(check_secret(&"g".repeat(64)).is_err());
-    }
-
-    #[test]
-    fn compares_in_constant_time_but_correctly() {
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"ab"));
     }
 }
