@@ -1077,6 +1077,14 @@ impl Hiatus {
         .await
     }
 
+    /// One thread the caller takes part in (404 for any other, as if it did not exist).
+    pub async fn my_thread(&self, actor: &Actor, thread: ThreadId) -> ServiceResult<Thread> {
+        let mut tx = self.db.read().await?;
+        let t = self.participant_thread(&mut tx, actor, thread).await?;
+        tx.commit().await?;
+        Ok(t)
+    }
+
     /// Messages of a thread the caller takes part in.
     pub async fn thread_messages(
         &self,

@@ -259,19 +259,12 @@ pub async fn thread(State(s): State<AppState>, m: Member, Path(id): Path<String>
             "/messages",
         );
     };
-    let list = match s.hiatus.my_threads(&m.actor, 500, 0).await {
-        Ok(v) => v,
+    let t = match s.hiatus.my_thread(&m.actor, id).await {
+        Ok(t) => t,
         Err(e) => return view::failure(l, e, "/messages"),
     };
-    let Some(t) = list.iter().find(|t| t.id == id) else {
-        return view::failure(
-            l,
-            hiatus_service::ServiceError::NotFound("thread"),
-            "/messages",
-        );
-    };
     let mut names = Names::new(&s.hiatus, &m.actor);
-    match thread_view(&s.hiatus, &m.actor, &mut names, t).await {
+    match thread_view(&s.hiatus, &m.actor, &mut names, &t).await {
         Ok(t) => render(StatusCode::OK, ThreadPage { l, t }),
         Err(e) => view::failure(l, e, "/messages"),
     }

@@ -14,6 +14,7 @@ on_both_backends!(
     settings_are_saved_through_their_forms,
     the_export_page_shows_history_download_and_how_to_verify,
     skipping_the_backup_is_recorded_and_still_warned,
+    every_thread_opens_for_its_participants_only,
 );
 
 async fn login_through_the_form_lands_on_the_account_home(t: &TestApp) {
@@ -622,4 +623,41 @@ async fn skipping_the_backup_is_recorded_and_still_warned(t: &TestApp) {
         audit.to_string().contains("closing.backup_skipped"),
         "{audit}"
     );
+}
+
+/// A busy member has more threads than one page lists: the oldest still opens, and nobody
+/// outside a thread can open it.
+async fn every_thread_opens_for_its_participants_only(t: &TestApp) {
+    let f = t.member("freelancer").await;
+    let c = t.member("client").await;
+    let other = t.member("freelancer").await;
+    let mut first = None;
+    for i in 0..501 {
+        let r = t
+            .post(
+                Some(&c),
+                "/api/v1/threads",
+                serde_json::json!({"with": f.id, "subject": format!("Thread number {i}"), "body": "hello"}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        if i == 0 {
+            first = Some(r.body["thread"]["id"].as_str().unwrap().to_string());
+        }
+        t.advance(SECOND);
+    }
+    let first = first.unwrap();
+    let b = Browser::new(t);
+    b.login(&f.email, PASSWORD).await;
+    b.get(&format!("/messages/{first}"))
+        .await
+        .expect(200)
+        .says("Thread number 0");
+    let outsider = Browser::new(t);
+    outsider.login(&other.email, PASSWORD).await;
+    outsider
+        .get(&format!("/messages/{first}"))
+        .await
+        .expect(404)
+        .never_says("Thread number 0");
 }
