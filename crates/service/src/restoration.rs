@@ -16,7 +16,7 @@ use crate::{Hiatus, check_text, link_token, password};
 use hiatus_domain::{AccountId, AccountState, DAY_MICROS, Email, Micros, Role};
 use hiatus_store::audit::{self, NewAuditEvent};
 use hiatus_store::restorations::{self, NewRestoration, RestorationRow};
-use hiatus_store::{accounts, sessions};
+use hiatus_store::{Tx, accounts, sessions};
 use serde::Serialize;
 use serde_json::json;
 
@@ -389,59 +389,70 @@ impl Hiatus {
             restorations::queue(&mut tx, open_only, limit.clamp(1, 200), offset.max(0)).await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
-            let status = effective_status(&r, now);
-            if open_only && status == "expired" {
-                continue;
+            if let Some(item) = self.queue_item(&mut tx, &r, now).await?
+                && !(open_only && item.status == "expired")
+            {
+                out.push(item);
             }
-            let Some(aid) = r
-                .account_id
-                .as_deref()
-                .and_then(|a| a.parse::<AccountId>().ok())
-            else {
-                continue;
-            };
-            let acct = accounts::get(&mut tx, aid).await?;
-            let state = acct.state()?;
-            let (display_name, email_hint, explanation) = if state == AccountState::Deleted {
-                (
-                    crate::FORMER_MEMBER.to_string(),
-                    String::new(),
-                    String::new(),
-                )
-            } else {
-                let p = accounts::profile(&mut tx, &self.keys, aid).await?;
-                let (email, _) = accounts::contact(&mut tx, &self.keys, aid).await?;
-                let explanation = match &r.explanation_enc {
-                    Some(sealed) => acct.data_key(&self.keys)?.open_field(
-                        "restoration_requests",
-                        "explanation",
-                        &r.id,
-                        sealed,
-                    )?,
-                    None => String::new(),
-                };
-                (p.display_name, mask_email(email.as_str()), explanation)
-            };
-            out.push(QueueItem {
-                id: r.id.clone(),
-                account_id: aid.to_text(),
-                display_name,
-                email_hint,
-                account_state: state.as_str().to_string(),
-                verified: r.verified_at.is_some(),
-                status,
-                code_attempts: r.code_attempts,
-                explanation,
-                created_at: r.created_at,
-                expires_at: r.expires_at,
-                verified_at: r.verified_at,
-                decided_at: r.decided_at,
-                decided_by: r.decided_by.clone(),
-                decision_note: r.decision_note.clone(),
-            });
         }
         tx.commit().await?;
         Ok(out)
+    }
+
+    /// A request as the support queue shows it; `None` when it names no account.
+    async fn queue_item(
+        &self,
+        tx: &mut Tx,
+        r: &RestorationRow,
+        now: Micros,
+    ) -> ServiceResult<Option<QueueItem>> {
+        let status = effective_status(r, now);
+        let Some(aid) = r
+            .account_id
+            .as_deref()
+            .and_then(|a| a.parse::<AccountId>().ok())
+        else {
+            return Ok(None);
+        };
+        let acct = accounts::get(tx, aid).await?;
+        let state = acct.state()?;
+        let (display_name, email_hint, explanation) = if state == AccountState::Deleted {
+            (
+                crate::FORMER_MEMBER.to_string(),
+                String::new(),
+                String::new(),
+            )
+        } else {
+            let p = accounts::profile(tx, &self.keys, aid).await?;
+            let (email, _) = accounts::contact(tx, &self.keys, aid).await?;
+            let explanation = match &r.explanation_enc {
+                Some(sealed) => acct.data_key(&self.keys)?.open_field(
+                    "restoration_requests",
+                    "explanation",
+                    &r.id,
+                    sealed,
+                )?,
+                None => String::new(),
+            };
+            (p.display_name, mask_email(email.as_str()), explanation)
+        };
+        Ok(Some(QueueItem {
+            id: r.id.clone(),
+            account_id: aid.to_text(),
+            display_name,
+            email_hint,
+            account_state: state.as_str().to_string(),
+            verified: r.verified_at.is_some(),
+            status,
+            code_attempts: r.code_attempts,
+            explanation,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            verified_at: r.verified_at,
+            decided_at: r.decided_at,
+            decided_by: r.decided_by.clone(),
+            decision_note: r.decision_note.clone(),
+        }))
     }
 
     /// Approves a verified request: the member gets a password-reset link by mail. Needs a
@@ -548,12 +559,15 @@ impl Hiatus {
             now,
         )
         .await?;
-        tx.commit().await?;
-        self.restoration_queue(actor, false, 200, 0)
+        let row = restorations::get(&mut tx, id)
             .await?
-            .into_iter()
-            .find(|q| q.id == id)
-            .ok_or(ServiceError::NotFound("restoration request"))
+            .ok_or(ServiceError::NotFound("restoration request"))?;
+        let item = self
+            .queue_item(&mut tx, &row, now)
+            .await?
+            .ok_or(ServiceError::NotFound("restoration request"))?;
+        tx.commit().await?;
+        Ok(item)
     }
 
     async fn usable_reset(
