@@ -130,20 +130,6 @@ async fn get_json(http: &reqwest::Client, url: &str, token: &str) -> Value {
     r.json().await.unwrap()
 }
 
-/// A fresh download link for the export (one per click, as the product does).
-async fn link(http: &reqwest::Client, base: &str, token: &str, export: &str) -> String {
-    let (status, v) = post(
-        http,
-        base,
-        token,
-        &format!("/api/v1/me/exports/{export}/links"),
-        json!({}),
-    )
-    .await;
-    assert!(status == 200 || status == 201, "{status} {v}");
-    format!("{base}{}", v["url"].as_str().unwrap())
-}
-
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     if let Ok(entries) = std::fs::read_dir(dir) {
@@ -168,7 +154,8 @@ async fn export_and_erasure_on_an_object_store() {
     let s3 = moto.args();
 
     // A member (profile M: about a hundred files) among background members.
-    let out = base(&data, &db_url, "warn")
+    let mut generate = base(&data, &db_url, "warn");
+    generate
         .args([
             "generate",
             "--profile",
@@ -179,26 +166,13 @@ async fn export_and_erasure_on_an_object_store() {
             "3",
             "--json",
         ])
-        .args(&s3)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let email = summary["login"]["email"].as_str().unwrap().to_string();
+        .args(&s3);
+    let email = generated_member(generate);
 
     let blobs = moto.blobs(&dir.path().join("test-spool"));
     let pool = SqlitePool::connect(&format!("{db_url}?mode=ro"))
         .await
         .unwrap();
-    let member: String = sqlx::query_scalar("SELECT id FROM accounts WHERE email_lookup IS NOT NULL AND id IN (SELECT owner_id FROM files) ORDER BY created_at LIMIT 1")
-        .fetch_one(&pool)
-        .await
-        .unwrap_or_default();
-    let _ = member;
 
     let port = free_port();
     let base_url = format!("http://127.0.0.1:{port}");
@@ -328,7 +302,7 @@ async fn export_and_erasure_on_an_object_store() {
 
     // Downloaded whole: it verifies.
     let r = http
-        .get(link(&http, &base_url, &token, &export).await)
+        .get(download_link(&http, &base_url, &token, &export).await)
         .bearer_auth(&token)
         .send()
         .await
@@ -340,19 +314,7 @@ async fn export_and_erasure_on_an_object_store() {
     let file = dir.path().join("archive.zip");
     std::fs::write(&file, &whole).unwrap();
     let key = get_json(&http, &format!("{base_url}/api/v1/export-key"), &token).await;
-    let out = Command::new(env!("CARGO_BIN_EXE_hiatus"))
-        .env("RUST_BACKTRACE", "0")
-        .arg("verify")
-        .arg(&file)
-        .args(["--public-key", key["public_key"].as_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "the archive verifies: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_verifies(&file, key["public_key"].as_str().unwrap(), &email);
 
     // Ranges: one in the middle (across part boundaries), and a resumed download's tail.
     for (range, from, to) in [
@@ -364,7 +326,7 @@ async fn export_and_erasure_on_an_object_store() {
         (format!("bytes={}-", size - 70_000), size - 70_000, size),
     ] {
         let r = http
-            .get(link(&http, &base_url, &token, &export).await)
+            .get(download_link(&http, &base_url, &token, &export).await)
             .bearer_auth(&token)
             .header(header::RANGE, &range)
             .send()

@@ -56,26 +56,18 @@ async fn three_workers_and_two_servers_do_every_job_once() {
 
     // A member with a large archive (an M profile with its file bytes) among background
     // members, each of whom can log in.
-    let out = base(&data, &url, "warn")
-        .args([
-            "generate",
-            "--profile",
-            "m",
-            "--accounts",
-            &BACKGROUND.to_string(),
-            "--seed",
-            &SEED.to_string(),
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let big_email = summary["login"]["email"].as_str().unwrap().to_string();
+    let mut generate = base(&data, &url, "warn");
+    generate.args([
+        "generate",
+        "--profile",
+        "m",
+        "--accounts",
+        &BACKGROUND.to_string(),
+        "--seed",
+        &SEED.to_string(),
+        "--json",
+    ]);
+    let big_email = generated_member(generate);
 
     let ports = [free_port(), free_port()];
     let mut servers: Vec<Proc> = ports

@@ -177,18 +177,8 @@ pub async fn download_and_verify(
     public_key: &str,
 ) {
     let token = login(http, base, email).await;
-    let (status, link) = post(
-        http,
-        base,
-        &token,
-        &format!("/api/v1/me/exports/{export_id}/links"),
-        json!({}),
-    )
-    .await;
-    assert!(status == 200 || status == 201, "{status} {link}");
-    let url = link["url"].as_str().expect("a download url");
     let bytes = http
-        .get(format!("{base}{url}"))
+        .get(download_link(http, base, &token, export_id).await)
         .bearer_auth(&token)
         .send()
         .await
@@ -198,19 +188,56 @@ pub async fn download_and_verify(
         .unwrap();
     let file = dir.join(format!("{export_id}.zip"));
     std::fs::write(&file, &bytes).unwrap();
+    assert_verifies(&file, public_key, email);
+}
+
+/// A fresh download link for an export (one per click, as the product mints them).
+pub async fn download_link(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    export_id: &str,
+) -> String {
+    let (status, v) = post(
+        http,
+        base,
+        token,
+        &format!("/api/v1/me/exports/{export_id}/links"),
+        json!({}),
+    )
+    .await;
+    assert!(status == 200 || status == 201, "{status} {v}");
+    format!("{base}{}", v["url"].as_str().expect("a download url"))
+}
+
+/// `hiatus verify FILE --public-key KEY` passes.
+pub fn assert_verifies(file: &Path, public_key: &str, whose: &str) {
     let out = Command::new(env!("CARGO_BIN_EXE_hiatus"))
         .env("RUST_BACKTRACE", "0")
         .arg("verify")
-        .arg(&file)
+        .arg(file)
         .args(["--public-key", public_key])
         .output()
         .unwrap();
     assert!(
         out.status.success(),
-        "the archive of {email} does not verify: {}{}",
+        "the archive of {whose} does not verify: {}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Runs a `hiatus … generate … --json` command and returns the email of the member it
+/// generated.
+pub fn generated_member(mut generate: Command) -> String {
+    let out = generate.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    summary["login"]["email"].as_str().unwrap().to_string()
 }
 
 pub fn uuid_like() -> String {
