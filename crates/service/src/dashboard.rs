@@ -20,6 +20,14 @@ pub const DASHBOARD_WEEKS: usize = 12;
 /// How many requests the console lists at once.
 pub const QUEUE_PAGE: i64 = 100;
 
+/// One page of the support console's queue.
+#[derive(Debug)]
+pub struct QueuePage {
+    pub items: Vec<QueueItem>,
+    /// Whether a next page has more.
+    pub more: bool,
+}
+
 /// Closures for one reason, period by period.
 #[derive(Clone, Debug, Serialize)]
 pub struct ReasonSeries {
@@ -145,10 +153,16 @@ impl Hiatus {
         &self,
         actor: &Actor,
         open_only: bool,
-    ) -> ServiceResult<Vec<QueueItem>> {
+        page: u32,
+    ) -> ServiceResult<QueuePage> {
         actor.require_staff()?;
-        self.restoration_queue(actor, open_only, QUEUE_PAGE, 0)
-            .await
+        let offset = i64::from(page.min(100_000)) * QUEUE_PAGE;
+        let mut items = self
+            .restoration_queue(actor, open_only, QUEUE_PAGE + 1, offset)
+            .await?;
+        let more = items.len() as i64 > QUEUE_PAGE;
+        items.truncate(QUEUE_PAGE as usize);
+        Ok(QueuePage { items, more })
     }
 
     /// Approves or denies a request from the support console. Like every step that cannot be

@@ -385,13 +385,11 @@ impl Hiatus {
         actor.require_staff()?;
         let now = self.now();
         let mut tx = self.db.read().await?;
-        let rows =
-            restorations::queue(&mut tx, open_only, limit.clamp(1, 200), offset.max(0)).await?;
+        let rows = restorations::queue(&mut tx, open_only, now, limit.clamp(1, 200), offset.max(0))
+            .await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
-            if let Some(item) = self.queue_item(&mut tx, &r, now).await?
-                && !(open_only && item.status == "expired")
-            {
+            if let Some(item) = self.queue_item(&mut tx, &r, now).await? {
                 out.push(item);
             }
         }

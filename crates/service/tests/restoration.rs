@@ -539,3 +539,62 @@ async fn sqlite_denied_limited_and_never_after_erasure() {
 async fn postgres_denied_limited_and_never_after_erasure() {
     denied_limited_and_never_after_erasure(true).await;
 }
+
+/// Requests nobody confirmed expire without anyone touching them; however many there are,
+/// they never hide an open request from the console, and the console pages through the rest.
+async fn expired_requests_never_hide_open_ones(postgres: bool) {
+    let smtp = Smtp::start().await;
+    let e = env(&smtp, postgres).await;
+    let agent = account(&e, "agent@hiatus.test", "Agent", Role::Support).await;
+    let members = [
+        account(&e, "one@example.test", "One", Role::Member).await,
+        account(&e, "two@example.test", "Two", Role::Member).await,
+        account(&e, "three@example.test", "Three", Role::Member).await,
+    ];
+    let page = hiatus_service::dashboard::QUEUE_PAGE as usize;
+    // More expired requests than a page holds: three at a time, each left to expire (a
+    // request is open for a week).
+    for _ in 0..(page / 3 + 2) {
+        for email in ["one@example.test", "two@example.test", "three@example.test"] {
+            e.h.request_restoration(email, "").await.unwrap();
+        }
+        e.clock.advance(8 * hiatus_domain::DAY_MICROS);
+    }
+    let open =
+        e.h.request_restoration("two@example.test", "still locked out")
+            .await
+            .unwrap();
+    let q = e.h.support_queue(&agent, true, 0).await.unwrap();
+    assert_eq!(q.items.len(), 1, "{:?}", q.items);
+    assert_eq!(q.items[0].id, open.id);
+    assert_eq!(q.items[0].account_id, members[1].account.to_text());
+    assert_eq!(q.items[0].explanation, "still locked out");
+    assert!(!q.more);
+    // Every request, newest first, a page at a time.
+    let all = e.h.support_queue(&agent, false, 0).await.unwrap();
+    assert_eq!(all.items.len(), page);
+    assert!(all.more);
+    assert_eq!(all.items[0].status, "awaiting_code");
+    assert_eq!(all.items[1].status, "expired");
+    let next = e.h.support_queue(&agent, false, 1).await.unwrap();
+    let total = 3 * (page / 3 + 2) + 1;
+    assert_eq!(next.items.len(), total - page);
+    assert!(!next.more);
+    assert!(
+        next.items
+            .iter()
+            .all(|i| !all.items.iter().any(|j| j.id == i.id)),
+        "pages do not overlap"
+    );
+    e.finish().await;
+}
+
+#[tokio::test]
+async fn sqlite_expired_requests_never_hide_open_ones() {
+    expired_requests_never_hide_open_ones(false).await;
+}
+
+#[tokio::test]
+async fn postgres_expired_requests_never_hide_open_ones() {
+    expired_requests_never_hide_open_ones(true).await;
+}

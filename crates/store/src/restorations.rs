@@ -181,22 +181,25 @@ pub async fn expire(tx: &mut Tx, now: Micros) -> StoreResult<u64> {
     .await
 }
 
-/// The support queue: requests that name an account, in `statuses`, oldest first.
+/// The support queue: requests that name an account; the open ones oldest first, or all of
+/// them newest first.
 pub async fn queue(
     tx: &mut Tx,
     open_only: bool,
+    now: Micros,
     limit: i64,
     offset: i64,
 ) -> StoreResult<Vec<RestorationRow>> {
     if open_only {
+        // Open: not decided and not expired (expiry is a time, never written as a status).
         tx.all(
             concat!(
                 "SELECT ",
                 columns!(),
                 " FROM restoration_requests WHERE account_id IS NOT NULL AND status IN ('awaiting_code', 'verified') \
-                 ORDER BY created_at, id LIMIT $1 OFFSET $2"
+                 AND expires_at > $3 ORDER BY created_at, id LIMIT $1 OFFSET $2"
             ),
-            args![limit, offset],
+            args![limit, offset, now],
         )
         .await
     } else {

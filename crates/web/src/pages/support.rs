@@ -16,10 +16,11 @@ use hiatus_service::ServiceError;
 use hiatus_service::restoration::QueueItem;
 use serde::Deserialize;
 
-/// `?show=all` and `?ok=` after a decision.
+/// `?show=all`, `?page=N` (from 0) and `?ok=` after a decision.
 #[derive(Deserialize, Default)]
 pub struct QueueQuery {
     pub show: Option<String>,
+    pub page: Option<u32>,
     pub ok: Option<String>,
 }
 
@@ -80,6 +81,9 @@ struct QueuePage {
     l: Layout,
     items: Vec<Item>,
     all: bool,
+    /// This page (from 0); links to the one before and, with `more`, the one after.
+    page: u32,
+    more: bool,
     recent: bool,
     error: Option<String>,
     /// The request the error is about.
@@ -89,15 +93,16 @@ struct QueuePage {
 async fn queue(
     s: &AppState,
     m: &Member,
-    all: bool,
+    (all, page): (bool, u32),
     status: StatusCode,
     ok: Option<&str>,
     error: Option<(String, String)>,
 ) -> Response {
     let l = Layout::member(m, "support").with_notice(ok);
-    match s.hiatus.support_queue(&m.actor, !all).await {
-        Ok(items) => {
-            let items: Vec<Item> = items.into_iter().map(Item::from).collect();
+    match s.hiatus.support_queue(&m.actor, !all, page).await {
+        Ok(q) => {
+            let more = q.more;
+            let items: Vec<Item> = q.items.into_iter().map(Item::from).collect();
             let (mut error_for, error) = match error {
                 Some((id, e)) => (id, Some(e)),
                 None => (String::new(), None),
@@ -112,6 +117,8 @@ async fn queue(
                     l,
                     items,
                     all,
+                    page,
+                    more,
                     recent: s.hiatus.recently_reauthenticated(&m.actor),
                     error,
                     error_for,
@@ -129,7 +136,8 @@ pub async fn page(
     PageQuery(q): PageQuery<QueueQuery>,
 ) -> Response {
     let all = q.show.as_deref() == Some("all");
-    queue(&s, &m, all, StatusCode::OK, q.ok.as_deref(), None).await
+    let page = q.page.unwrap_or(0);
+    queue(&s, &m, (all, page), StatusCode::OK, q.ok.as_deref(), None).await
 }
 
 async fn decide(s: AppState, mut m: Member, id: String, f: Fields, approve: bool) -> Response {
@@ -137,7 +145,7 @@ async fn decide(s: AppState, mut m: Member, id: String, f: Fields, approve: bool
         return queue(
             &s,
             &m,
-            false,
+            (false, 0),
             StatusCode::UNPROCESSABLE_ENTITY,
             None,
             Some((
@@ -165,7 +173,7 @@ async fn decide(s: AppState, mut m: Member, id: String, f: Fields, approve: bool
             queue(
                 &s,
                 &m,
-                false,
+                (false, 0),
                 StatusCode::FORBIDDEN,
                 None,
                 Some((id, "The password is not correct.".into())),
@@ -176,7 +184,7 @@ async fn decide(s: AppState, mut m: Member, id: String, f: Fields, approve: bool
             queue(
                 &s,
                 &m,
-                false,
+                (false, 0),
                 StatusCode::FORBIDDEN,
                 None,
                 Some((id, "Enter your password to confirm this decision.".into())),
@@ -191,7 +199,7 @@ async fn decide(s: AppState, mut m: Member, id: String, f: Fields, approve: bool
             queue(
                 &s,
                 &m,
-                false,
+                (false, 0),
                 StatusCode::CONFLICT,
                 None,
                 Some((id, view::capitalized(&message))),
