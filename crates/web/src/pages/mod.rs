@@ -1,7 +1,8 @@
 //! The account center: server-rendered pages for members (log in, the account's state,
 //! settings, the closing flow, the data export, restoration through support when the password
-//! is lost) and for staff (the support console, the operator dashboard). They work without
-//! JavaScript; the one script only refreshes the export page while an archive is being built.
+//! is lost, and the work and money preflight asks them to settle before they leave) and for
+//! staff (the support console, the operator dashboard). They work without JavaScript; the one
+//! script only refreshes the export page while an archive is being built.
 //!
 //! Every state change is a POST carrying the form token that [`guard`] checks before any
 //! handler runs; every GET only reads. Handlers stay thin: read the form, call one use case,
@@ -11,6 +12,8 @@ mod account;
 mod close;
 mod export;
 mod guard;
+mod hiring;
+mod money;
 mod operator;
 mod restore;
 mod settings;
@@ -125,8 +128,24 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/settings/export/{id}/download", post(export::download))
         .route("/contracts", get(work::contracts))
         .route("/contracts/{id}", get(work::contract))
+        .route("/contracts/{id}/end", post(work::end_contract))
         .route("/messages", get(work::threads))
         .route("/messages/{id}", get(work::thread))
+        .route("/disputes", get(work::disputes))
+        .route("/disputes/{id}/resolve", post(work::resolve_dispute))
+        .route("/payments", get(money::payments))
+        .route("/payments/{id}/{action}", post(money::payment_action))
+        .route("/invoices", get(money::invoices))
+        .route("/invoices/{id}/pay", post(money::pay_invoice))
+        .route(
+            "/balance/withdraw",
+            get(money::balance).post(money::withdraw),
+        )
+        .route("/balance/pay", get(money::debts))
+        .route("/payouts", get(money::payouts))
+        .route("/proposals", get(hiring::proposals))
+        .route("/proposals/{id}/{action}", post(hiring::respond))
+        .route("/jobs", get(hiring::jobs))
         .route("/restore/status", get(restore::status))
         .route("/support", get(support::page))
         .route("/support/accounts/{id}/audit", get(support::audit))

@@ -1,36 +1,44 @@
-//! The member's work, read-only: contracts and message threads, with every other person shown
-//! by the name the member may see — for an erased member, their pseudonym. These are also the
-//! pages preflight points to when a contract has to be ended first.
+//! The member's work: contracts (open and paused ones can be ended) and message threads
+//! (read-only), with every other person shown by the name the member may see — for an erased
+//! member, their pseudonym — and the contracts in dispute, whose dispute can be marked
+//! resolved. These are also the pages preflight points to when a contract has to be ended or a
+//! dispute resolved first.
 
-use super::guard::Member;
-use super::view::{self, Layout, date, render};
+use super::guard::{Fields, Member, PageQuery};
+use super::view::{self, Filter, Layout, ListQuery, RowAction, date, render};
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use hiatus_domain::{AccountId, ContractId, ThreadId};
+use hiatus_domain::{AccountId, Contract, ContractId, ContractStatus, ThreadId};
+use hiatus_service::market::ContractAction;
 use hiatus_service::{Actor, Hiatus};
 use std::collections::HashMap;
 
-/// Names of the people in the member's records, looked up once each.
-struct Names<'a> {
+/// Names of the people and titles of the contracts in the member's records, looked up once
+/// each.
+pub struct Names<'a> {
     h: &'a Hiatus,
     actor: &'a Actor,
     known: HashMap<AccountId, (String, bool)>,
+    titles: HashMap<ContractId, String>,
 }
 
 impl<'a> Names<'a> {
-    fn new(h: &'a Hiatus, actor: &'a Actor) -> Self {
+    pub fn new(h: &'a Hiatus, actor: &'a Actor) -> Self {
         Self {
             h,
             actor,
             known: HashMap::new(),
+            titles: HashMap::new(),
         }
     }
 
-    /// (name, whether it is an erased member's pseudonym); "you" for the member.
-    async fn of(&mut self, id: AccountId) -> (String, bool) {
+    /// (name, whether it is an erased member's pseudonym); "you" for the member. Someone the
+    /// member shares no record with yet (the other side of a proposal) is named as their
+    /// profile shows them, when the member may see it.
+    pub async fn of(&mut self, id: AccountId) -> (String, bool) {
         if id == self.actor.account {
             return ("you".into(), false);
         }
@@ -39,10 +47,26 @@ impl<'a> Names<'a> {
         }
         let n = match self.h.person(self.actor, id).await {
             Ok(p) => (p.name, p.former_member),
-            Err(_) => ("someone".into(), false),
+            Err(_) => match self.h.profile(Some(self.actor), id).await {
+                Ok(p) => (p.display_name, false),
+                Err(_) => ("someone".into(), false),
+            },
         };
         self.known.insert(id, n.clone());
         n
+    }
+
+    /// The title of a contract the member is party to.
+    pub async fn title(&mut self, id: ContractId) -> String {
+        if let Some(t) = self.titles.get(&id) {
+            return t.clone();
+        }
+        let t = match self.h.contract(self.actor, id).await {
+            Ok(c) => c.title,
+            Err(_) => "a contract".into(),
+        };
+        self.titles.insert(id, t.clone());
+        t
     }
 }
 
@@ -55,32 +79,19 @@ pub struct ContractLine {
     pub other_former: bool,
     pub status: String,
     pub started: String,
+    /// What the member can do to it from the list.
+    pub actions: Vec<RowAction>,
 }
 
-#[derive(Template)]
-#[template(path = "contracts.html")]
-struct ContractsPage {
-    l: Layout,
-    contracts: Vec<ContractLine>,
-}
-
-/// GET /contracts
-pub async fn contracts(State(s): State<AppState>, m: Member) -> Response {
-    let l = Layout::member(&m, "work");
-    let list = match s.hiatus.my_contracts(&m.actor, 200, 0).await {
-        Ok(v) => v,
-        Err(e) => return view::failure(l, e, "/account"),
-    };
-    let mut names = Names::new(&s.hiatus, &m.actor);
-    let mut contracts = Vec::with_capacity(list.len());
-    for c in list {
-        let (role, other) = if c.client_id == m.actor.account {
+impl ContractLine {
+    async fn of(names: &mut Names<'_>, c: Contract, actions: Vec<RowAction>) -> ContractLine {
+        let (role, other) = if c.client_id == names.actor.account {
             ("client", c.freelancer_id)
         } else {
             ("freelancer", c.client_id)
         };
         let (other, other_former) = names.of(other).await;
-        contracts.push(ContractLine {
+        ContractLine {
             id: c.id.to_string(),
             title: c.title,
             role,
@@ -88,9 +99,162 @@ pub async fn contracts(State(s): State<AppState>, m: Member) -> Response {
             other_former,
             status: c.status.as_str().replace('_', " "),
             started: date(c.created_at),
-        });
+            actions,
+        }
     }
-    render(StatusCode::OK, ContractsPage { l, contracts })
+}
+
+/// The contracts list's filter: those preflight asks to end first.
+const LIVE: Filter = Filter {
+    path: "/contracts",
+    code: "live",
+    words: "Open, paused or in dispute",
+    on: false,
+};
+
+#[derive(Template)]
+#[template(path = "contracts.html")]
+struct ContractsPage {
+    l: Layout,
+    filter: Filter,
+    rows: Vec<ContractLine>,
+    more: bool,
+}
+
+/// The member's newest contracts that `keep` accepts, as lines of a list with the buttons
+/// `act` gives each.
+async fn contract_lines(
+    h: &Hiatus,
+    actor: &Actor,
+    keep: impl Fn(&Contract) -> bool,
+    act: impl Fn(&Contract) -> Vec<RowAction>,
+) -> Result<(Vec<ContractLine>, bool), hiatus_service::ServiceError> {
+    let (list, more) = view::newest(|n, skip| h.my_contracts(actor, n, skip), keep).await?;
+    let mut names = Names::new(h, actor);
+    let mut rows = Vec::with_capacity(list.len());
+    for c in list {
+        let actions = act(&c);
+        rows.push(ContractLine::of(&mut names, c, actions).await);
+    }
+    Ok((rows, more))
+}
+
+/// A contract action on a row of a list that comes back to `list`.
+fn contract_button(list: &Filter, c: &Contract, act: &str, words: &'static str) -> RowAction {
+    list.action(
+        format!("{}/{}/{act}", list.path, c.id),
+        words,
+        c.title.clone(),
+    )
+}
+
+/// After a contract action posted from `list`: back to it with the confirmation `ok`.
+async fn act_on_contract(
+    s: &AppState,
+    m: &Member,
+    id: &str,
+    action: ContractAction,
+    list: Filter,
+    ok: &str,
+) -> Response {
+    let outcome = async {
+        let id = view::record_id(id, "contract")?;
+        s.hiatus.contract_action(&m.actor, id, action).await?;
+        Ok(list.confirmed(ok))
+    };
+    view::done(m, outcome.await, &list.address())
+}
+
+/// GET /contracts[?status=live]: the member's contracts; open and paused ones can be ended.
+pub async fn contracts(
+    State(s): State<AppState>,
+    m: Member,
+    PageQuery(q): PageQuery<ListQuery>,
+) -> Response {
+    let l = Layout::member(&m, "work").with_notice(q.ok.as_deref());
+    let filter = LIVE.with(q.status.as_deref());
+    let found = contract_lines(
+        &s.hiatus,
+        &m.actor,
+        |c| !filter.on || c.status.is_live(),
+        |c| match c.status {
+            ContractStatus::Open | ContractStatus::Paused => {
+                vec![contract_button(&filter, c, "end", "End the contract")]
+            }
+            _ => Vec::new(),
+        },
+    )
+    .await;
+    match found {
+        Ok((rows, more)) => render(
+            StatusCode::OK,
+            ContractsPage {
+                l,
+                filter,
+                rows,
+                more,
+            },
+        ),
+        Err(e) => view::failure(l, e, "/account"),
+    }
+}
+
+/// POST /contracts/{id}/end
+pub async fn end_contract(
+    State(s): State<AppState>,
+    m: Member,
+    Path(id): Path<String>,
+    f: Fields,
+) -> Response {
+    let list = LIVE.of_form(&f);
+    act_on_contract(&s, &m, &id, ContractAction::End, list, "contract_ended").await
+}
+
+/// The disputes page lists every contract in dispute; it has no other view.
+const DISPUTES: Filter = Filter {
+    path: "/disputes",
+    code: "open",
+    words: "Open",
+    on: false,
+};
+
+#[derive(Template)]
+#[template(path = "disputes.html")]
+struct DisputesPage {
+    l: Layout,
+    rows: Vec<ContractLine>,
+    more: bool,
+}
+
+/// GET /disputes: the contracts in dispute, each with its page and the way to mark the
+/// dispute resolved.
+pub async fn disputes(
+    State(s): State<AppState>,
+    m: Member,
+    PageQuery(q): PageQuery<ListQuery>,
+) -> Response {
+    let l = Layout::member(&m, "work").with_notice(q.ok.as_deref());
+    let found = contract_lines(
+        &s.hiatus,
+        &m.actor,
+        |c| c.status == ContractStatus::InDispute,
+        |c| vec![contract_button(&DISPUTES, c, "resolve", "Mark resolved")],
+    )
+    .await;
+    match found {
+        Ok((rows, more)) => render(StatusCode::OK, DisputesPage { l, rows, more }),
+        Err(e) => view::failure(l, e, "/account"),
+    }
+}
+
+/// POST /disputes/{contract id}/resolve
+pub async fn resolve_dispute(
+    State(s): State<AppState>,
+    m: Member,
+    Path(id): Path<String>,
+) -> Response {
+    let action = ContractAction::ResolveDispute;
+    act_on_contract(&s, &m, &id, action, DISPUTES, "dispute_resolved").await
 }
 
 /// A message as shown.
@@ -154,24 +318,17 @@ struct ContractPage {
 /// the messages of its threads.
 pub async fn contract(State(s): State<AppState>, m: Member, Path(id): Path<String>) -> Response {
     let l = Layout::member(&m, "work");
-    let Ok(id) = id.parse::<ContractId>() else {
-        return view::failure(
-            l,
-            hiatus_service::ServiceError::NotFound("contract"),
-            "/contracts",
-        );
+    let c = match view::record_id(&id, "contract") {
+        Ok(id) => s.hiatus.contract(&m.actor, id).await,
+        Err(e) => Err(e),
     };
-    let c = match s.hiatus.contract(&m.actor, id).await {
+    let c = match c {
         Ok(c) => c,
         Err(e) => return view::failure(l, e, "/contracts"),
     };
+    let id = c.id;
     let mut names = Names::new(&s.hiatus, &m.actor);
-    let (role, other) = if c.client_id == m.actor.account {
-        ("client", c.freelancer_id)
-    } else {
-        ("freelancer", c.client_id)
-    };
-    let (other, other_former) = names.of(other).await;
+    let line = ContractLine::of(&mut names, c, Vec::new()).await;
     let threads = match s.hiatus.my_threads(&m.actor, 500, 0).await {
         Ok(v) => v,
         Err(e) => return view::failure(l, e, "/contracts"),
@@ -187,15 +344,7 @@ pub async fn contract(State(s): State<AppState>, m: Member, Path(id): Path<Strin
         StatusCode::OK,
         ContractPage {
             l,
-            c: ContractLine {
-                id: c.id.to_string(),
-                title: c.title,
-                role,
-                other,
-                other_former,
-                status: c.status.as_str().replace('_', " "),
-                started: date(c.created_at),
-            },
+            c: line,
             threads: views,
         },
     )
@@ -252,14 +401,11 @@ struct ThreadPage {
 /// GET /messages/{id}
 pub async fn thread(State(s): State<AppState>, m: Member, Path(id): Path<String>) -> Response {
     let l = Layout::member(&m, "work");
-    let Ok(id) = id.parse::<ThreadId>() else {
-        return view::failure(
-            l,
-            hiatus_service::ServiceError::NotFound("thread"),
-            "/messages",
-        );
+    let t = match view::record_id::<ThreadId>(&id, "thread") {
+        Ok(id) => s.hiatus.my_thread(&m.actor, id).await,
+        Err(e) => Err(e),
     };
-    let t = match s.hiatus.my_thread(&m.actor, id).await {
+    let t = match t {
         Ok(t) => t,
         Err(e) => return view::failure(l, e, "/messages"),
     };

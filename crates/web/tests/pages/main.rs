@@ -6,5 +6,6 @@ mod support;
 
 mod browser;
 mod flows;
+mod resolve;
 mod safety;
 mod staff;

@@ -23,7 +23,7 @@ const STAFF_PAGES: [&str; 4] = [
 ];
 
 /// Every page route the account center registers for GET, but the staff pages.
-const GET_PAGES: [&str; 26] = [
+const GET_PAGES: [&str; 34] = [
     "/login",
     "/account",
     "/account/reactivate",
@@ -46,6 +46,14 @@ const GET_PAGES: [&str; 26] = [
     "/contracts/{id}",
     "/messages",
     "/messages/{id}",
+    "/disputes",
+    "/payments?status=unsettled",
+    "/invoices?status=unpaid",
+    "/balance/withdraw",
+    "/balance/pay",
+    "/payouts",
+    "/proposals?status=open",
+    "/jobs?status=open",
     "/assets/hiatus.css",
     "/assets/export-progress.js",
     "/restore",
@@ -105,8 +113,7 @@ fn differences(a: &BTreeMap<String, String>, b: &BTreeMap<String, String>) -> Ve
         .collect()
 }
 
-/// Our own page addresses (not the API, not other sites, not the marketplace pages that
-/// resolve preflight findings).
+/// Our own page addresses (not the API, not other sites).
 fn is_page(href: &str) -> bool {
     href.starts_with('/')
         && !href.starts_with("//")
@@ -119,6 +126,15 @@ fn is_page(href: &str) -> bool {
             "/restore",
             "/support",
             "/operator",
+            "/contracts",
+            "/messages",
+            "/disputes",
+            "/payments",
+            "/invoices",
+            "/balance/",
+            "/payouts",
+            "/proposals",
+            "/jobs",
         ]
         .iter()
         .any(|p| href.starts_with(p))
@@ -218,6 +234,18 @@ async fn every_page_form_carries_the_token_and_reading_pages_changes_nothing(t: 
         "/settings/close/preflight?intent=delete",
         "/settings/close/backup?intent=deactivate&ack=1",
         "/settings/export",
+        "/contracts",
+        "/contracts?status=live",
+        "/messages",
+        "/disputes",
+        "/payments",
+        "/payments?status=unsettled",
+        "/invoices",
+        "/invoices?status=unpaid",
+        "/balance/withdraw",
+        "/payouts",
+        "/proposals",
+        "/jobs",
     ] {
         assert!(
             seen.contains(must),
@@ -323,7 +351,11 @@ async fn pages_show_bad_input_as_a_page(t: &TestApp) {
     let csrf = b.get("/account").await.csrf();
     // (form action, fields, status, what the page says)
     type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, u16, &'a str);
-    let cases: [Case; 7] = [
+    let nobody = "01900000-0000-7000-8000-000000000000";
+    let no_payment = format!("/payments/{nobody}/release");
+    let no_action = format!("/payments/{nobody}/explode");
+    let no_proposal = format!("/proposals/{nobody}/withdraw");
+    let cases: [Case; 14] = [
         (
             "/settings/contact",
             vec![("phone", "call me maybe")],
@@ -366,6 +398,23 @@ async fn pages_show_bad_input_as_a_page(t: &TestApp) {
             404,
             "Not found",
         ),
+        (
+            "/balance/withdraw",
+            vec![("currency", "USD"), ("amount", "lots")],
+            422,
+            "Enter the amount to withdraw",
+        ),
+        (
+            "/balance/withdraw",
+            vec![("currency", "USD"), ("amount", "10")],
+            409,
+            "more than your available balance",
+        ),
+        ("/payments/not-an-id/release", vec![], 404, "Not found"),
+        (&no_payment, vec![], 404, "Not found"),
+        (&no_action, vec![], 404, "Not found"),
+        ("/invoices/not-an-id/pay", vec![], 404, "Not found"),
+        (&no_proposal, vec![], 404, "Not found"),
     ];
     let before = snapshot(t, &f).await;
     for (action, fields, status, says) in cases {
