@@ -47,9 +47,13 @@ pub enum BenchMode {
     /// transaction), each run on a fresh copy of the database, and other members' write
     /// latency while it runs.
     Erase(erase::EraseBenchArgs),
+    /// Put work in the job queue for `scripts/bench scale` (breaks whose end is due,
+    /// deletions due at once, exports), through the service layer.
+    ScalePrepare(scale::ScalePrepareArgs),
 }
 
 mod erase;
+mod scale;
 
 /// The Argon2 parameters of `PasswordParams::FAST`, as they appear in a stored hash.
 const FAST_HASH_PREFIX: &str = "$argon2id$v=19$m=64,t=1,p=1$";
@@ -58,6 +62,7 @@ pub async fn run(g: &Global, a: BenchArgs) -> Result<()> {
     match a.mode {
         Some(BenchMode::Export(e)) => return export::run(g, e).await,
         Some(BenchMode::Erase(e)) => return erase::run(g, e).await,
+        Some(BenchMode::ScalePrepare(s)) => return scale::run(g, s).await,
         None => {}
     }
     let email_text = a.email.as_deref().context("--email is required")?;
