@@ -50,29 +50,49 @@ pub async fn claim(
     now: Micros,
     lease: Micros,
 ) -> StoreResult<Option<JobRow>> {
-    let mut tx = db.begin().await?;
-    let row: Option<JobRow> = match db.backend() {
-        Backend::Postgres => {
-            tx.opt(
+    // Two lookups rather than one with OR, so that each can use the `jobs_ready` index
+    // (status, run_at): with OR, PostgreSQL scans and sorts every due job on every claim, and
+    // draining a backlog of n jobs costs n². A job whose lease ran out (its worker died) is
+    // taken up first, then the next queued one. On SQLite the write transaction (BEGIN
+    // IMMEDIATE) is the lock.
+    macro_rules! claim {
+        ($which:literal, $lock:literal) => {
+            concat!(
                 "UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_by = $1, locked_until = $2 \
-                 WHERE id = (SELECT id FROM jobs WHERE (status = 'queued' AND run_at <= $3) OR (status = 'running' AND locked_until < $3) \
-                 ORDER BY run_at LIMIT 1 FOR UPDATE SKIP LOCKED) \
-                 RETURNING id, kind, payload, attempts, max_attempts, run_at",
-                args![worker.to_string(), now + lease, now],
+                 WHERE id = (SELECT id FROM jobs WHERE ",
+                $which,
+                " ORDER BY run_at LIMIT 1",
+                $lock,
+                ") RETURNING id, kind, payload, attempts, max_attempts, run_at"
             )
-            .await?
-        }
-        Backend::Sqlite => {
-            tx.opt(
-                "UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_by = $1, locked_until = $2 \
-                 WHERE id = (SELECT id FROM jobs WHERE (status = 'queued' AND run_at <= $3) OR (status = 'running' AND locked_until < $3) \
-                 ORDER BY run_at LIMIT 1) \
-                 RETURNING id, kind, payload, attempts, max_attempts, run_at",
-                args![worker.to_string(), now + lease, now],
-            )
-            .await?
-        }
+        };
+    }
+    let statements: [&'static str; 2] = match db.backend() {
+        Backend::Postgres => [
+            claim!(
+                "status = 'running' AND locked_until < $3",
+                " FOR UPDATE SKIP LOCKED"
+            ),
+            claim!(
+                "status = 'queued' AND run_at <= $3",
+                " FOR UPDATE SKIP LOCKED"
+            ),
+        ],
+        Backend::Sqlite => [
+            claim!("status = 'running' AND locked_until < $3", ""),
+            claim!("status = 'queued' AND run_at <= $3", ""),
+        ],
     };
+    let mut tx = db.begin().await?;
+    let mut row: Option<JobRow> = None;
+    for sql in statements {
+        row = tx
+            .opt(sql, args![worker.to_string(), now + lease, now])
+            .await?;
+        if row.is_some() {
+            break;
+        }
+    }
     tx.commit().await?;
     Ok(row)
 }
