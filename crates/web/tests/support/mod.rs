@@ -35,6 +35,16 @@ pub enum Backend {
     Postgres,
 }
 
+impl Backend {
+    /// The backend's name in test output.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
 /// Runs every listed scenario (an `async fn(&TestApp)` in the calling module) once per
 /// backend, as `sqlite::<name>` and `postgres::<name>`.
 #[allow(unused_macros)] // at_rest runs on SQLite only

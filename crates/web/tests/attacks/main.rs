@@ -1,0 +1,12 @@
+//! The attack suite: each test reproduces an attack that once worked against hiatus (or one
+//! that a hostile counterparty, a stolen session, a flood of concurrent requests or a copy of
+//! the disk would try) and asserts that it fails, on SQLite and on PostgreSQL.
+//!
+//! Every attack reports how often it was tried and how often it succeeded through
+//! [`tally::report`]; `scripts/test` prints the rows as one table after the run. A success
+//! count above zero fails the test that measured it.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod tally;
