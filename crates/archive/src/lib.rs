@@ -3,14 +3,18 @@
 //! (bounded memory whatever the size); verification needs only the archive and, optionally,
 //! the server's public key. This crate never sees the database: it takes records and bytes.
 
+pub mod active;
 mod manifest;
 mod names;
 pub mod pdf;
+mod spreadsheet;
 mod verify;
 mod write;
 
-pub use manifest::{Category, Exclusion, FORMAT_VERSION, Manifest, ManifestEntry};
+pub use active::{ActiveReason, SNIFF_BYTES};
+pub use manifest::{Category, Exclusion, FORMAT_VERSION, Manifest, ManifestEntry, Renamed};
 pub use names::{SafeNames, safe_name};
+pub use spreadsheet::csv_safe;
 pub use verify::{Problem, Report, verify};
 pub use write::{ArchiveWriter, Compression};
 
@@ -35,6 +39,8 @@ pub enum ArchiveError {
     Duplicate(String),
     #[error("{0:?} is reserved for the archive's own metadata")]
     Reserved(String),
+    #[error("{0:?} could run in a browser: an uploaded file must have a neutral name")]
+    Active(String),
     #[error("the part to append does not match its entries: {0}")]
     Part(String),
 }

@@ -26,6 +26,18 @@ pub struct Exclusion {
     pub why: String,
 }
 
+/// An uploaded file stored under a neutral name because a browser could run it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Renamed {
+    /// Its path in the archive (ending in `.txt`).
+    pub path: String,
+    /// The name it was uploaded with, exactly (invisible characters included).
+    pub original_name: String,
+    /// `active_extension`, `active_type`, `active_content` or `unknown_extension` (see
+    /// [`crate::ActiveReason`]).
+    pub reason: String,
+}
+
 /// The manifest as stored in `manifest.json`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -42,4 +54,8 @@ pub struct Manifest {
     /// Records per category: how many the database held for the member when the export ran.
     pub held: BTreeMap<Category, u64>,
     pub excluded: Vec<Exclusion>,
+    /// Uploaded files stored under a neutral name, and why (absent from archives made before
+    /// files were renamed).
+    #[serde(default)]
+    pub renamed: Vec<Renamed>,
 }

@@ -2,6 +2,7 @@
 //! listed file is present with its size and hash, nothing unlisted is there, and the counts add
 //! up.
 
+use crate::active::{SNIFF_BYTES, entry_is_active};
 use crate::manifest::Manifest;
 use crate::write::path_is_safe;
 use crate::{FORMAT_VERSION, MANIFEST_PATH, PUBLIC_KEY_PATH, SIGNATURE_PATH};
@@ -16,7 +17,7 @@ use std::io::{Read, Seek};
 pub struct Problem {
     /// A stable code: `not_a_zip`, `manifest_missing`, `manifest_invalid`, `signature_missing`,
     /// `signature_invalid`, `wrong_signer`, `file_missing`, `size_mismatch`, `hash_mismatch`,
-    /// `unlisted_file`, `unsafe_path`, `count_mismatch`, `unknown_format`.
+    /// `unlisted_file`, `unsafe_path`, `active_file`, `count_mismatch`, `unknown_format`.
     pub code: &'static str,
     /// What is wrong, in words.
     pub detail: String,
@@ -190,12 +191,17 @@ pub fn verify<R: Read + Seek>(reader: R, expected: Option<&VerifyingKey>) -> Rep
         let mut buf = vec![0u8; 64 * 1024];
         let mut size = 0u64;
         let mut failed = false;
+        let mut head = Vec::with_capacity(SNIFF_BYTES);
         loop {
             match f.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => {
                     hasher.update(&buf[..n]);
                     size += n as u64;
+                    if head.len() < SNIFF_BYTES {
+                        let more = n.min(SNIFF_BYTES - head.len());
+                        head.extend_from_slice(&buf[..more]);
+                    }
                 }
                 Err(e) => {
                     report.problems.push(problem(
@@ -212,6 +218,16 @@ pub fn verify<R: Read + Seek>(reader: R, expected: Option<&VerifyingKey>) -> Rep
         }
         report.files_checked += 1;
         report.bytes_checked += size;
+        // Opened from the file system, an active file could read the viewer's data.
+        if entry_is_active(&entry.path, &head) {
+            report.problems.push(problem(
+                "active_file",
+                format!(
+                    "{} could run in a browser: only the viewer's own files may (open the archive's files with care)",
+                    entry.path
+                ),
+            ));
+        }
         if size != entry.size {
             report.problems.push(problem(
                 "size_mismatch",

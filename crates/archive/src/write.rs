@@ -1,6 +1,7 @@
 //! Writing an archive as a stream: entries go out as they come (with data descriptors, so
 //! nothing is buffered or seeked), each hashed on the way through.
 
+use crate::active::{SNIFF_BYTES, entry_is_active};
 use crate::manifest::{Manifest, ManifestEntry};
 use crate::{ArchiveError, MANIFEST_PATH, PUBLIC_KEY_PATH, SIGNATURE_PATH};
 use ed25519_dalek::{Signer, SigningKey};
@@ -39,7 +40,9 @@ impl<W: Write> ArchiveWriter<W> {
     }
 
     /// Adds a file, streaming it from `reader` in bounded chunks; returns its manifest entry.
-    /// `path` must already be safe (see [`crate::safe_name`]); it is checked again here.
+    /// `path` must already be safe (see [`crate::safe_name`]); it is checked again here. A file
+    /// that a browser could run (see [`crate::active`]) is refused unless it is one of the
+    /// viewer's: by its name, and by its first bytes, read before anything is written.
     pub fn add(
         &mut self,
         path: &str,
@@ -53,10 +56,18 @@ impl<W: Write> ArchiveWriter<W> {
         if !path_is_safe(path) {
             return Err(ArchiveError::Reserved(path.to_string()));
         }
+        let mut head = Vec::with_capacity(SNIFF_BYTES);
+        (&mut reader)
+            .take(SNIFF_BYTES as u64)
+            .read_to_end(&mut head)?;
+        if entry_is_active(path, &head) {
+            return Err(ArchiveError::Active(path.to_string()));
+        }
         if !self.paths.insert(path.to_lowercase()) {
             return Err(ArchiveError::Duplicate(path.to_string()));
         }
-        let (sha256, size) = self.write_entry(path, compression, &mut reader)?;
+        let (sha256, size) =
+            self.write_entry(path, compression, &mut head.as_slice().chain(reader))?;
         self.files.push(ManifestEntry {
             path: path.to_string(),
             size,
@@ -156,6 +167,10 @@ impl<W: Write> ArchiveWriter<W> {
             {
                 return Err(ArchiveError::Reserved(e.path));
             }
+            // The bytes were sniffed when the part was written; the name is checked again.
+            if entry_is_active(&e.path, b"") {
+                return Err(ArchiveError::Active(e.path));
+            }
             if !self.paths.insert(e.path.to_lowercase()) {
                 return Err(ArchiveError::Duplicate(e.path));
             }
@@ -187,12 +202,12 @@ impl<W: Write> ArchiveWriter<W> {
 }
 
 /// A relative path of safe components: no empty, `.` or `..` parts, no backslashes, no
-/// control characters, not absolute.
+/// control, invisible or bidirectional formatting characters, not absolute.
 pub(crate) fn path_is_safe(path: &str) -> bool {
     !path.is_empty()
         && !path.starts_with('/')
         && !path.contains('\\')
-        && !path.chars().any(|c| c.is_control())
+        && !path.chars().any(hiatus_domain::text::is_invisible_control)
         && path
             .split('/')
             .all(|part| !part.is_empty() && part != "." && part != "..")

@@ -27,6 +27,7 @@ fn manifest() -> Manifest {
             what: "counterparties' contact details".into(),
             why: "their personal data, not yours".into(),
         }],
+        renamed: vec![],
     }
 }
 

@@ -24,6 +24,7 @@ fn archive(path: &std::path::Path, key: &SigningKey) {
         exported: BTreeMap::from([("profile".to_string(), 1)]),
         held: BTreeMap::from([("profile".to_string(), 1)]),
         excluded: vec![],
+        renamed: vec![],
     };
     use std::io::Write;
     w.finish(m, key).unwrap().flush().unwrap();

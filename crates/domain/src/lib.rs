@@ -11,6 +11,7 @@ pub mod profile;
 pub mod reason;
 pub mod records;
 pub mod state;
+pub mod text;
 
 pub use effects::Effects;
 pub use email::{Email, EmailError};

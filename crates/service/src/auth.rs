@@ -1,7 +1,7 @@
 //! Sign-up, login, sessions and re-authentication.
 
 use crate::error::{ServiceError, ServiceResult};
-use crate::{Hiatus, check_text, password};
+use crate::{Hiatus, check_name, check_text, password};
 use base64::Engine;
 use hiatus_domain::effects::{Effects, Landing};
 use hiatus_domain::{
@@ -85,9 +85,9 @@ impl Hiatus {
         let email = Email::parse(&s.email)
             .map_err(|e| ServiceError::invalid("invalid_email", e.to_string()))?;
         password::check_new(&s.password)?;
-        check_text("legal_name", &s.legal_name, 200, true)?;
-        check_text("display_name", &s.display_name, 100, true)?;
-        check_text("headline", &s.headline, 200, false)?;
+        check_name("legal_name", &s.legal_name, 200, true)?;
+        check_name("display_name", &s.display_name, 100, true)?;
+        check_name("headline", &s.headline, 200, false)?;
         check_text("bio", &s.bio, 5000, false)?;
         let params = self.config.password;
         let pw = s.password.clone();

@@ -104,6 +104,30 @@ impl Hiatus {
 }
 
 /// Rejects text that is empty or too long, with a message naming the field.
+/// [`check_text`] for a name people recognize something by (a display or legal name, a
+/// headline, a title, a subject, a file name): none of the invisible or
+/// direction-changing characters that make one name pass for another (U+202E shows
+/// `Invoice\u{202E}fdp.html` as "Invoice…lmth.pdf"). Refused rather than stripped, so what is
+/// stored is what the member typed and saw.
+pub(crate) fn check_name(
+    field: &'static str,
+    value: &str,
+    max: usize,
+    required: bool,
+) -> ServiceResult<()> {
+    check_text(field, value, max, required)?;
+    if let Some(c) = hiatus_domain::text::first_spoofing_char(value) {
+        return Err(ServiceError::invalid(
+            "field_invalid",
+            format!(
+                "{field} contains an invisible or direction-changing character (U+{:04X}); remove it",
+                c as u32
+            ),
+        ));
+    }
+    Ok(())
+}
+
 pub(crate) fn check_text(
     field: &'static str,
     value: &str,

@@ -2,7 +2,7 @@
 //! who may see a profile.
 
 use crate::error::{ServiceError, ServiceResult};
-use crate::{Actor, Hiatus, check_text};
+use crate::{Actor, Hiatus, check_name, check_text};
 use hiatus_domain::effects::{Effects, Viewer, can_view_profile};
 use hiatus_domain::preflight::Intent;
 use hiatus_domain::profile::BreakError;
@@ -189,10 +189,10 @@ impl Hiatus {
     pub async fn update_profile(&self, actor: &Actor, t: ProfileText) -> ServiceResult<()> {
         Self::require_editable(actor)?;
         if let Some(v) = &t.display_name {
-            check_text("display_name", v, 100, true)?;
+            check_name("display_name", v, 100, true)?;
         }
         if let Some(v) = &t.headline {
-            check_text("headline", v, 200, false)?;
+            check_name("headline", v, 200, false)?;
         }
         if let Some(v) = &t.bio {
             check_text("bio", v, 5000, false)?;

@@ -3,7 +3,7 @@
 //! still do (no proposals to or from a deactivated member, read-only messaging, …).
 
 use crate::error::{ServiceError, ServiceResult};
-use crate::{Actor, Hiatus, check_text};
+use crate::{Actor, Hiatus, check_name, check_text};
 use hiatus_domain::effects::Effects;
 use hiatus_domain::*;
 use hiatus_store::accounts;
@@ -107,7 +107,7 @@ impl Hiatus {
 
     /// Posts a job (clients).
     pub async fn create_job_post(&self, actor: &Actor, title: &str) -> ServiceResult<JobPost> {
-        check_text("title", title, 200, true)?;
+        check_name("title", title, 200, true)?;
         Self::require_active(actor, "account_not_active", "post jobs")?;
         if !actor.kind.hires() {
             return Err(ServiceError::forbidden(
@@ -324,7 +324,7 @@ impl Hiatus {
         title: &str,
         currency: Currency,
     ) -> ServiceResult<Contract> {
-        check_text("title", title, 200, true)?;
+        check_name("title", title, 200, true)?;
         Self::require_active(actor, "account_not_active", "start contracts")?;
         if !actor.kind.hires() {
             return Err(ServiceError::forbidden(
@@ -506,7 +506,7 @@ impl Hiatus {
         title: &str,
         amount: Money,
     ) -> ServiceResult<(Milestone, Payment)> {
-        check_text("title", title, 200, true)?;
+        check_name("title", title, 200, true)?;
         if amount.minor <= 0 {
             return Err(ServiceError::invalid(
                 "amount_invalid",
@@ -922,7 +922,7 @@ impl Hiatus {
         body: &str,
         contract: Option<ContractId>,
     ) -> ServiceResult<(Thread, Message)> {
-        check_text("subject", subject, 200, true)?;
+        check_name("subject", subject, 200, true)?;
         check_text("body", body, 20_000, true)?;
         if !Effects::of(actor.state).send_messages {
             return Err(ServiceError::conflict(
@@ -1404,7 +1404,7 @@ impl Hiatus {
 }
 
 fn check_upload(f: &Upload) -> ServiceResult<()> {
-    check_text("file name", &f.name, 255, true)?;
+    check_name("file name", &f.name, 255, true)?;
     check_text("content type", &f.content_type, 100, true)?;
     if f.bytes.len() > MAX_FILE_BYTES {
         return Err(ServiceError::invalid(

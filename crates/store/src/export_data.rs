@@ -577,6 +577,11 @@ pub struct FileRecord {
     /// Where the bytes are in the archive.
     #[sqlx(default)]
     pub path: String,
+    /// Why the file is stored under a neutral name (`path` ends in `.txt`) because a browser
+    /// could run it: `active_extension`, `active_type`, `active_content` or
+    /// `unknown_extension`; null when it keeps its name.
+    #[sqlx(default)]
+    pub renamed: Option<String>,
     pub content_type: String,
     pub size_bytes: i64,
     pub sha256: String,

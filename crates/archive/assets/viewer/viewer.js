@@ -34,6 +34,9 @@
  *                              .message-time and .message-body (the text as written)
  *   #thread-oldest #thread-older #thread-newer #thread-newest   links between parts
  *   article.contract#contract-<id>   one contract in the Contracts section
+ *   a.file-link                a link to an uploaded file; a.file-link.renamed[download]
+ *                              [data-renamed] one stored under a neutral name, followed by a
+ *                              .warning (see docs/archive-format.md)
  * Routes are URL fragments: #<section>, #contract/<id>, #thread/<id>[/<part>].
  */
 (function () {
@@ -188,6 +191,30 @@
     var a = h('a', { class: 'file-link', target: '_blank', rel: 'noopener noreferrer' }, label);
     a.setAttribute('href', href);
     return a;
+  }
+  // Invisible and direction-changing characters (U+202E turns "fdp.html" into "lmth.pdf"),
+  // written out as [U+XXXX] so a name shows what it holds.
+  var INVISIBLE = /[\u0000-\u001F\u007F-\u009F\u00AD\u061C\u180E\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF\uFFF9-\uFFFB]/g;
+  function visible(s) {
+    if (s === null || s === undefined) return s;
+    return String(s).replace(INVISIBLE, function (c) {
+      return '[U+' + ('000' + c.charCodeAt(0).toString(16).toUpperCase()).slice(-4) + ']';
+    });
+  }
+  // An uploaded file: a link that opens it, or, for a file a browser could run (stored under
+  // a neutral .txt name, f.renamed says why), a download with a warning.
+  function uploadedFile(f) {
+    var label = visible(f.name || f.path || shortId(f.id));
+    if (!f.renamed) return fileLink(f.path, label);
+    var href = archiveHref(f.path);
+    if (!href) return h('span', { class: 'unavailable', title: 'not in this archive' }, label);
+    var stored = String(f.path).split('/').pop();
+    var a = h('a', { class: 'file-link renamed', download: stored, 'data-renamed': f.renamed }, label);
+    a.setAttribute('href', href);
+    return h('span', { class: 'renamed-file' }, a, ' ',
+      h('span', { class: 'warning', role: 'note' },
+        'This file could run code in a browser; it was renamed to ' + stored +
+        ' and is offered as a download. Open it only with a program you trust.'));
   }
 
   // ---- formatting ------------------------------------------------------------------------------
@@ -368,6 +395,7 @@
     var name = p && p.display_name ? String(p.display_name) : null;
     if (!name && self && db.profile && db.profile.display_name) name = String(db.profile.display_name);
     if (!name) name = shortId(id);
+    name = visible(name);
     return self ? name + ' (you)' : name;
   }
   function person(id) {
@@ -383,7 +411,7 @@
     var f = db.filesById.get(fileId);
     if (!f) return h('span', { class: 'unavailable', title: String(fileId) }, 'File ' + shortId(fileId) + ' (not in this archive)');
     return h('span', { class: 'file' },
-      fileLink(f.path, f.name || f.path || shortId(f.id)),
+      uploadedFile(f),
       ' ', h('span', { class: 'meta' }, '(' + [f.content_type, bytes(f.size_bytes)].filter(Boolean).join(', ') + ')'));
   }
   function fileList(ids) {
@@ -512,15 +540,15 @@
     if (p) {
       var photo = null;
       var photoFile = p.photo_file_id ? db.filesById.get(p.photo_file_id) : null;
-      var photoHref = photoFile ? archiveHref(photoFile.path) : null;
+      var photoHref = photoFile && !photoFile.renamed ? archiveHref(photoFile.path) : null;
       if (photoHref) {
         photo = h('img', { class: 'photo', alt: 'Profile photo', width: '96', height: '96' });
         photo.setAttribute('src', photoHref);
       }
       add(view, photo);
       view.appendChild(details([
-        ['Display name', p.display_name],
-        ['Headline', p.headline],
+        ['Display name', visible(p.display_name)],
+        ['Headline', visible(p.headline)],
         ['About', h('div', { class: 'text' }, plain(p.bio))],
         ['Visibility', words(p.visibility)],
         ['Availability', words(p.availability)],
@@ -922,7 +950,7 @@
     if (db.files.length === 0) { view.appendChild(empty('No files.')); return; }
     view.appendChild(paged('files', db.files, PAGE_SIZE, function (rows) {
       return table([
-        ['Name', function (f) { return fileLink(f.path, f.name || f.path || shortId(f.id)); }],
+        ['Name', function (f) { return uploadedFile(f); }],
         ['Kind', function (f) { return words(f.kind); }],
         ['Type', function (f) { return f.content_type; }],
         ['Size', function (f) { return bytes(f.size_bytes); }, 'num'],

@@ -18,8 +18,8 @@ use crate::error::{ServiceError, ServiceResult};
 use futures_util::StreamExt;
 use hiatus_archive::pdf::{InvoiceDoc, InvoiceLine, Party, content_hash, render_invoice};
 use hiatus_archive::{
-    ArchiveWriter, Compression, Exclusion, FORMAT_VERSION, Manifest, ManifestEntry, SafeNames,
-    SigningKey,
+    ArchiveWriter, Compression, Exclusion, FORMAT_VERSION, Manifest, ManifestEntry, Renamed,
+    SNIFF_BYTES, SafeNames, SigningKey, csv_safe,
 };
 use hiatus_domain::{AccountId, Micros};
 use hiatus_store::export_data::{self as ed, Record, rfc3339};
@@ -438,14 +438,6 @@ impl Write for Spool {
     }
 }
 
-/// A cell a spreadsheet would take for a formula gets a leading quote.
-pub(crate) fn csv_safe(cell: &str) -> std::borrow::Cow<'_, str> {
-    match cell.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}").into(),
-        _ => cell.into(),
-    }
-}
-
 /// Writes one CSV row, each cell made safe, without copying the cells again.
 fn csv_record<W: Write>(w: &mut csv::Writer<W>, row: &[String]) -> ServiceResult<()> {
     for c in row {
@@ -556,6 +548,8 @@ struct Builder<'h> {
     /// Rendered PDFs waiting to be kept for the next export.
     to_keep: Vec<Rendered>,
     people: HashMap<String, String>,
+    /// Uploaded files stored under a neutral name, for the manifest.
+    renamed: Vec<Renamed>,
 }
 
 impl Builder<'_> {
@@ -1122,6 +1116,7 @@ impl Hiatus {
             pdfs: None,
             to_keep: Vec::new(),
             people,
+            renamed: Vec::new(),
         };
 
         let account = AccountRecord {
@@ -1349,6 +1344,7 @@ impl Hiatus {
                     why: r.why.clone(),
                 })
                 .collect(),
+            renamed: std::mem::take(&mut b.renamed),
         };
         b.send_archive(Piece::Finish(Box::new(manifest))).await?;
         let Builder { tx, .. } = b;
@@ -1553,6 +1549,8 @@ async fn files(
     let acct = accounts::get(&mut b.tx, b.member).await?;
     let dk = acct.data_key(&b.h.keys)?;
     let h = b.h;
+    let (named, renamed) = name_files(b, &dk, &mut names).await?;
+    b.renamed = renamed;
     let mut list = Spool::new(&b.spool_dir).map_err(io)?;
     let (upto_tx, upto) = std::sync::mpsc::channel::<u64>();
     let shared = list.file.get_ref().try_clone().map_err(io)?;
@@ -1592,16 +1590,26 @@ async fn files(
             }
             Ok(())
         };
+        let mut named = BufReader::new(named.as_ref()).lines();
         b.category::<ed::FileRecord>(
             |r, _| {
-                if r.encrypted {
-                    r.name = r
-                        .name_enc
-                        .as_deref()
-                        .and_then(|n| dk.open_field("files", "name", &r.id, n).ok());
+                let line = named.next().and_then(|l| l.ok());
+                let entry = line.and_then(|l| serde_json::from_str::<NamedFile>(&l).ok());
+                match entry {
+                    Some(n) if n.id == r.id => {
+                        r.name = n.name;
+                        r.path = n.path;
+                        r.renamed = n.renamed;
+                    }
+                    // Not the file the first pass named (it cannot happen in one snapshot):
+                    // a neutral name, whatever the file is.
+                    _ => {
+                        let original = r.name.clone().unwrap_or_else(|| r.id.clone());
+                        let (name, why) = names.name_for(&original, &r.content_type, b"<?");
+                        r.path = format!("files/{}/{name}", r.kind);
+                        r.renamed = why.map(|w| w.code().to_string());
+                    }
                 }
-                let original = r.name.clone().unwrap_or_else(|| r.id.clone());
-                r.path = format!("files/{}/{}", r.kind, names.name(&original));
             },
             async |_, _| Ok(()),
             Some(&mut side),
@@ -1613,6 +1621,126 @@ async fn files(
     drop(upto_tx);
     let (sealed, _) = sealed.into_shared().map_err(io)?;
     Ok(sealed)
+}
+
+/// A file's name in the archive, as the first pass of [`files`] decided it (one JSON line of a
+/// spool per file, in the order the records are read).
+#[derive(Serialize, serde::Deserialize)]
+struct NamedFile {
+    id: String,
+    /// The original name (decrypted, for a private file).
+    name: Option<String>,
+    path: String,
+    renamed: Option<String>,
+}
+
+/// The first pass over the files: reads each one's first bytes and names it (see
+/// [`SafeNames::name_for`]), so that a page named `.pdf` does not keep its name. Returns the
+/// names, spooled in the order the second pass reads the records (the same query in the same
+/// snapshot), and the files renamed.
+async fn name_files(
+    b: &mut Builder<'_>,
+    dk: &hiatus_store::crypto::DataKey,
+    names: &mut SafeNames,
+) -> ServiceResult<(Arc<File>, Vec<Renamed>)> {
+    let mut spool = Spool::new(&b.spool_dir).map_err(io)?;
+    let mut renamed = Vec::new();
+    let mut after = String::new();
+    loop {
+        let page: Vec<ed::FileRecord> =
+            ed::page::<ed::FileRecord>(&mut b.tx, b.member, &after, PAGE, b.since).await?;
+        let Some(last) = page.last() else { break };
+        after = last.key().to_string();
+        for r in &page {
+            let name = match r.encrypted {
+                true => r
+                    .name_enc
+                    .as_deref()
+                    .and_then(|n| dk.open_field("files", "name", &r.id, n).ok()),
+                false => r.name.clone(),
+            };
+            let original = name.clone().unwrap_or_else(|| r.id.clone());
+            let head = file_head(
+                b.h,
+                dk,
+                &HeadOf {
+                    id: r.id.clone(),
+                    blob_key: r.blob_key.clone(),
+                    encrypted: r.encrypted,
+                    size_bytes: r.size_bytes,
+                },
+            )
+            .await?;
+            let (safe, why) = names.name_for(&original, &r.content_type, &head);
+            let path = format!("files/{}/{safe}", r.kind);
+            if let Some(why) = why {
+                renamed.push(Renamed {
+                    path: path.clone(),
+                    original_name: original,
+                    reason: why.code().into(),
+                });
+            }
+            let line = NamedFile {
+                id: r.id.clone(),
+                name,
+                path,
+                renamed: why.map(|w| w.code().to_string()),
+            };
+            serde_json::to_writer(&mut spool, &line).map_err(|e| io(e.into()))?;
+            spool.put(b"\n").map_err(io)?;
+        }
+        if page.len() < PAGE as usize {
+            break;
+        }
+    }
+    let (file, _) = spool.into_shared().map_err(io)?;
+    let mut f = file.as_ref();
+    f.seek(SeekFrom::Start(0)).map_err(io)?;
+    Ok((file, renamed))
+}
+
+/// Which file's first bytes to read.
+struct HeadOf {
+    id: String,
+    blob_key: String,
+    encrypted: bool,
+    size_bytes: i64,
+}
+
+/// A file's first bytes (up to [`SNIFF_BYTES`]), to tell whether a browser could run it: read
+/// from disk or the object store, or, for a private file, from its decrypted bytes (private
+/// files are small: uploads are read whole).
+async fn file_head(
+    h: &Hiatus,
+    dk: &hiatus_store::crypto::DataKey,
+    f: &HeadOf,
+) -> ServiceResult<Vec<u8>> {
+    if f.encrypted {
+        let mut plain = dk.open_blob(&f.id, &h.blobs.get(&f.blob_key).await?)?;
+        plain.truncate(SNIFF_BYTES);
+        return Ok(plain);
+    }
+    let mut head = Vec::with_capacity(SNIFF_BYTES);
+    if let Some(path) = h.blobs.local_path(&f.blob_key) {
+        use tokio::io::AsyncReadExt;
+        tokio::fs::File::open(&path)
+            .await
+            .map_err(|e| io(std::io::Error::other(format!("reading a stored file: {e}"))))?
+            .take(SNIFF_BYTES as u64)
+            .read_to_end(&mut head)
+            .await
+            .map_err(io)?;
+        return Ok(head);
+    }
+    let len = (f.size_bytes.max(0) as u64).min(SNIFF_BYTES as u64);
+    if len > 0 {
+        let mut chunks = h.blobs.read(&f.blob_key, 0..len).await?;
+        while let Some(chunk) = chunks.next().await {
+            head.extend_from_slice(&chunk.map_err(io)?);
+        }
+    }
+    head.truncate(SNIFF_BYTES);
+    Ok(head)
 }
 
 /// The files of [`files`]' second list, written to the part: private ones read whole and
@@ -1689,15 +1817,5 @@ mod tests {
         ] {
             assert!(!text_like(t), "{t}");
         }
-    }
-
-    #[test]
-    fn formulas_are_defused_in_csv() {
-        assert_eq!(csv_safe("=SUM(A1)"), "'=SUM(A1)");
-        assert_eq!(csv_safe("+1"), "'+1");
-        assert_eq!(csv_safe("-2"), "'-2");
-        assert_eq!(csv_safe("@cmd"), "'@cmd");
-        assert_eq!(csv_safe("\tx"), "'\tx");
-        assert_eq!(csv_safe("plain"), "plain");
     }
 }
