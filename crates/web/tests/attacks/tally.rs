@@ -12,8 +12,6 @@ pub fn dir() -> PathBuf {
 
 /// Records one attack: `attempts` tries, of which `successes` achieved what the attacker
 /// wanted. Fails the calling test when any attempt succeeded.
-// The first attacks land with the fixes they prove.
-#[allow(dead_code)]
 pub fn report(attack: &str, backend: &str, attempts: u64, successes: u64) {
     let line = format!("{attack}\t{backend}\t{attempts}\t{successes}\n");
     eprint!("attack: {line}");
@@ -25,7 +23,10 @@ pub fn report(attack: &str, backend: &str, attempts: u64, successes: u64) {
         .collect();
     let mut f = std::fs::File::create(dir.join(format!("{slug}.tsv"))).expect("attack row");
     f.write_all(line.as_bytes()).expect("write the attack row");
-    assert!(attempts > 0, "{attack} on {backend}: the attack was never tried");
+    assert!(
+        attempts > 0,
+        "{attack} on {backend}: the attack was never tried"
+    );
     assert_eq!(
         successes, 0,
         "{attack} on {backend}: {successes} of {attempts} attempts succeeded"
