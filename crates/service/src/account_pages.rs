@@ -61,7 +61,7 @@ impl Hiatus {
                 "the new password must differ from the current one",
             ));
         }
-        self.check_password(actor.account, current).await?;
+        self.check_password(actor, current).await?;
         let params = self.config.password;
         let pw = new.to_string();
         let hash = tokio::task::spawn_blocking(move || password::hash(&pw, params))

@@ -10,7 +10,9 @@ use hiatus_domain::{
 use hiatus_store::accounts::{self, NewAccount};
 use hiatus_store::audit::{self, NewAuditEvent};
 use hiatus_store::sessions;
+use hiatus_store::throttle;
 use serde_json::json;
+use std::net::IpAddr;
 
 /// A new member's details.
 #[derive(Clone)]
@@ -71,6 +73,29 @@ pub struct LoginOutcome {
     pub state: AccountState,
     pub landing: Landing,
     pub expires_at: Micros,
+}
+
+/// The client of re-authentication counters: the session itself is the subject.
+const REAUTH_CLIENT: &str = "session";
+
+/// How a client address is stored in the throttle: one key per address, one for "unknown"
+/// (callers without an address, such as the CLI).
+fn client_key(client: Option<IpAddr>) -> String {
+    match client {
+        // An IPv4 client reached over IPv6 counts as the IPv4 address.
+        Some(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => v6.to_string(),
+        },
+        Some(ip) => ip.to_string(),
+        None => "unknown".to_string(),
+    }
+}
+
+fn rate_limited(until: Micros, now: Micros) -> ServiceError {
+    ServiceError::RateLimited {
+        retry_after_secs: ((until - now) / 1_000_000).max(1) as u64,
+    }
 }
 
 pub(crate) fn new_token() -> String {
@@ -135,54 +160,105 @@ impl Hiatus {
         Ok(id)
     }
 
-    /// Logs in. Works in every state but `deleted`, and says where to land.
+    /// Sign-up as the public sees it: the answer is the same whether or not the address is
+    /// taken, so it cannot be used to learn who has an account. A taken address (member or
+    /// staff) gets a mail saying so instead of a second account; the hashing cost is paid
+    /// either way.
+    pub async fn register(&self, s: SignUp) -> ServiceResult<()> {
+        let email = Email::parse(&s.email)
+            .map_err(|e| ServiceError::invalid("invalid_email", e.to_string()))?;
+        match self.sign_up(s, Role::Member).await {
+            Ok(_) => Ok(()),
+            Err(ServiceError::Conflict {
+                code: "email_taken",
+                ..
+            }) => {
+                let now = self.now();
+                let mut tx = self.db.begin().await?;
+                if let Some(acct) = accounts::find_by_email(&mut tx, &self.keys, &email).await?
+                    && acct.state()? != AccountState::Deleted
+                {
+                    let id = acct.account_id()?;
+                    audit::outbox(&mut tx, "account.signup_repeated", Some(id), json!({}), now)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Logs in from an unknown client address (the CLI, tools). See [`Hiatus::login_from`].
     pub async fn login(&self, email: &str, password_text: &str) -> ServiceResult<LoginOutcome> {
+        self.login_from(email, password_text, None).await
+    }
+
+    /// Logs in. Works in every state but `deleted`, and says where to land.
+    ///
+    /// Wrong passwords are counted per (address tried, client address): after
+    /// `login_max_failures` within `login_lockout`, that client gets 429 for that address, while
+    /// the owner's right password from any other client still works. Known and unknown
+    /// addresses take the same path (a dummy hash with the configured cost, the same writes),
+    /// so neither the answers nor their timing tell which addresses have accounts.
+    pub async fn login_from(
+        &self,
+        email: &str,
+        password_text: &str,
+        client: Option<IpAddr>,
+    ) -> ServiceResult<LoginOutcome> {
         let Ok(email) = Email::parse(email) else {
             return Err(ServiceError::BadCredentials);
         };
         let now = self.now();
+        let subject = throttle::login_subject(&self.keys.email_lookup(email.as_str()));
+        let client = client_key(client);
         let mut tx = self.db.read().await?;
+        let blocked = throttle::blocked_until(&mut tx, &subject, &client, now).await?;
         let found = accounts::find_by_email(&mut tx, &self.keys, &email).await?;
         tx.commit().await?;
-        let Some(acct) = found else {
-            // Spend the same time as a real check, so timing does not reveal which emails exist.
-            let params = self.config.password;
-            let _ = tokio::task::spawn_blocking(move || password::hash("timing equalizer", params))
-                .await;
-            return Err(ServiceError::BadCredentials);
+        if let Some(until) = blocked {
+            return Err(rate_limited(until, now));
+        }
+        let (id, state, stored) = match &found {
+            Some(acct) => {
+                let state = acct.state()?;
+                if state == AccountState::Deleted {
+                    return Err(ServiceError::Forbidden {
+                        code: "account_deleted",
+                        message: "this account was deleted and cannot be restored".into(),
+                    });
+                }
+                (
+                    Some(acct.account_id()?),
+                    Some(state),
+                    acct.password_hash.clone().unwrap_or_default(),
+                )
+            }
+            // Spend the same time as a real check, so timing does not reveal which emails
+            // exist: the dummy hash has the configured parameters.
+            None => (None, None, self.dummy_hash.to_string()),
         };
-        let id = acct.account_id()?;
-        let state = acct.state()?;
-        if state == AccountState::Deleted {
-            return Err(ServiceError::Forbidden {
-                code: "account_deleted",
-                message: "this account was deleted and cannot be restored".into(),
-            });
-        }
-        if let Some(until) = acct.locked_until.filter(|u| *u > now) {
-            return Err(ServiceError::RateLimited {
-                retry_after_secs: ((until - now) / 1_000_000).max(1) as u64,
-            });
-        }
-        let stored = acct.password_hash.clone().unwrap_or_default();
         let pw = password_text.to_string();
-        let ok = tokio::task::spawn_blocking(move || password::verify(&pw, &stored))
+        let verified = tokio::task::spawn_blocking(move || password::verify(&pw, &stored))
             .await
             .unwrap_or(false);
-        let mut tx = self.db.begin().await?;
-        if !ok {
-            accounts::record_login_failure(
+        let (Some(id), Some(state), true) = (id, state, verified) else {
+            let mut tx = self.db.begin().await?;
+            throttle::record_failure(
                 &mut tx,
-                id,
-                self.config.login_max_failures,
+                &subject,
+                &client,
                 now,
+                self.config.login_lockout,
+                self.config.login_max_failures,
                 self.config.login_lockout,
             )
             .await?;
             audit::record(
                 &mut tx,
                 NewAuditEvent {
-                    account: Some(id),
+                    account: id,
                     actor: None,
                     action: "login.failed",
                     reason: None,
@@ -193,8 +269,9 @@ impl Hiatus {
             .await?;
             tx.commit().await?;
             return Err(ServiceError::BadCredentials);
-        }
-        accounts::reset_login_failures(&mut tx, id).await?;
+        };
+        let mut tx = self.db.begin().await?;
+        throttle::clear(&mut tx, &subject, &client).await?;
         let token = new_token();
         let expires_at = now + self.config.session_ttl;
         sessions::create(
@@ -220,6 +297,15 @@ impl Hiatus {
             landing,
             expires_at,
         })
+    }
+
+    /// Removes wrong-password counters whose window and block are over (they hold client
+    /// addresses, kept no longer than they are needed).
+    pub async fn purge_auth_throttle(&self) -> ServiceResult<u64> {
+        let mut tx = self.db.begin().await?;
+        let n = throttle::purge(&mut tx, self.now(), self.config.login_lockout).await?;
+        tx.commit().await?;
+        Ok(n)
     }
 
     /// Resolves a session token to the caller.
@@ -288,7 +374,7 @@ impl Hiatus {
         actor: &mut Actor,
         password_text: &str,
     ) -> ServiceResult<()> {
-        self.check_password(actor.account, password_text).await?;
+        self.check_password(actor, password_text).await?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
         sessions::mark_reauth(&mut tx, &actor.session_id, now).await?;
@@ -302,27 +388,54 @@ impl Hiatus {
         Ok(())
     }
 
+    /// Checks the caller's password (re-authentication, password change). Wrong passwords
+    /// count per session: a stolen session gets `reauth_max_failures` guesses per
+    /// `login_lockout`, then 429, and the owner's other sessions and logins are untouched.
     pub(crate) async fn check_password(
         &self,
-        account: AccountId,
+        actor: &Actor,
         password_text: &str,
     ) -> ServiceResult<()> {
+        let now = self.now();
+        let subject = throttle::reauth_subject(&actor.session_id);
         let mut tx = self.db.read().await?;
-        let acct = accounts::get(&mut tx, account).await?;
+        let blocked = throttle::blocked_until(&mut tx, &subject, REAUTH_CLIENT, now).await?;
+        let acct = accounts::get(&mut tx, actor.account).await?;
         tx.commit().await?;
+        if let Some(until) = blocked {
+            return Err(rate_limited(until, now));
+        }
         let stored = acct.password_hash.unwrap_or_default();
         let pw = password_text.to_string();
         let ok = tokio::task::spawn_blocking(move || password::verify(&pw, &stored))
             .await
             .unwrap_or(false);
+        let mut tx = self.db.begin().await?;
         if ok {
-            Ok(())
-        } else {
-            Err(ServiceError::forbidden(
-                "wrong_password",
-                "the password is not correct",
-            ))
+            throttle::clear(&mut tx, &subject, REAUTH_CLIENT).await?;
+            tx.commit().await?;
+            return Ok(());
         }
+        throttle::record_failure(
+            &mut tx,
+            &subject,
+            REAUTH_CLIENT,
+            now,
+            self.config.login_lockout,
+            self.config.reauth_max_failures,
+            self.config.login_lockout,
+        )
+        .await?;
+        audit::record(
+            &mut tx,
+            NewAuditEvent::by_member(actor.account, "reauthentication.failed", json!({}), now),
+        )
+        .await?;
+        tx.commit().await?;
+        Err(ServiceError::forbidden(
+            "wrong_password",
+            "the password is not correct",
+        ))
     }
 
     /// The password, if given, must be right; otherwise the session must have re-authenticated
@@ -333,7 +446,7 @@ impl Hiatus {
         password_text: Option<&str>,
     ) -> ServiceResult<()> {
         match password_text {
-            Some(p) if !p.is_empty() => self.check_password(actor.account, p).await,
+            Some(p) if !p.is_empty() => self.check_password(actor, p).await,
             _ if self.now() - actor.reauth_at <= self.config.reauth_window => Ok(()),
             _ => Err(ServiceError::ReauthRequired),
         }

@@ -30,13 +30,18 @@ impl PasswordParams {
 #[derive(Clone, Debug)]
 pub struct ServiceConfig {
     pub session_ttl: Micros,
-    /// How recent a password entry must be for destructive steps.
+    /// How recent an explicit re-authentication must be for destructive steps given without
+    /// a password (logging in does not count).
     pub reauth_window: Micros,
     pub deletion_grace: Micros,
     pub password: PasswordParams,
     pub regular_clients: RegularClientRule,
+    /// Wrong passwords per (address, client address) within `login_lockout` before that
+    /// client is refused for that address for `login_lockout`.
     pub login_max_failures: i64,
     pub login_lockout: Micros,
+    /// Wrong passwords per session at re-authentication within `login_lockout`.
+    pub reauth_max_failures: i64,
     pub job_lease: Micros,
     pub exports: ExportConfig,
     /// What erasure does to every column, and what the export includes.
@@ -76,12 +81,13 @@ impl Default for ServiceConfig {
     fn default() -> Self {
         Self {
             session_ttl: 14 * DAY_MICROS,
-            reauth_window: 10 * 60 * 1_000_000,
+            reauth_window: 5 * 60 * 1_000_000,
             deletion_grace: 30 * DAY_MICROS,
             password: PasswordParams::DEFAULT,
             regular_clients: RegularClientRule::default(),
             login_max_failures: 10,
             login_lockout: 15 * 60 * 1_000_000,
+            reauth_max_failures: 5,
             job_lease: 5 * 60 * 1_000_000,
             exports: ExportConfig::default(),
             policy: std::sync::Arc::new(hiatus_store::policy::Policy::shipped()),

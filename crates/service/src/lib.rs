@@ -18,6 +18,7 @@ pub mod notices;
 pub mod ops;
 pub mod password;
 pub mod restoration;
+pub mod webhook_target;
 pub mod webhooks;
 pub mod worker;
 
@@ -47,6 +48,9 @@ pub struct Hiatus {
     pub(crate) http: reqwest::Client,
     /// Where mail goes; none when mail is disabled.
     pub(crate) mailer: Option<mail::Mailer>,
+    /// A hash of no one's password with the configured parameters: logins for unknown
+    /// addresses verify against it, so they take as long as logins for known ones.
+    pub(crate) dummy_hash: Arc<str>,
 }
 
 impl Hiatus {
@@ -61,12 +65,20 @@ impl Hiatus {
         let erasure_rules = Arc::new(config.policy.compile(db.backend()));
         // Webhook receivers answer quickly or are retried later; redirects are not followed
         // (a subscription names the URL that gets the data).
-        let http = reqwest::Client::builder()
+        let mut http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(std::time::Duration::from_secs(5))
+            .connect_timeout(std::time::Duration::from_secs(5));
+        if !config.webhooks.allow_private {
+            // Names are resolved by a resolver that refuses internal addresses, and the
+            // client connects to what it returned: no second lookup an attacker could answer
+            // differently.
+            http = http.dns_resolver(Arc::new(webhook_target::CheckedResolver));
+        }
+        let http = http
             .build()
             .expect("the HTTP client builds with its defaults");
         let mailer = mail::Mailer::build(&config.mail.transport);
+        let dummy_hash = password::hash("no account has this password", config.password).into();
         Self {
             db,
             blobs,
@@ -76,6 +88,7 @@ impl Hiatus {
             erasure_rules,
             http,
             mailer,
+            dummy_hash,
         }
     }
 

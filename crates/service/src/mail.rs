@@ -229,7 +229,7 @@ impl Header for IdempotencyKey {
 
 /// The events that are mailed to the member, and whether each is essential (sent even when
 /// notifications are muted).
-pub const MAILED: [(&str, bool); 17] = [
+pub const MAILED: [(&str, bool); 18] = [
     ("account.deactivated", true),
     ("account.reactivated", true),
     ("account.deletion_scheduled", true),
@@ -247,6 +247,7 @@ pub const MAILED: [(&str, bool); 17] = [
     ("restoration.denied", true),
     ("account.password_changed", true),
     ("account.erased", true),
+    ("account.signup_repeated", true),
 ];
 
 /// A rendered message.
@@ -367,6 +368,14 @@ pub fn render(
         "export.expired" => (
             "Your data export was removed".into(),
             vec![format!("The archive of your data was removed at the end of its retention. You can request a new one at {url} at any time.")],
+        ),
+        "account.signup_repeated" => (
+            "You already have a hiatus account".into(),
+            vec![
+                "Someone — perhaps you — tried to create a new hiatus account with this address. You already have one, so nothing was created.".into(),
+                format!("Log in at {url} with your password. If you lost it, ask for a restoration on the login page."),
+                "If it was not you, you can ignore this message: your account was not changed.".into(),
+            ],
         ),
         "restoration.requested" => (
             "Your code to restore your hiatus account".into(),

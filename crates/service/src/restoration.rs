@@ -273,7 +273,12 @@ impl Hiatus {
         if status != "awaiting_code" {
             return Err(not_open(&status));
         }
-        if row.code_attempts >= MAX_CODE_ATTEMPTS {
+        // The attempt is taken (committed) before the code is compared, so however many
+        // guesses arrive at once, at most MAX_CODE_ATTEMPTS are ever compared.
+        let mut tx = self.db.begin().await?;
+        let taken = restorations::take_attempt(&mut tx, id, MAX_CODE_ATTEMPTS).await?;
+        tx.commit().await?;
+        if !taken {
             return Err(ServiceError::Gone {
                 code: "too_many_attempts",
                 message: "too many wrong codes for this request; make a new one".into(),
@@ -291,11 +296,13 @@ impl Hiatus {
                         &restorations::hash(&code_purpose(id), &code),
                     )
             });
-        let mut tx = self.db.begin().await?;
         if !good {
-            restorations::count_attempt(&mut tx, id).await?;
+            let mut tx = self.db.read().await?;
+            let used = restorations::get(&mut tx, id)
+                .await?
+                .map_or(MAX_CODE_ATTEMPTS, |r| r.code_attempts);
             tx.commit().await?;
-            let left = MAX_CODE_ATTEMPTS - row.code_attempts - 1;
+            let left = (MAX_CODE_ATTEMPTS - used).max(0);
             return Err(ServiceError::invalid(
                 "wrong_code",
                 format!(
@@ -303,6 +310,7 @@ impl Hiatus {
                 ),
             ));
         }
+        let mut tx = self.db.begin().await?;
         if !restorations::mark_verified(&mut tx, id, now).await? {
             return Err(not_open("closed"));
         }

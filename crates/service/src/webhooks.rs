@@ -27,6 +27,9 @@ pub struct WebhookConfig {
     pub max_retry: Micros,
     /// How long one request may take.
     pub timeout: Duration,
+    /// Allow targets on loopback, private and link-local addresses (receivers inside the
+    /// operator's own network). Off by default: see [`crate::webhook_target`].
+    pub allow_private: bool,
 }
 
 impl Default for WebhookConfig {
@@ -36,6 +39,7 @@ impl Default for WebhookConfig {
             first_retry: 30 * 1_000_000,
             max_retry: 6 * 3600 * 1_000_000,
             timeout: Duration::from_secs(10),
+            allow_private: false,
         }
     }
 }
@@ -110,7 +114,13 @@ pub fn backoff(config: &WebhookConfig, attempts: i64) -> Micros {
         .min(config.max_retry)
 }
 
-fn check_url(url: &str) -> ServiceResult<()> {
+fn check_url(url: &str, allow_private: bool) -> ServiceResult<()> {
+    let invalid = || {
+        ServiceError::invalid(
+            "webhook_url_invalid",
+            "the URL must start with https:// (or http://) and name a host",
+        )
+    };
     let ok = (url.starts_with("https://") || url.starts_with("http://"))
         && url.len() <= 2000
         && !url.chars().any(|c| c.is_whitespace() || c.is_control())
@@ -119,13 +129,37 @@ fn check_url(url: &str) -> ServiceResult<()> {
                 .next()
                 .is_some_and(|host| !host.is_empty())
         });
-    if ok {
-        Ok(())
-    } else {
-        Err(ServiceError::invalid(
-            "webhook_url_invalid",
-            "the URL must start with https:// (or http://) and name a host",
-        ))
+    if !ok {
+        return Err(invalid());
+    }
+    let parsed = reqwest::Url::parse(url).map_err(|_| invalid())?;
+    if parsed.host().is_none() {
+        return Err(invalid());
+    }
+    if !allow_private
+        && let Some(ip) = crate::webhook_target::literal_host(&parsed)
+        && crate::webhook_target::is_internal(ip)
+    {
+        return Err(ServiceError::invalid(
+            "webhook_target_internal",
+            "the URL points at a loopback, private, link-local or otherwise internal address; \
+             webhooks go to public receivers (an operator can allow private ones with \
+             --webhook-allow-private)",
+        ));
+    }
+    Ok(())
+}
+
+/// What the delivery log says about a failed attempt: the class of the answer, never the
+/// details of a connection (which would tell open ports from closed ones).
+fn failure_class(status: Option<u16>) -> &'static str {
+    match status {
+        Some(100..=199) => "1xx",
+        Some(300..=399) => "3xx",
+        Some(400..=499) => "4xx",
+        Some(500..=599) => "5xx",
+        Some(_) => "other",
+        None => "unreachable",
     }
 }
 
@@ -140,7 +174,7 @@ impl Hiatus {
         if let Some(a) = actor {
             a.require_operator()?;
         }
-        check_url(url)?;
+        check_url(url, self.config.webhooks.allow_private)?;
         if events.is_empty() {
             return Err(ServiceError::invalid(
                 "webhook_events_missing",
@@ -291,7 +325,7 @@ impl Hiatus {
         }
         let Some(sub) = sub.filter(|s| s.active) else {
             let mut tx = self.db.begin().await?;
-            webhooks::failed(&mut tx, &d.id, None, "the subscription was removed", true).await?;
+            webhooks::failed(&mut tx, &d.id, "unsubscribed", true).await?;
             tx.commit().await?;
             return Ok(true);
         };
@@ -305,6 +339,15 @@ impl Hiatus {
         }))
         .expect("JSON values serialize");
         let ts = now / 1_000_000;
+        // Checked again at sending time: the subscription may predate the check, or the
+        // setting may have changed.
+        if check_url(&sub.url, cfg.allow_private).is_err() {
+            let mut tx = self.db.begin().await?;
+            webhooks::failed(&mut tx, &d.id, "blocked", true).await?;
+            tx.commit().await?;
+            tracing::warn!(delivery = %d.id, "webhook target refused: internal address");
+            return Ok(true);
+        }
         let result = self
             .http
             .post(&sub.url)
@@ -320,37 +363,20 @@ impl Hiatus {
             .await;
         let done = self.now();
         let mut tx = self.db.begin().await?;
-        match result {
+        let status = match &result {
             Ok(r) if r.status().is_success() => {
-                webhooks::delivered(&mut tx, &d.id, r.status().as_u16() as i64, done).await?;
+                webhooks::delivered(&mut tx, &d.id, done).await?;
+                tx.commit().await?;
+                return Ok(true);
             }
-            Ok(r) => {
-                let dead = attempt >= cfg.max_attempts;
-                let code = r.status().as_u16();
-                webhooks::failed(
-                    &mut tx,
-                    &d.id,
-                    Some(code as i64),
-                    &format!("the receiver answered {code}"),
-                    dead,
-                )
-                .await?;
-                tracing::warn!(delivery = %d.id, status = code, attempt, dead, "webhook delivery failed");
-            }
-            Err(e) => {
-                let dead = attempt >= cfg.max_attempts;
-                // The error names the URL's host at most: no payload, no personal data.
-                let why = if e.is_timeout() {
-                    "the receiver did not answer in time".to_string()
-                } else if e.is_connect() {
-                    "could not connect to the receiver".to_string()
-                } else {
-                    "the request failed".to_string()
-                };
-                webhooks::failed(&mut tx, &d.id, None, &why, dead).await?;
-                tracing::warn!(delivery = %d.id, attempt, dead, reason = %why, "webhook delivery failed");
-            }
-        }
+            Ok(r) => Some(r.status().as_u16()),
+            // Refused addresses, refused connections, timeouts and TLS failures look alike.
+            Err(_) => None,
+        };
+        let dead = attempt >= cfg.max_attempts;
+        let class = failure_class(status);
+        webhooks::failed(&mut tx, &d.id, class, dead).await?;
+        tracing::warn!(delivery = %d.id, class, attempt, dead, "webhook delivery failed");
         tx.commit().await?;
         Ok(true)
     }
@@ -380,8 +406,11 @@ mod tests {
 
     #[test]
     fn urls_are_checked() {
-        assert!(check_url("https://hooks.example.com/x").is_ok());
-        assert!(check_url("http://127.0.0.1:9000/").is_ok());
+        assert!(check_url("https://hooks.example.com/x", false).is_ok());
+        assert!(check_url("http://127.0.0.1:9000/", false).is_err());
+        assert!(check_url("http://127.0.0.1:9000/", true).is_ok());
+        assert_eq!(failure_class(Some(405)), "4xx");
+        assert_eq!(failure_class(None), "unreachable");
         for bad in [
             "ftp://x",
             "https://",
@@ -389,7 +418,7 @@ mod tests {
             "https://a b",
             "https:///path",
         ] {
-            assert!(check_url(bad).is_err(), "{bad}");
+            assert!(check_url(bad, true).is_err(), "{bad}");
         }
     }
 }

@@ -248,6 +248,10 @@ impl Worker {
                     }
                     Err(e) => tracing::warn!(error = %e, "sweep for due erasures failed"),
                 }
+                // Wrong-password counters hold client addresses: gone when their window is.
+                if let Err(e) = self.hiatus.purge_auth_throttle().await {
+                    tracing::warn!(error = %e, "purging old wrong-password counters failed");
+                }
             }
             match self.run_once().await {
                 Ok(true) => continue,

@@ -24,6 +24,7 @@ pub mod policy;
 pub mod restorations;
 pub mod sessions;
 pub mod stats;
+pub mod throttle;
 pub mod webhooks;
 
 #[cfg(feature = "s3")]

@@ -114,21 +114,27 @@ pub async fn set_code(
         == 1)
 }
 
-/// Counts one attempt at the code.
-pub async fn count_attempt(tx: &mut Tx, id: &str) -> StoreResult<()> {
-    tx.exec(
-        "UPDATE restoration_requests SET code_attempts = code_attempts + 1 WHERE id = $1",
-        args![id.to_string()],
-    )
-    .await?;
-    Ok(())
+/// Takes one of the request's `max` attempts at its code, before the code is compared: one
+/// conditional update, so concurrent guesses cannot all be evaluated against a count read
+/// before any of them was recorded. False when the attempts are used up or the request no
+/// longer waits for a code.
+pub async fn take_attempt(tx: &mut Tx, id: &str, max: i64) -> StoreResult<bool> {
+    Ok(tx
+        .exec(
+            "UPDATE restoration_requests SET code_attempts = code_attempts + 1 \
+             WHERE id = $1 AND status = 'awaiting_code' AND code_attempts < $2",
+            args![id.to_string(), max],
+        )
+        .await?
+        == 1)
 }
 
-/// Marks a request verified (the right code came back in time).
+/// Marks a request verified (the right code came back in time). The attempt the right code
+/// took is given back, so the count shows wrong codes only.
 pub async fn mark_verified(tx: &mut Tx, id: &str, now: Micros) -> StoreResult<bool> {
     Ok(tx
         .exec(
-            "UPDATE restoration_requests SET status = 'verified', verified_at = $2, code_hash = NULL, code_expires_at = NULL \
+            "UPDATE restoration_requests SET status = 'verified', verified_at = $2, code_hash = NULL, code_expires_at = NULL, code_attempts = code_attempts - 1 \
              WHERE id = $1 AND status = 'awaiting_code'",
             args![id.to_string(), now],
         )

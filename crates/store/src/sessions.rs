@@ -22,7 +22,9 @@ pub struct SessionRow {
     pub reauth_at: i64,
 }
 
-/// Creates a session for a token.
+/// Creates a session for a token. Its re-authentication time starts at zero: logging in does
+/// not count as re-authentication, so a stolen session cannot close the account without the
+/// password.
 pub async fn create(
     tx: &mut Tx,
     id: SessionId,
@@ -32,7 +34,7 @@ pub async fn create(
     ttl: Micros,
 ) -> StoreResult<()> {
     tx.exec(
-        "INSERT INTO sessions (id, account_id, token_hash, created_at, expires_at, reauth_at) VALUES ($1, $2, $3, $4, $5, $4)",
+        "INSERT INTO sessions (id, account_id, token_hash, created_at, expires_at, reauth_at) VALUES ($1, $2, $3, $4, $5, 0)",
         args![id.to_text(), account.to_text(), token_hash(token), now, now + ttl],
     )
     .await?;

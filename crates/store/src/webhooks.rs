@@ -247,26 +247,22 @@ pub async fn claim(tx: &mut Tx, id: &str, now: Micros, retry_at: Micros) -> Stor
 }
 
 /// Records a successful attempt.
-pub async fn delivered(tx: &mut Tx, id: &str, status: i64, now: Micros) -> StoreResult<()> {
+pub async fn delivered(tx: &mut Tx, id: &str, now: Micros) -> StoreResult<()> {
     tx.exec(
-        "UPDATE webhook_deliveries SET status = 'delivered', delivered_at = $3, last_status = $2, last_error = NULL WHERE id = $1",
-        args![id.to_string(), status, now],
+        "UPDATE webhook_deliveries SET status = 'delivered', delivered_at = $2, last_status = NULL, last_error = NULL WHERE id = $1",
+        args![id.to_string(), now],
     )
     .await?;
     Ok(())
 }
 
 /// Records a failed attempt; `dead` ends the retries.
-pub async fn failed(
-    tx: &mut Tx,
-    id: &str,
-    status: Option<i64>,
-    error: &str,
-    dead: bool,
-) -> StoreResult<()> {
+/// `class` is what the log may say: `4xx`, `5xx`, `unreachable`, `blocked`… — never the
+/// receiver's exact status or connection details.
+pub async fn failed(tx: &mut Tx, id: &str, class: &str, dead: bool) -> StoreResult<()> {
     tx.exec(
-        "UPDATE webhook_deliveries SET last_status = $2, last_error = $3, status = CASE WHEN $4 THEN 'dead' ELSE status END WHERE id = $1",
-        args![id.to_string(), status, error.to_string(), dead],
+        "UPDATE webhook_deliveries SET last_status = NULL, last_error = $2, status = CASE WHEN $3 THEN 'dead' ELSE status END WHERE id = $1",
+        args![id.to_string(), class.to_string(), dead],
     )
     .await?;
     Ok(())

@@ -19,7 +19,7 @@ pub(crate) fn page(status: StatusCode, title: &str, body: &str) -> Response {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
+<meta name="referrer" content="same-origin">
 <title>{title} — hiatus</title>
 <style>
 body {{ font: 16px/1.5 system-ui, sans-serif; max-width: 36rem; margin: 2rem auto; padding: 0 1rem; color: #1b1b1b; }}
@@ -46,9 +46,11 @@ button:focus-visible {{ outline: 3px solid #f9ab00; outline-offset: 2px; }}
         ),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // Not `no-referrer`: with it, browsers send `Origin: null` on the page's own POST, which
+    // could not be told from a forged one. `same-origin` keeps the link out of other sites.
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     res
 }
@@ -131,13 +133,8 @@ pub async fn confirm(
     parts: Parts,
 ) -> Response {
     // A form posted from another site carries the browser's cookies but says where it came
-    // from; the link's own page posts from this origin.
-    if parts
-        .headers
-        .get("sec-fetch-site")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v == "cross-site")
-    {
+    // from (Sec-Fetch-Site, Origin or Referer); the link's own page posts from this origin.
+    if crate::extract::foreign_form_post(&parts) {
         return page(
             StatusCode::FORBIDDEN,
             "Not from this site",

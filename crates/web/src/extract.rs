@@ -157,6 +157,39 @@ fn check_same_origin(parts: &Parts) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Whether a posted form came from another site. Forms are checked more strictly than API
+/// calls, because a browser posts them with its cookies from any page: `Sec-Fetch-Site` must
+/// not say another site; an `Origin` must be this host (`null` only when `Sec-Fetch-Site`
+/// vouches for the request); without an `Origin`, a `Referer` must be this host. Older
+/// browsers send no `Sec-Fetch-Site`, which is why the other two are checked on their own.
+pub fn foreign_form_post(parts: &Parts) -> bool {
+    let h = &parts.headers;
+    let text = |name: axum::http::HeaderName| h.get(name).and_then(|v| v.to_str().ok());
+    let host = text(axum::http::header::HOST).unwrap_or("");
+    let same_host = |url: &str| {
+        url.split_once("://")
+            .map(|(_, rest)| rest.split(['/', '?', '#']).next().unwrap_or(""))
+            .is_some_and(|h| !host.is_empty() && h.eq_ignore_ascii_case(host))
+    };
+    let site = h.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    let vouched = match site {
+        Some("same-origin" | "none") => true,
+        Some(_) => return true,
+        None => false,
+    };
+    if h.contains_key(axum::http::header::ORIGIN) {
+        return match text(axum::http::header::ORIGIN) {
+            Some("null") => !vouched,
+            Some(origin) => !same_host(origin),
+            None => true,
+        };
+    }
+    if h.contains_key(axum::http::header::REFERER) {
+        return !text(axum::http::header::REFERER).is_some_and(same_host);
+    }
+    false
+}
+
 /// The logged-in caller; 401 otherwise.
 pub struct Auth(pub Actor);
 
@@ -243,6 +276,42 @@ mod tests {
         assert!(
             check_same_origin(&parts("GET", &[host, ("origin", "https://evil.example")])).is_ok()
         );
+    }
+
+    #[test]
+    fn forms_from_other_sites_are_refused_without_sec_fetch_site() {
+        let host = ("host", "hiatus.example:8080");
+        for foreign in [
+            vec![host, ("origin", "https://evil.example")],
+            vec![host, ("origin", "null")],
+            vec![host, ("referer", "https://evil.example/page")],
+            vec![
+                host,
+                ("referer", "https://hiatus.example:8080.evil.example/"),
+            ],
+            vec![host, ("sec-fetch-site", "same-site")],
+            vec![
+                host,
+                ("sec-fetch-site", "same-origin"),
+                ("origin", "https://evil.example"),
+            ],
+        ] {
+            assert!(
+                foreign_form_post(&parts("POST", &foreign)),
+                "{foreign:?} is foreign"
+            );
+        }
+        for own in [
+            vec![host],
+            vec![host, ("origin", "https://hiatus.example:8080")],
+            vec![
+                host,
+                ("referer", "http://hiatus.example:8080/cancel-deletion/x"),
+            ],
+            vec![host, ("sec-fetch-site", "same-origin"), ("origin", "null")],
+        ] {
+            assert!(!foreign_form_post(&parts("POST", &own)), "{own:?} is ours");
+        }
     }
 
     #[test]

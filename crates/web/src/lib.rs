@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod cancel;
+pub mod client;
 pub mod extract;
 pub mod home;
 pub mod limit;
@@ -34,6 +35,10 @@ pub struct WebOptions {
     pub body_limit: usize,
     /// When set, `/metrics` answers only `Authorization: Bearer <token>`.
     pub metrics_token: Option<String>,
+    /// Reverse proxies whose `X-Forwarded-For` / `Forwarded` headers name the client.
+    pub trusted_proxies: client::TrustedProxies,
+    /// Sign-ups per client address per hour.
+    pub signups_per_hour: u32,
 }
 
 impl Default for WebOptions {
@@ -43,6 +48,8 @@ impl Default for WebOptions {
             auth_attempts_per_minute: 30,
             body_limit: 12 * 1024 * 1024,
             metrics_token: None,
+            trusted_proxies: client::TrustedProxies::default(),
+            signups_per_hour: 20,
         }
     }
 }
@@ -53,6 +60,7 @@ pub struct AppState {
     pub hiatus: Hiatus,
     pub options: WebOptions,
     pub limiter: Arc<limit::Limiter>,
+    pub signups: Arc<limit::Limiter>,
     pub metrics: Arc<metrics::Registry>,
 }
 
@@ -82,6 +90,69 @@ async fn log_request(
     }
     res
 }
+
+/// Over HTTPS (`secure_cookies`), the session cookie travels as `__Host-hiatus_session`: the
+/// browser then accepts it only with `Secure`, `Path=/` and no `Domain`, so neither a sibling
+/// subdomain nor a plain-HTTP response can plant a session in it. Requests: the prefixed
+/// cookie is handed on under the plain name, and a plain one (which anyone could have set) is
+/// dropped. Responses: every cookie gets `Secure`, the logout cookie included.
+async fn host_prefix_cookies(
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::header::{COOKIE, SET_COOKIE};
+    let prefixed = format!("{HOST_PREFIX}{}", extract::SESSION_COOKIE);
+    let pairs: Vec<String> = req
+        .headers()
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .filter_map(|p| {
+            let (k, v) = p.split_once('=')?;
+            if k == extract::SESSION_COOKIE {
+                None
+            } else if k == prefixed {
+                Some(format!("{}={v}", extract::SESSION_COOKIE))
+            } else {
+                Some(p.to_string())
+            }
+        })
+        .collect();
+    req.headers_mut().remove(COOKIE);
+    if !pairs.is_empty()
+        && let Ok(v) = HeaderValue::from_str(&pairs.join("; "))
+    {
+        req.headers_mut().insert(COOKIE, v);
+    }
+    let mut res = next.run(req).await;
+    let set: Vec<HeaderValue> = res.headers().get_all(SET_COOKIE).iter().cloned().collect();
+    if !set.is_empty() {
+        res.headers_mut().remove(SET_COOKIE);
+        for v in set {
+            let Ok(text) = v.to_str() else { continue };
+            let mut text = match text.strip_prefix(&format!("{}=", extract::SESSION_COOKIE)) {
+                Some(rest) => format!("{prefixed}={rest}"),
+                None => text.to_string(),
+            };
+            if !text
+                .split(';')
+                .any(|a| a.trim().eq_ignore_ascii_case("secure"))
+            {
+                text.push_str("; Secure");
+            }
+            if let Ok(v) = HeaderValue::from_str(&text) {
+                res.headers_mut().append(SET_COOKIE, v);
+            }
+        }
+    }
+    res
+}
+
+/// The cookie name prefix that binds a cookie to this exact origin over HTTPS.
+pub const HOST_PREFIX: &str = "__Host-";
 
 async fn healthz() -> &'static str {
     "ok"
@@ -143,6 +214,10 @@ pub fn router(hiatus: Hiatus, options: WebOptions) -> Router {
     };
     let state = AppState {
         limiter: Arc::new(limit::Limiter::new(options.auth_attempts_per_minute)),
+        signups: Arc::new(limit::Limiter::per(
+            options.signups_per_hour,
+            std::time::Duration::from_secs(3600),
+        )),
         metrics: Arc::new(metrics::Registry::default()),
         hiatus,
         options: options.clone(),
@@ -235,7 +310,7 @@ pub fn router(hiatus: Hiatus, options: WebOptions) -> Router {
             HeaderValue::from_static(value),
         )
     };
-    Router::new()
+    let router = Router::new()
         .nest("/api/v1", v1)
         .merge(pages::router(&state))
         .route("/", get(home::page))
@@ -264,6 +339,11 @@ pub fn router(hiatus: Hiatus, options: WebOptions) -> Router {
             "content-security-policy",
             "default-src 'none'; frame-ancestors 'none'",
         ))
-        .layer(header("cache-control", "no-store"))
-        .with_state(state)
+        .layer(header("cache-control", "no-store"));
+    let router = if options.secure_cookies {
+        router.layer(axum::middleware::from_fn(host_prefix_cookies))
+    } else {
+        router
+    };
+    router.with_state(state)
 }

@@ -128,16 +128,57 @@ fn gauge(out: &mut String, name: &str, help: &str, rows: &[(String, f64)]) {
     }
 }
 
-/// GET /metrics. With `--metrics-token`, only for `Authorization: Bearer <token>`.
-pub async fn serve(State(s): State<AppState>, headers: HeaderMap) -> Response {
-    if let Some(want) = s.options.metrics_token.as_deref() {
-        let given = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        if given.map(str::as_bytes) != Some(want.as_bytes()) {
-            return (StatusCode::UNAUTHORIZED, "metrics need the metrics token\n").into_response();
+/// Whether a request for `/metrics` without a token is allowed: only straight from this
+/// machine (a loopback peer) and not relayed by a proxy (no forwarding headers), so a reverse
+/// proxy on the same host does not open the figures to the internet.
+fn local_and_direct(req: &axum::extract::Request) -> bool {
+    let h = req.headers();
+    let relayed = h.contains_key("x-forwarded-for")
+        || h.contains_key(header::FORWARDED)
+        || h.contains_key("x-real-ip");
+    let local = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .is_some_and(|c| match c.0.ip() {
+            std::net::IpAddr::V6(v6) => {
+                v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+            }
+            ip => ip.is_loopback(),
+        });
+    local && !relayed
+}
+
+/// GET /metrics. With `--metrics-token`, only for `Authorization: Bearer <token>`; without
+/// one, only for requests straight from this machine (see [`local_and_direct`]).
+pub async fn serve(State(s): State<AppState>, req: axum::extract::Request) -> Response {
+    let headers: &HeaderMap = req.headers();
+    match s.options.metrics_token.as_deref() {
+        Some(want) => {
+            let given = headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "));
+            // Compared without stopping at the first difference.
+            let same = given.is_some_and(|g| {
+                g.len() == want.len()
+                    && g.bytes()
+                        .zip(want.bytes())
+                        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                        == 0
+            });
+            if !same {
+                return (StatusCode::UNAUTHORIZED, "metrics need the metrics token\n")
+                    .into_response();
+            }
         }
+        None if !local_and_direct(&req) => {
+            return (
+                StatusCode::FORBIDDEN,
+                "metrics are served only to this machine; set --metrics-token to scrape them from elsewhere\n",
+            )
+                .into_response();
+        }
+        None => {}
     }
     let ops = match s.hiatus.operations().await {
         Ok(o) => o,

@@ -64,12 +64,7 @@ pub async fn confirm(
     parts: Parts,
     body: Result<Form<ResetForm>, FormRejection>,
 ) -> Response {
-    if parts
-        .headers
-        .get("sec-fetch-site")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v == "cross-site")
-    {
+    if crate::extract::foreign_form_post(&parts) {
         return page(
             StatusCode::FORBIDDEN,
             "Not from this site",

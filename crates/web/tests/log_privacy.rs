@@ -261,7 +261,7 @@ async fn canary_member(t: &TestApp, kind: &str, tag: &str) -> (Member, Vec<Strin
                "display_name": name, "kind": kind, "headline": "Canary headline"}),
     )
     .await
-    .expect(201);
+    .expect(202);
     let mut m = Member {
         id: String::new(),
         email: email.clone(),

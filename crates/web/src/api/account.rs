@@ -36,35 +36,51 @@ pub struct SignUpBody {
     pub bio: String,
 }
 
-/// A created record's id.
+/// The answer to a sign-up: the same whether or not the address already had an account.
 #[derive(Serialize, ToSchema)]
-pub struct Created {
-    pub id: uuid::Uuid,
+pub struct SignUpAccepted {
+    /// Always `check_your_mail`.
+    pub status: &'static str,
+    pub message: &'static str,
 }
 
-/// Creates a member account.
+/// Signs up a member. The answer is `202` with the same body whether the address is new or
+/// already has an account (then its owner gets a mail saying so, and nothing is created), so
+/// sign-up cannot be used to learn who has an account. A new account can log in right away.
+/// Limited per client address (`429 rate_limited`).
 #[utoipa::path(post, path = "/api/v1/accounts", tag = "accounts", request_body = SignUpBody,
-    responses((status = 201, description = "Account created", body = Created)))]
+    responses(
+        (status = 202, description = "Accepted; check your mail", body = SignUpAccepted),
+        (status = 429, description = "Too many sign-ups from this address")))]
 pub async fn sign_up(
     State(s): State<AppState>,
+    parts: axum::http::request::Parts,
     ApiJson(b): ApiJson<SignUpBody>,
-) -> ApiResult<(StatusCode, Json<Created>)> {
-    let id = s
-        .hiatus
-        .sign_up(
-            SignUp {
-                email: b.email,
-                password: b.password,
-                legal_name: b.legal_name,
-                display_name: b.display_name,
-                kind: b.kind,
-                headline: b.headline,
-                bio: b.bio,
-            },
-            Role::Member,
-        )
+) -> ApiResult<Response> {
+    if let Some(ip) = crate::client::of_parts(&parts, &s.options.trusted_proxies)
+        && let Err(wait) = s.signups.hit(ip)
+    {
+        return Ok(crate::limit::limited(wait));
+    }
+    s.hiatus
+        .register(SignUp {
+            email: b.email,
+            password: b.password,
+            legal_name: b.legal_name,
+            display_name: b.display_name,
+            kind: b.kind,
+            headline: b.headline,
+            bio: b.bio,
+        })
         .await?;
-    Ok((StatusCode::CREATED, Json(Created { id: id.0 })))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(SignUpAccepted {
+            status: "check_your_mail",
+            message: "if this address can be used, you can log in with it now; we also sent it a mail",
+        }),
+    )
+        .into_response())
 }
 
 /// Login details.
@@ -93,9 +109,11 @@ pub struct SessionBody {
     responses((status = 200, description = "Logged in", body = SessionBody)))]
 pub async fn login(
     State(s): State<AppState>,
+    parts: axum::http::request::Parts,
     ApiJson(b): ApiJson<LoginBody>,
 ) -> ApiResult<Response> {
-    let out = s.hiatus.login(&b.email, &b.password).await?;
+    let client = crate::client::of_parts(&parts, &s.options.trusted_proxies);
+    let out = s.hiatus.login_from(&b.email, &b.password, client).await?;
     let secure = if s.options.secure_cookies {
         "; Secure"
     } else {

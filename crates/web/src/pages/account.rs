@@ -129,7 +129,8 @@ pub async fn login(State(s): State<AppState>, parts: Parts, f: Fields) -> Respon
             None,
         );
     }
-    match s.hiatus.login(&email, password).await {
+    let client = crate::client::of_parts(&parts, &s.options.trusted_proxies);
+    match s.hiatus.login_from(&email, password, client).await {
         Ok(out) => {
             let max_age = (out.expires_at - s.hiatus.now()) / 1_000_000;
             let to = match s.hiatus.authenticate(&out.token).await {

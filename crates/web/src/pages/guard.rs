@@ -11,7 +11,7 @@ use super::view::{self, Layout};
 use crate::AppState;
 use crate::extract::token_of;
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
@@ -19,7 +19,6 @@ use axum::response::Response;
 use hiatus_service::Actor;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
-use std::net::SocketAddr;
 
 /// The hidden field of every page form.
 pub const FORM_FIELD: &str = "csrf";
@@ -162,6 +161,15 @@ pub async fn check_form_token(State(s): State<AppState>, req: Request, next: Nex
         return next.run(req).await;
     }
     let (mut parts, body) = req.into_parts();
+    // The form token already ties a form to its session; this refuses a foreign page's post
+    // before anything is read, as a second line.
+    if crate::extract::foreign_form_post(&parts) {
+        return refused(
+            StatusCode::FORBIDDEN,
+            "This form cannot be accepted",
+            "It was sent from another site. Nothing was changed. Open the page again and submit its form from there.",
+        );
+    }
     let Ok(bytes) = axum::body::to_bytes(body, FORM_LIMIT).await else {
         return refused(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -217,10 +225,7 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned + Default> FromRequestParts<
 /// Limits password attempts per address on the pages that take a password.
 pub async fn attempts(State(s): State<AppState>, req: Request, next: Next) -> Response {
     if req.method() == Method::POST
-        && let Some(ip) = req
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip())
+        && let Some(ip) = crate::client::of_request(&req, &s.options.trusted_proxies)
         && let Err(wait) = s.limiter.hit(ip)
     {
         let mut res = refused(

@@ -193,7 +193,12 @@ async fn security(
                         current: x.current,
                         created: view::time(x.created_at),
                         expires: view::date(x.expires_at),
-                        password_entered: view::time(x.reauth_at),
+                        // Logging in does not count as entering the password again.
+                        password_entered: if x.reauth_at > 0 {
+                            view::time(x.reauth_at)
+                        } else {
+                            "not since logging in".to_string()
+                        },
                     })
                     .collect(),
                 error,

@@ -10,3 +10,32 @@
 mod support;
 
 mod tally;
+
+/// Runs every listed attack (an `async fn(Backend)` in the calling module, which starts the
+/// app it needs) once per backend, as `sqlite::<name>` and `postgres::<name>`.
+macro_rules! attack_on_both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(crate::support::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(crate::support::Backend::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+pub(crate) use attack_on_both;
+
+mod auth;
+mod forms;
+mod proxies;
+mod webhooks;

@@ -12,8 +12,6 @@ pub fn dir() -> PathBuf {
 
 /// Records one attack: `attempts` tries, of which `successes` achieved what the attacker
 /// wanted. Fails the calling test when any attempt succeeded.
-// The first attacks land with the fixes they prove.
-#[allow(dead_code)]
 pub fn report(attack: &str, backend: &str, attempts: u64, successes: u64) {
     let line = format!("{attack}\t{backend}\t{attempts}\t{successes}\n");
     eprint!("attack: {line}");

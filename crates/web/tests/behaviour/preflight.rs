@@ -262,7 +262,7 @@ async fn deactivation_needs_the_password(t: &TestApp) {
         .problem(403, "wrong_password");
     assert_eq!(t.state(&f).await, "active");
 
-    // Without one, only a recent password entry (the login, or a re-authentication) counts.
+    // Without one, only a recent re-authentication counts (the login does not).
     let second_session = t.relogin(&f).await;
     t.advance(11 * 60 * SECOND);
     deactivate(&f, Value::Null)

@@ -38,6 +38,14 @@ async fn staff(t: &TestApp, f: &Member) -> Member {
         token: String::new(),
     };
     s.token = t.login(&s).await["token"].as_str().unwrap().to_string();
+    // Deciding requests needs an explicit re-authentication; the login does not count.
+    t.post(
+        Some(&s),
+        "/api/v1/sessions/reauth",
+        json!({"password": PASSWORD}),
+    )
+    .await
+    .expect(204);
     s
 }
 

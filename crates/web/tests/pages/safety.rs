@@ -606,7 +606,10 @@ async fn staff_pages_carry_the_token_and_only_record_their_looks(t: &TestApp) {
             .await
             .expect("request");
     let decider = crate::staff::staff_member(t, Role::Support).await;
-    let decider_actor = t.h.authenticate(&decider.token).await.expect("actor");
+    let mut decider_actor = t.h.authenticate(&decider.token).await.expect("actor");
+    t.h.reauthenticate(&mut decider_actor, PASSWORD)
+        .await
+        .expect("re-authenticated");
     t.h.deny_restoration(&decider_actor, &denied.id, "not confirmed")
         .await
         .expect("denied");

@@ -347,10 +347,17 @@ async fn a_denied_request_shows_the_note_on_its_status_page(t: &TestApp) {
         .find(|x| x.action.ends_with("/deny"))
         .expect("a deny form")
         .action;
-    // Just logged in: the password is recent, so the note is enough.
+    // Just logged in does not count as a recent password: it goes with the decision.
     a.follow(
-        a.post(&deny, &[("csrf", &queue.csrf()), ("note", note)])
-            .await,
+        a.post(
+            &deny,
+            &[
+                ("csrf", &queue.csrf()),
+                ("note", note),
+                ("password", PASSWORD),
+            ],
+        )
+        .await,
     )
     .await
     .expect(200)

@@ -221,6 +221,17 @@ impl TestApp {
     }
 
     async fn start_configured(backend: Backend, mail: bool) -> TestApp {
+        Self::start_with(backend, mail, |_| {}, |_| {}).await
+    }
+
+    /// Like [`TestApp::start`], with the web options and the service configuration adjusted
+    /// (after the test defaults are set) by `web` and `service`.
+    pub async fn start_with(
+        backend: Backend,
+        mail: bool,
+        web: impl FnOnce(&mut WebOptions),
+        service: impl FnOnce(&mut ServiceConfig),
+    ) -> TestApp {
         // The server logs internal errors instead of returning them; the test writer puts
         // them next to the failing test's output.
         let _ = tracing_subscriber::fmt()
@@ -256,6 +267,7 @@ impl TestApp {
         if mail {
             config.mail.transport = MailTransport::Files(mail_dir.clone());
         }
+        service(&mut config);
         let h = Hiatus::new(
             db,
             blobs,
@@ -263,13 +275,13 @@ impl TestApp {
             Arc::new(clock.clone()),
             config,
         );
-        let app = hiatus_web::router(
-            h.clone(),
-            WebOptions {
-                auth_attempts_per_minute: 100_000,
-                ..Default::default()
-            },
-        );
+        let mut options = WebOptions {
+            auth_attempts_per_minute: 100_000,
+            signups_per_hour: 100_000,
+            ..Default::default()
+        };
+        web(&mut options);
+        let app = hiatus_web::router(h.clone(), options);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind a local port");
@@ -501,16 +513,18 @@ impl TestApp {
                 }),
             )
             .await
-            .expect(201);
-        let id = body["id"].as_str().expect("id").to_string();
+            .expect(202);
+        assert_eq!(body["status"], "check_your_mail");
         let mut m = Member {
-            id,
+            id: String::new(),
             email,
             token: String::new(),
         };
-        m.token = self.login(&m).await["token"]
+        let session = self.login(&m).await;
+        m.token = session["token"].as_str().expect("token").to_string();
+        m.id = session["account_id"]
             .as_str()
-            .expect("token")
+            .expect("account id")
             .to_string();
         m
     }
