@@ -118,6 +118,11 @@ pub struct Global {
         hide_env_values = true
     )]
     pub s3_secret_access_key: Option<String>,
+    /// Let webhooks reach loopback, private and link-local addresses (receivers inside your
+    /// own network). Off by default, so a subscription cannot make the server call its own
+    /// metadata service, database or admin ports.
+    #[arg(long, global = true, env = "HIATUS_WEBHOOK_ALLOW_PRIVATE")]
+    pub webhook_allow_private: bool,
     /// Use cheap password hashing (tests and synthetic data only; never in production).
     #[arg(
         long,
@@ -195,9 +200,26 @@ pub fn database_url(g: &Global) -> String {
     }
 }
 
+/// Closes a data folder made by an older version (or under a looser umask) to other users:
+/// with the folder 0700 nothing inside it can be read by them, whatever the files' own modes.
+fn close_data_dir(g: &Global) -> Result<()> {
+    #[cfg(unix)]
+    if g.data_dir.is_dir() {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&g.data_dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("making {} private", g.data_dir.display()))?;
+    }
+    Ok(())
+}
+
 /// Opens the database and applies migrations.
 pub async fn open_db(g: &Global, max_connections: u32) -> Result<Db> {
     let url = database_url(g);
+    if !url.starts_with("postgres") {
+        std::fs::create_dir_all(&g.data_dir)
+            .with_context(|| format!("creating {}", g.data_dir.display()))?;
+    }
+    close_data_dir(g)?;
     let db = Db::connect(&url, &DbOptions { max_connections }).await.with_context(|| {
         if url.starts_with("postgres") {
             "connecting to PostgreSQL (check --database-url / HIATUS_DATABASE_URL and that the server runs)".to_string()
@@ -271,6 +293,7 @@ pub fn service_config(g: &Global) -> Result<ServiceConfig> {
         bail!("--job-lease-seconds must be between 2 and 86400");
     }
     config.job_lease = g.job_lease_seconds * 1_000_000;
+    config.webhooks.allow_private = g.webhook_allow_private;
     if g.insecure_fast_passwords {
         config.password = PasswordParams::FAST;
     }
@@ -373,6 +396,7 @@ pub async fn check(
                 .as_ref()
                 .map_or("(shipped policy)".into(), |p| p.display().to_string()),
         ),
+        ("webhook_allow_private", g.webhook_allow_private.to_string()),
     ];
     let mut problems: Vec<String> = Vec::new();
     let mut checks: Vec<(String, String)> = Vec::new();

@@ -39,6 +39,8 @@ pub async fn run(g: &Global, a: DemoArgs) -> Result<()> {
         secure_cookies: false,
         login_attempts_per_minute: 30,
         metrics_token: None,
+        trusted_proxies: Default::default(),
+        signups_per_hour: 20,
     };
     let data_dir = g.data_dir.display().to_string();
     serve_with(h, &args, |addr| {

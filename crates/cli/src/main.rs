@@ -119,7 +119,20 @@ fn parse() -> Result<Parsed> {
     })
 }
 
+/// Everything hiatus writes — the SQLite database and its -wal/-shm, the master key, the mail
+/// spool (whose messages hold live reset and cancel links), files and export archives — is
+/// for its own user only: files 0600, folders 0700, whatever the login's umask says.
+fn private_files() {
+    #[cfg(unix)]
+    // SAFETY: umask only changes the process's file-creation mask; it cannot fail, and it is
+    // set before any thread that creates files exists.
+    unsafe {
+        libc::umask(0o077);
+    }
+}
+
 fn main() -> Result<()> {
+    private_files();
     let Parsed {
         cli,
         sources,

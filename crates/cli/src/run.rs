@@ -9,6 +9,7 @@ use hiatus_service::{Clock, Hiatus, PasswordParams, SignUp, SystemClock, passwor
 use hiatus_store::bulk::{self, Plan, Progress, Shape, Summary};
 use hiatus_store::{Backend, Keyring};
 use hiatus_web::WebOptions;
+use hiatus_web::client::TrustedProxies;
 use indicatif::{MultiProgress, ProgressBar, ProgressState, ProgressStyle};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -29,10 +30,22 @@ pub struct ServeArgs {
     /// Login attempts per minute per client address.
     #[arg(long, env = "HIATUS_LOGIN_ATTEMPTS_PER_MINUTE", default_value_t = 30)]
     pub login_attempts_per_minute: u32,
-    /// Require `Authorization: Bearer <token>` on `/metrics` (default: open; keep it off the
-    /// public internet at the proxy, or set this).
+    /// Require `Authorization: Bearer <token>` on `/metrics`. Without it, `/metrics` answers
+    /// only requests straight from this machine (loopback, no proxy forwarding headers).
     #[arg(long, env = "HIATUS_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
+    /// Reverse proxies (comma-separated CIDRs or addresses, e.g. `127.0.0.1/32,10.0.0.0/8`)
+    /// whose `X-Forwarded-For` / `Forwarded` headers name the client. From anyone else these
+    /// headers are ignored. Default: none.
+    #[arg(long, env = "HIATUS_TRUSTED_PROXIES", value_parser = parse_proxies, default_value = "")]
+    pub trusted_proxies: TrustedProxies,
+    /// Sign-ups per client address per hour.
+    #[arg(long, env = "HIATUS_SIGNUPS_PER_HOUR", default_value_t = 20)]
+    pub signups_per_hour: u32,
+}
+
+fn parse_proxies(s: &str) -> Result<TrustedProxies, String> {
+    TrustedProxies::parse(s)
 }
 
 /// Options of `worker`.
@@ -187,6 +200,8 @@ pub async fn serve_with(
             secure_cookies: args.secure_cookies,
             auth_attempts_per_minute: args.login_attempts_per_minute,
             metrics_token: args.metrics_token.clone(),
+            trusted_proxies: args.trusted_proxies.clone(),
+            signups_per_hour: args.signups_per_hour,
             ..WebOptions::default()
         },
     );
