@@ -10,3 +10,6 @@
 mod support;
 
 mod tally;
+
+mod money;
+mod visibility;
