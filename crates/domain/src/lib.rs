@@ -16,7 +16,7 @@ pub mod text;
 pub use effects::Effects;
 pub use email::{Email, EmailError};
 pub use ids::*;
-pub use money::{Currency, Money, MoneyError};
+pub use money::{Currency, MAX_AMOUNT_MINOR, MAX_BALANCE_MINOR, Money, MoneyError};
 pub use preflight::{Finding, FindingCode, Preflight, PreflightFacts, RecordRef, Severity};
 pub use profile::{Availability, BreakRequest, NotificationMode, ProfileSettings, Visibility};
 pub use reason::ClosureReason;

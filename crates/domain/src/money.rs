@@ -3,6 +3,17 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+/// The largest single amount (a milestone, a payment, an invoice, a payout, a debt): 10^12
+/// minor units, ten billion in a currency with cents. Far beyond any freelance contract, and
+/// far enough below `i64::MAX` (about 9.2 × 10^18) that no sum the marketplace forms can
+/// overflow: a balance is bounded by [`MAX_BALANCE_MINOR`], and one more amount on top of
+/// it still fits. The databases refuse values outside these bounds as well.
+pub const MAX_AMOUNT_MINOR: i64 = 1_000_000_000_000;
+
+/// The largest balance (available, or owed to the platform): 10^15 minor units, a thousand
+/// of the largest amounts. A credit that would pass it is refused rather than stored.
+pub const MAX_BALANCE_MINOR: i64 = 1_000_000_000_000_000;
+
 /// An ISO 4217 currency code, three upper-case ASCII letters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Currency([u8; 3]);
@@ -18,6 +29,8 @@ pub enum MoneyError {
     Mismatch(Currency, Currency),
     #[error("amount is too large")]
     Overflow,
+    #[error("amount must be at most {MAX_AMOUNT_MINOR} minor units, got {0}")]
+    TooLarge(i64),
 }
 
 impl Currency {
@@ -73,6 +86,16 @@ impl Money {
     pub fn new(minor: i64, currency: Currency) -> Result<Self, MoneyError> {
         if minor < 0 {
             return Err(MoneyError::Negative(minor));
+        }
+        Ok(Self { minor, currency })
+    }
+    /// An amount a member may ask to move: above zero and at most [`MAX_AMOUNT_MINOR`].
+    pub fn payable(minor: i64, currency: Currency) -> Result<Self, MoneyError> {
+        if minor <= 0 {
+            return Err(MoneyError::Negative(minor));
+        }
+        if minor > MAX_AMOUNT_MINOR {
+            return Err(MoneyError::TooLarge(minor));
         }
         Ok(Self { minor, currency })
     }
@@ -145,6 +168,12 @@ mod tests {
         let a = Money::new(1, Currency::USD).unwrap();
         let b = Money::new(1, eur).unwrap();
         assert!(matches!(a.checked_add(b), Err(MoneyError::Mismatch(..))));
+        assert!(Money::payable(MAX_AMOUNT_MINOR, Currency::USD).is_ok());
+        assert_eq!(
+            Money::payable(MAX_AMOUNT_MINOR + 1, Currency::USD),
+            Err(MoneyError::TooLarge(MAX_AMOUNT_MINOR + 1))
+        );
+        assert!(Money::payable(0, Currency::USD).is_err());
         let big = Money::new(i64::MAX, Currency::USD).unwrap();
         assert_eq!(big.checked_add(a), Err(MoneyError::Overflow));
     }

@@ -4,7 +4,7 @@
 
 use crate::error::{ServiceError, ServiceResult};
 use crate::{Actor, Hiatus, check_name, check_text};
-use hiatus_domain::effects::Effects;
+use hiatus_domain::effects::{Effects, Viewer, can_view_profile};
 use hiatus_domain::*;
 use hiatus_store::accounts;
 use hiatus_store::audit::{self, NewAuditEvent};
@@ -21,6 +21,33 @@ fn not_found(what: &'static str) -> impl Fn(StoreError) -> ServiceError {
         StoreError::NotFound => ServiceError::NotFound(what),
         e => e.into(),
     }
+}
+
+/// Refuses amounts outside (0, [`MAX_AMOUNT_MINOR`]]: 422 `amount_invalid`, never an
+/// overflow further on.
+pub(crate) fn check_amount(amount: Money) -> ServiceResult<Money> {
+    Money::payable(amount.minor, amount.currency).map_err(|_| {
+        ServiceError::invalid(
+            "amount_invalid",
+            format!(
+                "the amount must be above zero and at most {}",
+                Money {
+                    minor: MAX_AMOUNT_MINOR,
+                    currency: amount.currency
+                }
+            ),
+        )
+    })
+}
+
+fn balance_limit() -> ServiceError {
+    ServiceError::conflict(
+        "balance_limit",
+        format!(
+            "this would take the balance above the largest balance hiatus holds ({} minor units); withdraw first",
+            MAX_BALANCE_MINOR
+        ),
+    )
 }
 
 /// What a member can do to a proposal.
@@ -76,6 +103,27 @@ impl Hiatus {
         }
         let p = accounts::profile(tx, &self.keys, id).await?;
         Ok((a.state()?, a.kind()?, p.settings))
+    }
+
+    /// Refuses, as if the id were unknown, to reach a member who is hidden (deactivated,
+    /// awaiting deletion, or private, e.g. during a break) from someone who has no contract
+    /// or thread with them yet: a hidden member cannot be found or probed by id.
+    async fn reachable(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        id: AccountId,
+        state: AccountState,
+        settings: &ProfileSettings,
+        what: &'static str,
+    ) -> ServiceResult<()> {
+        if can_view_profile(state, settings.visibility, Viewer::Member)
+            || market::know_each_other(tx, actor.account, id).await?
+        {
+            Ok(())
+        } else {
+            Err(ServiceError::NotFound(what))
+        }
     }
 
     fn require_active(actor: &Actor, code: &'static str, doing: &str) -> ServiceResult<()> {
@@ -340,7 +388,7 @@ impl Hiatus {
         }
         let now = self.now();
         let mut tx = self.db.begin().await?;
-        let (st, kind, _) = self.member_state(&mut tx, freelancer, "freelancer").await?;
+        let (st, kind, settings) = self.member_state(&mut tx, freelancer, "freelancer").await?;
         if !kind.freelances() {
             return Err(ServiceError::invalid(
                 "wrong_side",
@@ -353,6 +401,9 @@ impl Hiatus {
                 "this freelancer is not taking new work",
             ));
         }
+        // A private profile is not revealed by hiring its owner out of the blue.
+        self.reachable(&mut tx, actor, freelancer, st, &settings, "freelancer")
+            .await?;
         let c = Contract {
             id: ContractId::new(),
             client_id: actor.account,
@@ -414,6 +465,8 @@ impl Hiatus {
     }
 
     /// Pauses, resumes, ends, or disputes a contract. Ending is refused while money is in escrow.
+    /// The status moves with a conditional update made first, so two concurrent actions
+    /// cannot both apply, and a milestone funded in parallel is either seen here or refused.
     pub async fn contract_action(
         &self,
         actor: &Actor,
@@ -424,20 +477,43 @@ impl Hiatus {
         let mut tx = self.db.begin().await?;
         let mut c = self.party_contract(&mut tx, actor, id).await?;
         use ContractStatus as S;
-        let next = match (action, c.status) {
-            (ContractAction::Pause, S::Open) => S::Paused,
-            (ContractAction::Resume, S::Paused) => S::Open,
-            (ContractAction::End, S::Open | S::Paused) => {
-                let unsettled = market::unsettled_payments_of_contract(&mut tx, c.id).await? > 0;
-                if unsettled {
+        let (from, next): (&[S], S) = match (action, c.status) {
+            (ContractAction::Pause, S::Open) => (&[S::Open], S::Paused),
+            (ContractAction::Resume, S::Paused) => (&[S::Paused], S::Open),
+            (ContractAction::End, S::Open | S::Paused) => (&[S::Open, S::Paused], S::Ended),
+            (ContractAction::OpenDispute, S::Open | S::Paused) => {
+                (&[S::Open, S::Paused], S::InDispute)
+            }
+            (ContractAction::ResolveDispute, S::InDispute) => (&[S::InDispute], S::Open),
+            (a, s) => {
+                return Err(ServiceError::conflict(
+                    "contract_action_invalid",
+                    format!(
+                        "cannot {} a contract that is {}",
+                        format!("{a:?}").to_lowercase(),
+                        s.as_str()
+                    ),
+                ));
+            }
+        };
+        if !market::move_contract(&mut tx, id, from, next, now).await? {
+            return Err(ServiceError::conflict(
+                "contract_changed",
+                "this contract changed meanwhile; reload it",
+            ));
+        }
+        match action {
+            ContractAction::End => {
+                // Counted after the update: a milestone funded concurrently has either
+                // committed (and is counted) or waits on the row and then finds it ended.
+                if market::unsettled_payments_of_contract(&mut tx, c.id).await? > 0 {
                     return Err(ServiceError::conflict(
                         "payments_in_escrow",
                         "release or refund the payments in escrow before ending the contract",
                     ));
                 }
-                S::Ended
             }
-            (ContractAction::OpenDispute, S::Open | S::Paused) => {
+            ContractAction::OpenDispute => {
                 market::create_dispute(
                     &mut tx,
                     &Dispute {
@@ -450,37 +526,12 @@ impl Hiatus {
                     },
                 )
                 .await?;
-                S::InDispute
             }
-            (ContractAction::ResolveDispute, S::InDispute) => {
-                let open: Vec<(String,)> = tx
-                    .all(
-                        "SELECT id FROM disputes WHERE contract_id = $1 AND status = 'open'",
-                        hiatus_store::args![c.id.to_text()],
-                    )
-                    .await?;
-                for (d,) in open {
-                    market::resolve_dispute(
-                        &mut tx,
-                        d.parse().map_err(|_| ServiceError::NotFound("dispute"))?,
-                        now,
-                    )
-                    .await?;
-                }
-                S::Open
+            ContractAction::ResolveDispute => {
+                market::resolve_open_disputes(&mut tx, c.id, now).await?;
             }
-            (a, s) => {
-                return Err(ServiceError::conflict(
-                    "contract_action_invalid",
-                    format!(
-                        "cannot {} a contract that is {}",
-                        format!("{a:?}").to_lowercase(),
-                        s.as_str()
-                    ),
-                ));
-            }
-        };
-        market::set_contract_status(&mut tx, id, next, now).await?;
+            ContractAction::Pause | ContractAction::Resume => {}
+        }
         c.status = next;
         if next == S::Ended {
             c.ended_at = Some(now);
@@ -507,12 +558,7 @@ impl Hiatus {
         amount: Money,
     ) -> ServiceResult<(Milestone, Payment)> {
         check_name("title", title, 200, true)?;
-        if amount.minor <= 0 {
-            return Err(ServiceError::invalid(
-                "amount_invalid",
-                "the amount must be above zero",
-            ));
-        }
+        check_amount(amount)?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let c = self.party_contract(&mut tx, actor, contract).await?;
@@ -533,6 +579,14 @@ impl Hiatus {
             return Err(ServiceError::invalid(
                 "currency_mismatch",
                 format!("this contract is in {}", c.currency),
+            ));
+        }
+        // Holds the contract open until this commits: ending it in parallel waits, then
+        // finds this payment in escrow and refuses.
+        if !market::lock_open_contract(&mut tx, contract).await? {
+            return Err(ServiceError::conflict(
+                "contract_not_open",
+                "milestones can only be funded on an open contract",
             ));
         }
         let m = Milestone {
@@ -582,8 +636,11 @@ impl Hiatus {
         .await
     }
 
-    /// Approves, releases or refunds a payment. The client approves and releases; refunds
-    /// come from the freelancer or from staff. Releasing credits the freelancer's balance.
+    /// Approves, releases or refunds a payment. The client approves and releases; the
+    /// freelancer refunds. Staff do not move money, with one exception: an operator may act
+    /// on any payment (a decided dispute), and the audit trail of both parties names them.
+    /// Support agents are refused. Each transition happens once whatever the concurrency: the
+    /// status changes with a conditional update, and the loser of a race gets 409.
     pub async fn payment_action(
         &self,
         actor: &Actor,
@@ -595,53 +652,88 @@ impl Hiatus {
         let mut p = market::payment(&mut tx, id)
             .await
             .map_err(not_found("payment"))?;
-        let staff = actor.require_staff().is_ok();
-        if p.payer_id != actor.account && p.payee_id != actor.account && !staff {
-            return Err(ServiceError::NotFound("payment"));
+        let is_party = p.payer_id == actor.account || p.payee_id == actor.account;
+        let operator = !is_party && actor.require_operator().is_ok();
+        if !is_party && !operator {
+            // Staff learn a payment exists (they reach it from a case), members do not.
+            if actor.require_staff().is_err() {
+                return Err(ServiceError::NotFound("payment"));
+            }
+            return Err(ServiceError::forbidden(
+                "operator_only",
+                "only operators can act on someone else's payment",
+            ));
         }
-        use PaymentStatus as S;
-        let next = match (action, p.status) {
-            (PaymentAction::Approve, S::InEscrow) if p.payer_id == actor.account || staff => {
-                S::PendingRelease
+        let may = |party: AccountId| party == actor.account || operator;
+        if !p.status.is_unsettled() {
+            return Err(ServiceError::conflict(
+                "payment_settled",
+                "this payment is already settled",
+            ));
+        }
+        let moved = match action {
+            PaymentAction::Approve if may(p.payer_id) => {
+                if p.status != PaymentStatus::InEscrow {
+                    return Err(ServiceError::conflict(
+                        "payment_approved",
+                        "this payment is already approved",
+                    ));
+                }
+                market::approve_payment_once(&mut tx, id, now).await?
             }
-            (PaymentAction::Release, S::InEscrow | S::PendingRelease)
-                if p.payer_id == actor.account || staff =>
-            {
-                S::Released
+            PaymentAction::Release if may(p.payer_id) => {
+                market::release_payment_once(&mut tx, id, now).await?
             }
-            (PaymentAction::Refund, S::InEscrow | S::PendingRelease)
-                if p.payee_id == actor.account || staff =>
-            {
-                S::Refunded
-            }
-            (_, S::Released | S::Refunded) => {
-                return Err(ServiceError::conflict(
-                    "payment_settled",
-                    "this payment is already settled",
-                ));
+            PaymentAction::Refund if may(p.payee_id) => {
+                market::refund_payment_once(&mut tx, id, now).await?
             }
             _ => {
                 return Err(ServiceError::forbidden(
                     "not_your_move",
-                    "the client approves and releases; the freelancer or support refunds",
+                    "the client approves and releases; the freelancer refunds",
                 ));
             }
         };
-        market::set_payment_status(&mut tx, id, next, now).await?;
-        if next == S::Released {
-            market::credit_balance(&mut tx, p.payee_id, p.amount, now).await?;
+        if !moved {
+            // A concurrent request settled (or approved) it between our read and our update.
+            return Err(ServiceError::conflict(
+                "payment_settled",
+                "this payment changed meanwhile; reload it",
+            ));
+        }
+        let next = match action {
+            PaymentAction::Approve => PaymentStatus::PendingRelease,
+            PaymentAction::Release => PaymentStatus::Released,
+            PaymentAction::Refund => PaymentStatus::Refunded,
+        };
+        if next == PaymentStatus::Released
+            && !market::credit_balance(&mut tx, p.payee_id, p.amount, now).await?
+        {
+            return Err(balance_limit());
         }
         p.status = next;
         p.updated_at = now;
         accounts::touch_data(&mut tx, &[&p.payer_id, &p.payee_id], now).await?;
-        self.audit(
-            &mut tx,
-            actor,
-            "payment.changed",
-            json!({"payment_id": id, "status": next.as_str()}),
-            now,
-        )
-        .await?;
+        let detail = json!({"payment_id": id, "status": next.as_str()});
+        if operator {
+            for party in [p.payer_id, p.payee_id] {
+                audit::record(
+                    &mut tx,
+                    NewAuditEvent {
+                        account: Some(party),
+                        actor: Some(actor.account),
+                        action: "payment.changed_by_staff",
+                        reason: None,
+                        detail: detail.clone(),
+                        now,
+                    },
+                )
+                .await?;
+            }
+        } else {
+            self.audit(&mut tx, actor, "payment.changed", detail, now)
+                .await?;
+        }
         tx.commit().await?;
         Ok(p)
     }
@@ -654,26 +746,15 @@ impl Hiatus {
 
     /// Withdraws available balance to the bank: a scheduled payout that settles later.
     pub async fn withdraw(&self, actor: &Actor, amount: Money) -> ServiceResult<Payout> {
-        if amount.minor <= 0 {
-            return Err(ServiceError::invalid(
-                "amount_invalid",
-                "the amount must be above zero",
-            ));
-        }
+        check_amount(amount)?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
-        let bal = market::balances_of(&mut tx, actor.account)
-            .await?
-            .into_iter()
-            .find(|b| b.available.currency == amount.currency);
-        let Some(mut bal) = bal.filter(|b| b.available.minor >= amount.minor) else {
+        if !market::debit_balance_once(&mut tx, actor.account, amount, now).await? {
             return Err(ServiceError::conflict(
                 "insufficient_balance",
                 "the amount is more than your available balance",
             ));
-        };
-        bal.available.minor -= amount.minor;
-        market::set_balance(&mut tx, actor.account, &bal, now).await?;
+        }
         let p = Payout {
             id: PayoutId::new(),
             account_id: actor.account,
@@ -717,20 +798,21 @@ impl Hiatus {
         debt: Money,
     ) -> ServiceResult<Balance> {
         actor.require_staff()?;
+        if debt.minor != 0 {
+            check_amount(debt)?;
+        }
         let now = self.now();
         let mut tx = self.db.begin().await?;
         self.member_state(&mut tx, member, "member").await?;
-        let current = market::balances_of(&mut tx, member)
+        market::set_debt(&mut tx, member, debt, now).await?;
+        let b = market::balances_of(&mut tx, member)
             .await?
             .into_iter()
-            .find(|b| b.debt.currency == debt.currency);
-        let b = Balance {
-            available: current
-                .map(|b| b.available)
-                .unwrap_or(Money::zero(debt.currency)),
-            debt,
-        };
-        market::set_balance(&mut tx, member, &b, now).await?;
+            .find(|b| b.debt.currency == debt.currency)
+            .unwrap_or(Balance {
+                available: Money::zero(debt.currency),
+                debt,
+            });
         accounts::touch_data(&mut tx, &[&member], now).await?;
         audit::record(
             &mut tx,
@@ -761,11 +843,10 @@ impl Hiatus {
         let p = market::payout(&mut tx, id)
             .await
             .map_err(not_found("payout"))?;
-        if p.status == PayoutStatus::Settled {
+        if !market::settle_payout_once(&mut tx, id).await? {
             tx.commit().await?;
             return Ok(false);
         }
-        market::set_payout_status(&mut tx, id, PayoutStatus::Settled).await?;
         accounts::touch_data(&mut tx, &[&p.account_id], now).await?;
         audit::record(
             &mut tx,
@@ -793,12 +874,7 @@ impl Hiatus {
         due_in_days: i64,
     ) -> ServiceResult<Invoice> {
         check_text("description", description, 1000, true)?;
-        if amount.minor <= 0 {
-            return Err(ServiceError::invalid(
-                "amount_invalid",
-                "the amount must be above zero",
-            ));
-        }
+        check_amount(amount)?;
         if !(0..=365).contains(&due_in_days) {
             return Err(ServiceError::invalid(
                 "due_invalid",
@@ -896,8 +972,15 @@ impl Hiatus {
                 format!("this invoice is {}", i.status.as_str()),
             ));
         }
-        market::set_invoice_status(&mut tx, id, InvoiceStatus::Paid, now).await?;
-        market::credit_balance(&mut tx, i.issuer_id, i.amount, now).await?;
+        if !market::pay_invoice_once(&mut tx, id, now).await? {
+            return Err(ServiceError::conflict(
+                "invoice_not_unpaid",
+                "this invoice was paid or voided meanwhile",
+            ));
+        }
+        if !market::credit_balance(&mut tx, i.issuer_id, i.amount, now).await? {
+            return Err(balance_limit());
+        }
         i.status = InvoiceStatus::Paid;
         i.paid_at = Some(now);
         accounts::touch_data(&mut tx, &[&i.issuer_id, &i.recipient_id], now).await?;
@@ -938,7 +1021,9 @@ impl Hiatus {
         }
         let now = self.now();
         let mut tx = self.db.begin().await?;
-        self.member_state(&mut tx, with, "member").await?;
+        let (state, _, settings) = self.member_state(&mut tx, with, "member").await?;
+        self.reachable(&mut tx, actor, with, state, &settings, "member")
+            .await?;
         if let Some(c) = contract {
             let c = self.party_contract(&mut tx, actor, c).await?;
             if c.client_id != with && c.freelancer_id != with {

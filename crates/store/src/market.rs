@@ -244,20 +244,40 @@ pub async fn contracts_of(
     rows.into_iter().map(ContractRow::into_domain).collect()
 }
 
-/// Sets a contract's status (ending it stamps `ended_at`).
-pub async fn set_contract_status(
+/// Moves a contract from one of `from` to `to` (ending it stamps `ended_at`), only when it
+/// is still in one of `from`: false when a concurrent request changed it first. On
+/// PostgreSQL the update also locks the row until commit, so a milestone funded or a payment
+/// settled in parallel waits for this transaction and then sees the new status.
+pub async fn move_contract(
     tx: &mut Tx,
     cid: ContractId,
-    s: ContractStatus,
+    from: &[ContractStatus],
+    to: ContractStatus,
     now: Micros,
-) -> StoreResult<()> {
-    let ended = (s == ContractStatus::Ended).then_some(now);
-    tx.exec(
-        "UPDATE contracts SET status = $2, ended_at = $3 WHERE id = $1",
-        args![cid.to_text(), s.as_str(), ended],
-    )
-    .await?;
-    Ok(())
+) -> StoreResult<bool> {
+    let ended = (to == ContractStatus::Ended).then_some(now);
+    // Four statuses at most: unused slots repeat the first, which changes nothing.
+    let slot = |i: usize| from.get(i).or(from.first()).map(|s| s.as_str().to_string());
+    let n = tx
+        .exec(
+            "UPDATE contracts SET status = $2, ended_at = $3 WHERE id = $1 AND status IN ($4, $5, $6, $7)",
+            args![cid.to_text(), to.as_str(), ended, slot(0), slot(1), slot(2), slot(3)],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+/// Takes the contract's row lock when it is still open (PostgreSQL; SQLite already holds
+/// the write lock), so funding cannot interleave with ending or disputing it. False when the
+/// contract is no longer open.
+pub async fn lock_open_contract(tx: &mut Tx, cid: ContractId) -> StoreResult<bool> {
+    let n = tx
+        .exec(
+            "UPDATE contracts SET status = status WHERE id = $1 AND status = 'open'",
+            args![cid.to_text()],
+        )
+        .await?;
+    Ok(n == 1)
 }
 
 /// Creates a milestone.
@@ -348,19 +368,39 @@ pub async fn payments_of(
     rows.into_iter().map(PaymentRow::into_domain).collect()
 }
 
-/// Sets a payment's status.
-pub async fn set_payment_status(
-    tx: &mut Tx,
-    pid: PaymentId,
-    s: PaymentStatus,
-    now: Micros,
-) -> StoreResult<()> {
-    tx.exec(
-        "UPDATE payments SET status = $2, updated_at = $3 WHERE id = $1",
-        args![pid.to_text(), s.as_str(), now],
-    )
-    .await?;
-    Ok(())
+/// Approves a payment held in escrow (escrow → pending release), once: false when it was not
+/// in escrow any more (approved, released or refunded by a concurrent request).
+pub async fn approve_payment_once(tx: &mut Tx, pid: PaymentId, now: Micros) -> StoreResult<bool> {
+    let n = tx
+        .exec(
+            "UPDATE payments SET status = 'pending_release', updated_at = $2 WHERE id = $1 AND status = 'in_escrow'",
+            args![pid.to_text(), now],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+/// Marks an unsettled payment released, once: false when it was already released or
+/// refunded. The caller credits the payee in the same transaction.
+pub async fn release_payment_once(tx: &mut Tx, pid: PaymentId, now: Micros) -> StoreResult<bool> {
+    let n = tx
+        .exec(
+            "UPDATE payments SET status = 'released', updated_at = $2 WHERE id = $1 AND status IN ('in_escrow', 'pending_release')",
+            args![pid.to_text(), now],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+/// Marks an unsettled payment refunded, once: false when it was already released or refunded.
+pub async fn refund_payment_once(tx: &mut Tx, pid: PaymentId, now: Micros) -> StoreResult<bool> {
+    let n = tx
+        .exec(
+            "UPDATE payments SET status = 'refunded', updated_at = $2 WHERE id = $1 AND status IN ('in_escrow', 'pending_release')",
+            args![pid.to_text(), now],
+        )
+        .await?;
+    Ok(n == 1)
 }
 
 // ---- balances and payouts ----
@@ -376,12 +416,60 @@ pub async fn set_balance(tx: &mut Tx, who: AccountId, b: &Balance, now: Micros) 
     Ok(())
 }
 
-/// Adds to the available balance of a currency.
-pub async fn credit_balance(tx: &mut Tx, who: AccountId, m: Money, now: Micros) -> StoreResult<()> {
+/// Adds to the available balance of a currency, atomically (the sum is computed by the
+/// database under the row's lock, never read and written back). False, with nothing changed,
+/// when the balance would pass [`MAX_BALANCE_MINOR`].
+pub async fn credit_balance(
+    tx: &mut Tx,
+    who: AccountId,
+    m: Money,
+    now: Micros,
+) -> StoreResult<bool> {
+    if !(0..=MAX_AMOUNT_MINOR).contains(&m.minor) {
+        return Ok(false);
+    }
+    // Both operands are at most 10^15, so the sum cannot overflow a 64-bit integer (which
+    // SQLite would turn into a floating-point value).
+    let n = tx
+        .exec(
+            "INSERT INTO balances (account_id, currency, available_minor, debt_minor, updated_at) VALUES ($1, $2, $3, 0, $4) \
+             ON CONFLICT (account_id, currency) DO UPDATE SET available_minor = balances.available_minor + excluded.available_minor, updated_at = excluded.updated_at \
+             WHERE balances.available_minor + excluded.available_minor <= $5",
+            args![who.to_text(), m.currency.as_str(), m.minor, now, MAX_BALANCE_MINOR],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+/// Takes an amount from the available balance of a currency, atomically and only when it is
+/// there: false, with nothing changed, when the balance is smaller (or missing). Two
+/// concurrent withdrawals of the whole balance cannot both pass.
+pub async fn debit_balance_once(
+    tx: &mut Tx,
+    who: AccountId,
+    m: Money,
+    now: Micros,
+) -> StoreResult<bool> {
+    if m.minor <= 0 {
+        return Ok(false);
+    }
+    let n = tx
+        .exec(
+            "UPDATE balances SET available_minor = available_minor - $3, updated_at = $4 \
+             WHERE account_id = $1 AND currency = $2 AND available_minor >= $3",
+            args![who.to_text(), m.currency.as_str(), m.minor, now],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+/// Records what a member owes the platform in a currency, leaving the available balance as
+/// it is (creating the balance row when missing).
+pub async fn set_debt(tx: &mut Tx, who: AccountId, debt: Money, now: Micros) -> StoreResult<()> {
     tx.exec(
-        "INSERT INTO balances (account_id, currency, available_minor, debt_minor, updated_at) VALUES ($1, $2, $3, 0, $4) \
-         ON CONFLICT (account_id, currency) DO UPDATE SET available_minor = balances.available_minor + excluded.available_minor, updated_at = excluded.updated_at",
-        args![who.to_text(), m.currency.as_str(), m.minor, now],
+        "INSERT INTO balances (account_id, currency, available_minor, debt_minor, updated_at) VALUES ($1, $2, 0, $3, $4) \
+         ON CONFLICT (account_id, currency) DO UPDATE SET debt_minor = excluded.debt_minor, updated_at = excluded.updated_at",
+        args![who.to_text(), debt.currency.as_str(), debt.minor, now],
     )
     .await?;
     Ok(())
@@ -454,14 +542,15 @@ pub async fn payout(tx: &mut Tx, pid: PayoutId) -> StoreResult<Payout> {
     r.into_domain()
 }
 
-/// Sets a payout's status.
-pub async fn set_payout_status(tx: &mut Tx, pid: PayoutId, s: PayoutStatus) -> StoreResult<()> {
-    tx.exec(
-        "UPDATE payouts SET status = $2 WHERE id = $1",
-        args![pid.to_text(), s.as_str()],
-    )
-    .await?;
-    Ok(())
+/// Settles a scheduled payout, once: false when it was already settled.
+pub async fn settle_payout_once(tx: &mut Tx, pid: PayoutId) -> StoreResult<bool> {
+    let n = tx
+        .exec(
+            "UPDATE payouts SET status = 'settled' WHERE id = $1 AND status = 'scheduled'",
+            args![pid.to_text()],
+        )
+        .await?;
+    Ok(n == 1)
 }
 
 // ---- invoices and disputes ----
@@ -551,20 +640,17 @@ pub async fn invoices_of(
     rows.into_iter().map(InvoiceRow::into_domain).collect()
 }
 
-/// Sets an invoice's status (paying stamps `paid_at`).
-pub async fn set_invoice_status(
-    tx: &mut Tx,
-    iid: InvoiceId,
-    s: InvoiceStatus,
-    now: Micros,
-) -> StoreResult<()> {
-    let paid = (s == InvoiceStatus::Paid).then_some(now);
-    tx.exec(
-        "UPDATE invoices SET status = $2, paid_at = COALESCE($3, paid_at) WHERE id = $1",
-        args![iid.to_text(), s.as_str(), paid],
-    )
-    .await?;
-    Ok(())
+/// Marks an unpaid invoice paid (stamping `paid_at`), once: false when it was not unpaid any
+/// more (paid by a concurrent request, or void). The caller credits the issuer in the same
+/// transaction.
+pub async fn pay_invoice_once(tx: &mut Tx, iid: InvoiceId, now: Micros) -> StoreResult<bool> {
+    let n = tx
+        .exec(
+            "UPDATE invoices SET status = 'paid', paid_at = $2 WHERE id = $1 AND status = 'unpaid'",
+            args![iid.to_text(), now],
+        )
+        .await?;
+    Ok(n == 1)
 }
 
 #[derive(sqlx::FromRow)]
@@ -607,14 +693,13 @@ pub async fn dispute(tx: &mut Tx, did: DisputeId) -> StoreResult<Dispute> {
     r.into_domain()
 }
 
-/// Resolves a dispute.
-pub async fn resolve_dispute(tx: &mut Tx, did: DisputeId, now: Micros) -> StoreResult<()> {
+/// Resolves every open dispute of a contract; returns how many.
+pub async fn resolve_open_disputes(tx: &mut Tx, cid: ContractId, now: Micros) -> StoreResult<u64> {
     tx.exec(
-        "UPDATE disputes SET status = 'resolved', resolved_at = $2 WHERE id = $1",
-        args![did.to_text(), now],
+        "UPDATE disputes SET status = 'resolved', resolved_at = $2 WHERE contract_id = $1 AND status = 'open'",
+        args![cid.to_text(), now],
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 // ---- threads, messages, submissions, files, reviews ----
@@ -927,6 +1012,22 @@ pub async fn have_contract(tx: &mut Tx, a: AccountId, b: AccountId) -> StoreResu
     let n: i64 = tx
         .scalar(
             "SELECT COUNT(*) FROM contracts WHERE (client_id = $1 AND freelancer_id = $2) OR (client_id = $2 AND freelancer_id = $1)",
+            args![a.to_text(), b.to_text()],
+        )
+        .await?;
+    Ok(n > 0)
+}
+
+/// True when two accounts share a contract (any status) or a message thread: they already
+/// know each other, so one may reach the other even while hidden.
+pub async fn know_each_other(tx: &mut Tx, a: AccountId, b: AccountId) -> StoreResult<bool> {
+    if have_contract(tx, a, b).await? {
+        return Ok(true);
+    }
+    let n: i64 = tx
+        .scalar(
+            "SELECT COUNT(*) FROM thread_participants x JOIN thread_participants y ON y.thread_id = x.thread_id \
+             WHERE x.account_id = $1 AND y.account_id = $2",
             args![a.to_text(), b.to_text()],
         )
         .await?;

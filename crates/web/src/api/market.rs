@@ -428,7 +428,10 @@ pub struct PaymentActionBody {
     pub action: PaymentAction,
 }
 
-/// Approves, releases or refunds a payment.
+/// Approves, releases or refunds a payment: the client approves and releases, the freelancer
+/// refunds, an operator may act on any payment. Each happens once: a payment already settled
+/// (also by a concurrent request) is 409 `payment_settled`; a release that would take the
+/// freelancer's balance past its bound is 409 `balance_limit`; support agents get 403.
 #[utoipa::path(post, path = "/api/v1/payments/{id}/actions", tag = "money", security(("bearer" = [])), request_body = PaymentActionBody,
     params(("id" = uuid::Uuid, Path, description = "Payment id")),
     responses((status = 200, description = "The payment now", body = Payment)))]

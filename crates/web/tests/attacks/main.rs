@@ -37,5 +37,7 @@ pub(crate) use attack_on_both;
 
 mod auth;
 mod forms;
+mod money;
 mod proxies;
+mod visibility;
 mod webhooks;
