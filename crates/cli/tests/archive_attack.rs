@@ -167,7 +167,7 @@ async fn no_file_of_an_export_archive_runs_in_the_browser() {
     // So are display names and headlines that reorder themselves.
     for (display_name, headline) in [
         (Some(format!("Ana{RLO}anA")), None),
-        (None, Some(format!("Designer \u{2067}x\u{2069}"))),
+        (None, Some("Designer \u{2067}x\u{2069}".to_string())),
     ] {
         let e = h
             .update_profile(
