@@ -633,7 +633,7 @@ pub mod export {
             .collect();
         let (mut n, mut bytes) = (0u64, 0u64);
         for batch in ids.chunks(32) {
-            for p in hiatus_store::invoice_pdfs::get_many(&mut tx, batch).await? {
+            for p in hiatus_store::invoice_pdfs::get_many(&mut tx, &h.keys, batch).await? {
                 n += 1;
                 bytes += p.pdf.len() as u64;
             }

@@ -227,7 +227,11 @@ pub async fn open_db(g: &Global, max_connections: u32) -> Result<Db> {
             format!("opening the SQLite database in {}", g.data_dir.display())
         }
     })?;
-    db.migrate().await.context("applying migrations")?;
+    // Values older versions stored in plaintext are sealed on the way (it needs the key).
+    let keys = Keyring::new(master_key(g, true)?);
+    db.migrate_sealing(Some(&keys))
+        .await
+        .context("applying migrations")?;
     Ok(db)
 }
 

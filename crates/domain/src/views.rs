@@ -116,10 +116,14 @@ pub struct Dispute {
 pub struct Thread {
     pub id: ThreadId,
     pub contract_id: Option<ContractId>,
+    /// Shown with `{name}` replaced by the current name of [`Thread::named`].
     pub subject: String,
     pub participants: Vec<AccountId>,
     pub created_at: Micros,
     pub last_message_at: Micros,
+    /// The person the subject names by reference (their name is never stored in it).
+    #[serde(skip)]
+    pub named: Option<AccountId>,
 }
 
 /// A message.

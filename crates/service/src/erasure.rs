@@ -359,7 +359,7 @@ impl Hiatus {
                 .await?;
             }
         }
-        audit::record(
+        let event = audit::record(
             &mut tx,
             NewAuditEvent {
                 account: Some(actor.account),
@@ -367,7 +367,7 @@ impl Hiatus {
                 action: "account.deletion_scheduled",
                 reason: Some(req.reason.as_str().to_string()),
                 detail: json!({
-                    "detail": req.detail,
+                    "note": req.detail.is_some(),
                     "due_at": due_at,
                     "proposals_withdrawn": proposals_withdrawn,
                     "job_posts_closed": job_posts_closed,
@@ -377,6 +377,9 @@ impl Hiatus {
             },
         )
         .await?;
+        if let Some(note) = &req.detail {
+            audit::attach_note(&mut tx, &self.keys, actor.account, event, note).await?;
+        }
         audit::record_closure_reason(&mut tx, "delete", req.reason.as_str(), now).await?;
         audit::outbox(
             &mut tx,

@@ -93,9 +93,12 @@ impl Hiatus {
     }
 
     /// Checks the erasure policy against the database's schema: a column without a
-    /// classification is an error, so hiatus does not start with it.
+    /// classification is an error, and so is a column erasure deletes or redacts that holds
+    /// text or bytes without being sealed (or declared not personal), so hiatus does not start
+    /// with either.
     pub async fn check_policy(&self) -> ServiceResult<()> {
         self.config.policy.check_db(&self.db).await?;
+        self.config.policy.check_sealed_db(&self.db).await?;
         Ok(())
     }
 

@@ -353,7 +353,7 @@ impl Hiatus {
         let proposals_withdrawn = market::withdraw_open_proposals(&mut tx, actor.account).await?;
         let job_posts_closed = market::close_open_job_posts(&mut tx, actor.account).await?;
         accounts::set_state(&mut tx, actor.account, next, None, now).await?;
-        audit::record(
+        let event = audit::record(
             &mut tx,
             NewAuditEvent {
                 account: Some(actor.account),
@@ -361,7 +361,7 @@ impl Hiatus {
                 action: "account.deactivated",
                 reason: Some(req.reason.as_str().to_string()),
                 detail: json!({
-                    "detail": req.detail,
+                    "note": req.detail.is_some(),
                     "proposals_withdrawn": proposals_withdrawn,
                     "job_posts_closed": job_posts_closed,
                     "warnings": pre.warnings.iter().map(|w| w.code).collect::<Vec<_>>(),
@@ -370,6 +370,9 @@ impl Hiatus {
             },
         )
         .await?;
+        if let Some(note) = &req.detail {
+            audit::attach_note(&mut tx, &self.keys, actor.account, event, note).await?;
+        }
         audit::record_closure_reason(&mut tx, "deactivate", req.reason.as_str(), now).await?;
         audit::outbox(
             &mut tx,
@@ -577,8 +580,14 @@ impl Hiatus {
     ) -> ServiceResult<Vec<hiatus_store::audit::AuditEventRow>> {
         if account == actor.account {
             let mut tx = self.db.read().await?;
-            let rows =
-                audit::for_account(&mut tx, account, limit.clamp(1, 500), offset.max(0)).await?;
+            let rows = audit::for_account(
+                &mut tx,
+                &self.keys,
+                account,
+                limit.clamp(1, 500),
+                offset.max(0),
+            )
+            .await?;
             tx.commit().await?;
             return Ok(rows);
         }
@@ -590,7 +599,14 @@ impl Hiatus {
             Ok(a) if a.role()? == hiatus_domain::Role::Member => {}
             _ => return Err(ServiceError::NotFound("account")),
         }
-        let rows = audit::for_account(&mut tx, account, limit.clamp(1, 500), offset.max(0)).await?;
+        let rows = audit::for_account(
+            &mut tx,
+            &self.keys,
+            account,
+            limit.clamp(1, 500),
+            offset.max(0),
+        )
+        .await?;
         audit::record(
             &mut tx,
             audit::NewAuditEvent {

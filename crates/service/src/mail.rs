@@ -427,14 +427,13 @@ pub fn render(
             ("Your hiatus account was erased".into(), p)
         }
         "client.notice" => {
+            // `from_name` and `message` are filled in when the mail is sent (see
+            // `Hiatus::fill_notice`), never stored in the queue.
             let from = payload["from_name"].as_str().unwrap_or("A freelancer you worked with");
             let mut p = vec![
                 format!("{from} sent you a message on hiatus:"),
                 payload["message"].as_str().unwrap_or_default().to_string(),
             ];
-            if let Some(f) = payload["forwarding"].as_str() {
-                p.push(format!("You can reach {from} here: {f}"));
-            }
             p.push(format!("Reply in your thread with {from} at {url}."));
             (format!("A message from {from}"), p)
         }
@@ -526,8 +525,13 @@ impl Hiatus {
                         escape(name)
                     );
                     for h in &held {
-                        let payload: serde_json::Value =
+                        let mut payload: serde_json::Value =
                             serde_json::from_str(&h.payload).unwrap_or(serde_json::Value::Null);
+                        if h.kind == "client.notice"
+                            && !self.fill_notice(&h.event_id, &mut payload).await?
+                        {
+                            continue;
+                        }
                         if let Some(r) = render(&h.kind, name, &payload, &cfg.public_url) {
                             let body: Vec<&str> = r.text.split("\n\n").skip(1).collect();
                             let body = body[..body.len().saturating_sub(1)].join("\n\n");
@@ -678,6 +682,11 @@ impl Hiatus {
         tx.commit().await?;
         let mut payload: serde_json::Value =
             serde_json::from_str(&d.payload).unwrap_or(serde_json::Value::Null);
+        if d.kind == "client.notice" && !self.fill_notice(&d.event_id, &mut payload).await? {
+            return Ok(Composed::Skip(
+                "the sender was erased, or the message is gone".into(),
+            ));
+        }
         // Deletion mail carries a one-click cancel link, minted for this message (single use,
         // valid until the deletion is due) and never stored in the event.
         if matches!(
@@ -726,6 +735,35 @@ impl Hiatus {
             return Ok(Composed::Skip(format!("no template for {}", d.kind)));
         };
         self.message(d, Some(profile.display_name.clone()), email.as_str(), r)
+    }
+
+    /// Fills a notice mail's sender name and message from where they are kept: the sender's
+    /// sealed profile and the message posted in the shared thread (its id is the mail's event
+    /// id). False when either is gone: the sender was erased.
+    async fn fill_notice(
+        &self,
+        event_id: &str,
+        payload: &mut serde_json::Value,
+    ) -> ServiceResult<bool> {
+        let Some(sender) = payload["from_account"]
+            .as_str()
+            .and_then(|s| s.parse::<AccountId>().ok())
+        else {
+            return Ok(false);
+        };
+        let mut tx = self.db.read().await?;
+        let body = hiatus_store::notices::message_body(&mut tx, event_id).await?;
+        let name = accounts::profile(&mut tx, &self.keys, sender)
+            .await
+            .ok()
+            .map(|p| p.display_name);
+        tx.commit().await?;
+        let (Some(body), Some(name)) = (body, name) else {
+            return Ok(false);
+        };
+        payload["from_name"] = serde_json::Value::String(name);
+        payload["message"] = serde_json::Value::String(body);
+        Ok(true)
     }
 
     /// The last mail to an erased member, to the address kept sealed for it since erasure

@@ -266,7 +266,7 @@ impl Hiatus {
             status: ProposalStatus::Open,
             created_at: now,
         };
-        market::create_proposal(&mut tx, &p).await?;
+        market::create_proposal(&mut tx, &self.keys, &p).await?;
         accounts::touch_data(&mut tx, &[&freelancer_id, &client_id], now).await?;
         tx.commit().await?;
         Ok(p)
@@ -274,7 +274,7 @@ impl Hiatus {
 
     /// Proposals the caller sent or received.
     pub async fn my_proposals(&self, actor: &Actor) -> ServiceResult<Vec<Proposal>> {
-        self.reading(async |tx| Ok(market::proposals_of(tx, actor.account).await?))
+        self.reading(async |tx| Ok(market::proposals_of(tx, &self.keys, actor.account).await?))
             .await
     }
 
@@ -288,7 +288,7 @@ impl Hiatus {
     ) -> ServiceResult<(Proposal, Option<Contract>)> {
         let now = self.now();
         let mut tx = self.db.begin().await?;
-        let mut p = market::proposal(&mut tx, id)
+        let mut p = market::proposal(&mut tx, &self.keys, id)
             .await
             .map_err(not_found("proposal"))?;
         if p.freelancer_id != actor.account && p.client_id != actor.account {
@@ -1040,6 +1040,7 @@ impl Hiatus {
             participants: vec![actor.account, with],
             created_at: now,
             last_message_at: now,
+            named: None,
         };
         market::create_thread(&mut tx, &t).await?;
         let m = Message {
@@ -1061,11 +1062,33 @@ impl Hiatus {
         actor: &Actor,
         id: ThreadId,
     ) -> ServiceResult<Thread> {
-        let t = market::thread(tx, id).await.map_err(not_found("thread"))?;
+        let mut t = market::thread(tx, id).await.map_err(not_found("thread"))?;
         if !t.participants.contains(&actor.account) {
             return Err(ServiceError::NotFound("thread"));
         }
+        self.name_subject(tx, &mut t).await?;
         Ok(t)
+    }
+
+    /// Puts the current name of the person a thread's subject names into it: their display
+    /// name, or their pseudonym once they are erased.
+    pub(crate) async fn name_subject(&self, tx: &mut Tx, t: &mut Thread) -> ServiceResult<()> {
+        if let Some(named) = t.named {
+            let name = self.current_name(tx, named).await?;
+            t.subject = t.subject.replace(market::NAMED, &name);
+        }
+        Ok(())
+    }
+
+    /// How a person is named today: by their display name, by their pseudonym once erased.
+    pub(crate) async fn current_name(&self, tx: &mut Tx, id: AccountId) -> ServiceResult<String> {
+        if let Some(label) = hiatus_store::erasures::pseudonym_of(tx, &id.to_text()).await? {
+            return Ok(label);
+        }
+        Ok(match accounts::profile(tx, &self.keys, id).await {
+            Ok(p) => p.display_name,
+            Err(_) => crate::FORMER_MEMBER.to_string(),
+        })
     }
 
     /// Posts a message to a thread the caller takes part in. Read-only while deactivated.
@@ -1157,7 +1180,12 @@ impl Hiatus {
         offset: i64,
     ) -> ServiceResult<Vec<Thread>> {
         self.reading(async |tx| {
-            Ok(market::threads_of(tx, actor.account, limit.clamp(1, 500), offset.max(0)).await?)
+            let mut threads =
+                market::threads_of(tx, actor.account, limit.clamp(1, 500), offset.max(0)).await?;
+            for t in &mut threads {
+                self.name_subject(tx, t).await?;
+            }
+            Ok(threads)
         })
         .await
     }

@@ -111,6 +111,7 @@ impl Hiatus {
             let id = MessageId::new().to_text();
             notices::queue(
                 &mut tx,
+                &self.keys,
                 actor.account,
                 *c,
                 &id,
@@ -149,11 +150,16 @@ impl Hiatus {
     /// Delivers a member's pending notices (the job). Idempotent.
     pub async fn deliver_client_notices(&self, member: AccountId) -> ServiceResult<usize> {
         let mut tx = self.db.read().await?;
-        let pending = notices::pending(&mut tx, member).await?;
-        let name = match accounts::profile(&mut tx, &self.keys, member).await {
-            Ok(p) => p.display_name,
-            Err(_) => return Ok(0), // erased meanwhile: nothing to deliver
+        // Erased meanwhile (the key is gone with the profile): nothing to deliver.
+        let Ok(pending) = notices::pending(&mut tx, &self.keys, member).await else {
+            return Ok(0);
         };
+        if accounts::profile(&mut tx, &self.keys, member)
+            .await
+            .is_err()
+        {
+            return Ok(0);
+        }
         tx.commit().await?;
         let mut n = 0;
         for p in pending {
@@ -169,15 +175,18 @@ impl Hiatus {
                 let thread = match notices::shared_thread(&mut tx, member, client).await? {
                     Some(t) => t.parse().map_err(|_| ServiceError::NotFound("thread"))?,
                     None => {
+                        // The subject names the member by reference, so it shows their
+                        // current name, and the pseudonym once they are erased.
                         let t = Thread {
                             id: ThreadId::new(),
                             contract_id: None,
-                            subject: format!("A message from {name}"),
+                            subject: format!("A message from {}", market::NAMED),
                             participants: vec![member, client],
                             created_at: now,
                             last_message_at: now,
+                            named: Some(member),
                         };
-                        market::create_thread(&mut tx, &t).await?;
+                        market::create_thread_naming(&mut tx, &t, Some(member)).await?;
                         t.id
                     }
                 };
@@ -197,6 +206,9 @@ impl Hiatus {
                 )
                 .await?;
                 if self.mail_enabled() {
+                    // Ids only: the sender's name and the message (with the forwarding
+                    // contact) are read when the mail is sent, from the sealed profile and
+                    // the message posted above, whose id is the mail's event id.
                     hiatus_store::mail::queue(
                         &mut tx,
                         &p.id,
@@ -205,9 +217,6 @@ impl Hiatus {
                         false,
                         &json!({
                             "from_account": member,
-                            "from_name": name,
-                            "message": p.message,
-                            "forwarding": p.forwarding,
                             "thread_id": thread,
                         }),
                         now,

@@ -237,7 +237,7 @@ impl Hiatus {
             id: r.id.clone(),
             next: next_step(&status).into(),
             note: if matches!(status.as_str(), "approved" | "denied") {
-                r.decision_note.clone()
+                r.note(&self.keys).ok().flatten()
             } else {
                 None
             },
@@ -378,7 +378,10 @@ impl Hiatus {
         let mut tx = self.db.read().await?;
         let row = restorations::get(&mut tx, id).await?;
         tx.commit().await?;
-        Ok(row.and_then(|r| r.decision_note))
+        Ok(match row {
+            Some(r) => r.note(&self.keys)?,
+            None => None,
+        })
     }
 
     /// The support queue: open requests (or all, newest first), with what an agent needs to
@@ -457,7 +460,7 @@ impl Hiatus {
             verified_at: r.verified_at,
             decided_at: r.decided_at,
             decided_by: r.decided_by.clone(),
-            decision_note: r.decision_note.clone(),
+            decision_note: r.note(&self.keys)?,
         }))
     }
 
@@ -529,6 +532,7 @@ impl Hiatus {
         };
         if !restorations::decide(
             &mut tx,
+            &acct.data_key(&self.keys)?,
             id,
             from,
             to,

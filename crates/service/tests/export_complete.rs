@@ -321,12 +321,13 @@ async fn kept_pdfs(h: &Hiatus, member: AccountId) -> BTreeMap<String, (String, i
         .await
         .unwrap();
     let ids: Vec<String> = kept.iter().map(|k| k.invoice_id.clone()).collect();
-    let mut bytes: BTreeMap<String, Vec<u8>> = hiatus_store::invoice_pdfs::get_many(&mut tx, &ids)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|p| (p.invoice_id, p.pdf))
-        .collect();
+    let mut bytes: BTreeMap<String, Vec<u8>> =
+        hiatus_store::invoice_pdfs::get_many(&mut tx, &h.keys, &ids)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| (p.invoice_id, p.pdf))
+            .collect();
     tx.commit().await.unwrap();
     kept.into_iter()
         .map(|k| {

@@ -1,9 +1,10 @@
 //! The audit log: every transition and security event, with actor, time and reason. Details
 //! hold ids and codes, never personal data.
 
-use crate::args;
+use crate::crypto::Keyring;
 use crate::db::Tx;
 use crate::error::StoreResult;
+use crate::{accounts, args};
 use hiatus_domain::{AccountId, AuditEventId, Micros};
 
 /// One audit event to record.
@@ -47,6 +48,9 @@ pub struct AuditEventRow {
     pub reason: Option<String>,
     pub detail: String,
     pub created_at: i64,
+    /// The sealed free text ([`attach_note`]); [`for_account`] opens it into `detail`.
+    #[serde(skip)]
+    pub note_enc: Option<Vec<u8>>,
 }
 
 /// Appends an event.
@@ -68,18 +72,61 @@ pub async fn record(tx: &mut Tx, e: NewAuditEvent<'_>) -> StoreResult<AuditEvent
     Ok(id)
 }
 
-/// The events about an account, newest first, a page at a time.
+/// Attaches the free text a member gave with a closure reason to its event, sealed under the
+/// member's data key: erasure redacts the event and destroys the key, and the text is
+/// unreadable in every old copy. The reason's code is what statistics keep, unlinked
+/// ([`record_closure_reason`]).
+pub async fn attach_note(
+    tx: &mut Tx,
+    keys: &Keyring,
+    account: AccountId,
+    event: AuditEventId,
+    note: &str,
+) -> StoreResult<()> {
+    let dk = accounts::get(tx, account).await?.data_key(keys)?;
+    let id = event.to_text();
+    let sealed = dk.seal_field("audit_events", "note", &id, note);
+    tx.exec(
+        "UPDATE audit_events SET note_enc = $2 WHERE id = $1 AND account_id = $3",
+        args![id, sealed, account.to_text()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The events about an account, newest first, a page at a time. The free text of a closure
+/// reason is opened with the account's key and shown as the detail's `detail`, as the member
+/// wrote it (nothing, once erasure destroyed the key).
 pub async fn for_account(
     tx: &mut Tx,
+    keys: &Keyring,
     account: AccountId,
     limit: i64,
     offset: i64,
 ) -> StoreResult<Vec<AuditEventRow>> {
-    tx.all(
-        "SELECT id, account_id, actor_id, action, reason, detail, created_at FROM audit_events WHERE account_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
-        args![account.to_text(), limit, offset],
-    )
-    .await
+    let mut rows: Vec<AuditEventRow> = tx
+        .all(
+            "SELECT id, account_id, actor_id, action, reason, detail, created_at, note_enc FROM audit_events WHERE account_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
+            args![account.to_text(), limit, offset],
+        )
+        .await?;
+    if rows.iter().all(|r| r.note_enc.is_none()) {
+        return Ok(rows);
+    }
+    let Ok(dk) = accounts::get(tx, account).await?.data_key(keys) else {
+        return Ok(rows);
+    };
+    for r in &mut rows {
+        let Some(sealed) = r.note_enc.take() else {
+            continue;
+        };
+        let note = dk.open_field("audit_events", "note", &r.id, &sealed)?;
+        if let Ok(serde_json::Value::Object(mut d)) = serde_json::from_str(&r.detail) {
+            d.insert("detail".into(), serde_json::Value::String(note));
+            r.detail = serde_json::Value::Object(d).to_string();
+        }
+    }
+    Ok(rows)
 }
 
 /// Stores a closure reason without any link to the person, for statistics.

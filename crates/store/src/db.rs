@@ -147,20 +147,55 @@ impl Db {
         }
     }
 
-    /// Applies the pending migrations of this backend.
+    /// Applies the pending migrations of this backend. A database that still holds values
+    /// older versions stored in plaintext is refused: [`Db::migrate_sealing`] with the master
+    /// key seals them.
     pub async fn migrate(&self) -> StoreResult<usize> {
+        self.migrate_sealing(None).await
+    }
+
+    /// Applies the migrations up to `version` and no further: a database as an older hiatus
+    /// left it, for testing the upgrade ([`Db::migrate_sealing`]).
+    pub async fn migrate_until(&self, version: i64) -> StoreResult<()> {
         match self {
             Db::Sqlite(p, _) => {
+                sqlx::migrate!("./migrations/sqlite")
+                    .run_to(version, p)
+                    .await?
+            }
+            Db::Postgres(p) => {
+                sqlx::migrate!("./migrations/postgres")
+                    .run_to(version, p)
+                    .await?
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies the pending migrations, sealing on the way the values that older versions
+    /// stored in plaintext (see [`crate::sealing`]): migrations up to
+    /// [`crate::sealing::SEALED_COLUMNS_ADDED`] add the sealed columns, the values are sealed
+    /// with `keys`, and the next migration drops the plaintext columns.
+    pub async fn migrate_sealing(&self, keys: Option<&crate::Keyring>) -> StoreResult<usize> {
+        let until = crate::sealing::SEALED_COLUMNS_ADDED;
+        let n = match self {
+            Db::Sqlite(p, _) => {
                 let m = sqlx::migrate!("./migrations/sqlite");
-                m.run(p).await?;
-                Ok(m.migrations.len())
+                m.run_to(until, p).await?;
+                m.migrations.len()
             }
             Db::Postgres(p) => {
                 let m = sqlx::migrate!("./migrations/postgres");
-                m.run(p).await?;
-                Ok(m.migrations.len())
+                m.run_to(until, p).await?;
+                m.migrations.len()
             }
+        };
+        crate::sealing::seal_plaintext(self, keys).await?;
+        match self {
+            Db::Sqlite(p, _) => sqlx::migrate!("./migrations/sqlite").run(p).await?,
+            Db::Postgres(p) => sqlx::migrate!("./migrations/postgres").run(p).await?,
         }
+        Ok(n)
     }
 
     /// Starts a transaction that will write. On SQLite it takes the write lock up front

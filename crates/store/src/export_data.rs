@@ -8,6 +8,7 @@
 //! one). Count queries take `$1` the member and `$2` the start.
 
 use crate::args;
+use crate::crypto::{DataKey, Keyring};
 use crate::db::{Row, Tx};
 use crate::error::StoreResult;
 use hiatus_domain::{AccountId, Micros};
@@ -115,16 +116,37 @@ pub struct ProposalRecord {
     pub freelancer_id: String,
     pub client_id: String,
     pub sender_id: String,
+    /// Opened by the caller ([`ProposalRecord::open`]).
+    #[sqlx(default)]
     pub cover_letter: String,
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub cover_letter_enc: Option<Vec<u8>>,
+    /// The sender's wrapped data key, which the cover letter is sealed under.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub sender_key: Option<Vec<u8>>,
     pub status: String,
     #[serde(serialize_with = "time")]
     #[schemars(with = "String")]
     pub created_at: i64,
 }
+impl ProposalRecord {
+    /// Opens the cover letter with its sender's key (empty when the sender's key is gone).
+    pub fn open(&mut self, keys: &Keyring) -> StoreResult<()> {
+        if let (Some(b), Some(w)) = (self.cover_letter_enc.take(), self.sender_key.take()) {
+            self.cover_letter = keys
+                .unwrap_data_key(&self.sender_id, Some(&w))?
+                .open_field("proposals", "cover_letter", &self.id, &b)?;
+        }
+        Ok(())
+    }
+}
 impl Record for ProposalRecord {
     const CATEGORY: &'static str = "proposals";
-    const PAGE: &'static str = "SELECT id, kind, job_post_id, freelancer_id, client_id, sender_id, cover_letter, status, created_at FROM proposals \
-        WHERE (freelancer_id = $1 OR client_id = $1) AND id > $2 AND created_at >= $4 ORDER BY id LIMIT $3";
+    const PAGE: &'static str = "SELECT p.id, p.kind, p.job_post_id, p.freelancer_id, p.client_id, p.sender_id, p.cover_letter_enc, \
+        a.data_key_wrapped AS sender_key, p.status, p.created_at FROM proposals p JOIN accounts a ON a.id = p.sender_id \
+        WHERE (p.freelancer_id = $1 OR p.client_id = $1) AND p.id > $2 AND p.created_at >= $4 ORDER BY p.id LIMIT $3";
     const COUNT: &'static str = "SELECT COUNT(*) FROM proposals WHERE (freelancer_id = $1 OR client_id = $1) AND created_at >= $2";
     fn key(&self) -> &str {
         &self.id
@@ -423,7 +445,12 @@ pub const MESSAGES_PER_PART: i64 = 500;
 pub struct ThreadRecord {
     pub id: String,
     pub contract_id: Option<String>,
+    /// With `{name}` replaced by the caller (see `named_id`).
     pub subject: String,
+    /// The person the subject names by reference.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub named_id: Option<String>,
     /// Filled in by [`thread_participants`].
     #[sqlx(skip)]
     pub participants: Vec<String>,
@@ -440,7 +467,7 @@ pub struct ThreadRecord {
 }
 impl Record for ThreadRecord {
     const CATEGORY: &'static str = "threads";
-    const PAGE: &'static str = "SELECT t.id, t.contract_id, t.subject, t.created_at, t.last_message_at, \
+    const PAGE: &'static str = "SELECT t.id, t.contract_id, t.subject, t.named_id, t.created_at, t.last_message_at, \
         (SELECT COUNT(*) FROM messages m WHERE m.thread_id = t.id AND m.created_at >= $4) AS message_count \
         FROM threads t JOIN thread_participants p ON p.thread_id = t.id \
         WHERE p.account_id = $1 AND t.id > $2 AND t.last_message_at >= $4 ORDER BY t.id LIMIT $3";
@@ -686,13 +713,30 @@ pub struct AuditRecord {
     #[serde(serialize_with = "json_text")]
     #[schemars(with = "serde_json::Value")]
     pub detail: String,
+    /// The free text the member gave with a closure reason, opened by the caller
+    /// ([`AuditRecord::open`]).
+    #[sqlx(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub note_enc: Option<Vec<u8>>,
     #[serde(serialize_with = "time")]
     #[schemars(with = "String")]
     pub created_at: i64,
 }
+impl AuditRecord {
+    /// Opens the free-text note with the member's key.
+    pub fn open(&mut self, dk: &DataKey) -> StoreResult<()> {
+        if let Some(b) = self.note_enc.take() {
+            self.note = Some(dk.open_field("audit_events", "note", &self.id, &b)?);
+        }
+        Ok(())
+    }
+}
 impl Record for AuditRecord {
     const CATEGORY: &'static str = "audit";
-    const PAGE: &'static str = "SELECT id, actor_id, action, reason, detail, created_at FROM audit_events \
+    const PAGE: &'static str = "SELECT id, actor_id, action, reason, detail, note_enc, created_at FROM audit_events \
         WHERE account_id = $1 AND id > $2 AND created_at >= $4 ORDER BY id LIMIT $3";
     const COUNT: &'static str =
         "SELECT COUNT(*) FROM audit_events WHERE account_id = $1 AND created_at >= $2";
@@ -708,15 +752,37 @@ pub struct ClientNoticeRecord {
     #[serde(serialize_with = "time")]
     #[schemars(with = "String")]
     pub sent_at: i64,
-    /// What the member wrote (notices from before messages were kept have none).
+    /// What the member wrote (notices from before messages were kept have none), opened by
+    /// the caller ([`ClientNoticeRecord::open`]).
+    #[sqlx(default)]
     pub message: Option<String>,
+    #[sqlx(default)]
     pub forwarding: Option<String>,
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub message_enc: Option<Vec<u8>>,
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub forwarding_enc: Option<Vec<u8>>,
     /// `pending` until delivered, then `sent`.
     pub status: String,
 }
+impl ClientNoticeRecord {
+    /// Opens the message and forwarding contact with the member's key.
+    pub fn open(&mut self, dk: &DataKey) -> StoreResult<()> {
+        if let Some(b) = self.message_enc.take() {
+            self.message = Some(dk.open_field("client_notices", "message", &self.client_id, &b)?);
+        }
+        if let Some(b) = self.forwarding_enc.take() {
+            self.forwarding =
+                Some(dk.open_field("client_notices", "forwarding", &self.client_id, &b)?);
+        }
+        Ok(())
+    }
+}
 impl Record for ClientNoticeRecord {
     const CATEGORY: &'static str = "client_notices";
-    const PAGE: &'static str = "SELECT client_id, sent_at, message, forwarding, status FROM client_notices \
+    const PAGE: &'static str = "SELECT client_id, sent_at, message_enc, forwarding_enc, status FROM client_notices \
         WHERE account_id = $1 AND client_id > $2 AND sent_at >= $4 ORDER BY client_id LIMIT $3";
     const COUNT: &'static str =
         "SELECT COUNT(*) FROM client_notices WHERE account_id = $1 AND sent_at >= $2";

@@ -22,6 +22,7 @@ pub mod market;
 pub mod notices;
 pub mod policy;
 pub mod restorations;
+pub mod sealing;
 pub mod sessions;
 pub mod stats;
 pub mod throttle;

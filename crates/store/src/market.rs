@@ -4,6 +4,7 @@
 //! they are stored in clear; the person behind them is replaced by a pseudonym on erasure.
 
 use crate::args;
+use crate::crypto::Keyring;
 use crate::db::Tx;
 use crate::error::{StoreError, StoreResult};
 use hiatus_domain::*;
@@ -97,12 +98,25 @@ struct ProposalRow {
     freelancer_id: String,
     client_id: String,
     sender_id: String,
-    cover_letter: String,
+    cover_letter_enc: Option<Vec<u8>>,
+    /// The sender's wrapped data key, which the cover letter is sealed under.
+    sender_key: Option<Vec<u8>>,
     status: String,
     created_at: i64,
 }
 impl ProposalRow {
-    fn into_domain(self) -> StoreResult<Proposal> {
+    fn into_domain(self, keys: &Keyring) -> StoreResult<Proposal> {
+        // A sender erased meanwhile takes the cover letter with them (erasure deletes the
+        // proposal too): it reads as empty until then.
+        let cover_letter = match (&self.cover_letter_enc, self.sender_key.as_deref()) {
+            (Some(b), Some(w)) => keys.unwrap_data_key(&self.sender_id, Some(w))?.open_field(
+                "proposals",
+                "cover_letter",
+                &self.id,
+                b,
+            )?,
+            _ => String::new(),
+        };
         Ok(Proposal {
             id: id(&self.id)?,
             kind: status!(ProposalKind, self.kind),
@@ -110,25 +124,30 @@ impl ProposalRow {
             freelancer_id: id(&self.freelancer_id)?,
             client_id: id(&self.client_id)?,
             sender_id: id(&self.sender_id)?,
-            cover_letter: self.cover_letter,
+            cover_letter,
             status: status!(ProposalStatus, self.status),
             created_at: self.created_at,
         })
     }
 }
 
-/// Creates a proposal or invitation.
-pub async fn create_proposal(tx: &mut Tx, p: &Proposal) -> StoreResult<()> {
+/// Creates a proposal or invitation; the cover letter is sealed under the sender's data key.
+pub async fn create_proposal(tx: &mut Tx, keys: &Keyring, p: &Proposal) -> StoreResult<()> {
+    let dk = crate::accounts::get(tx, p.sender_id)
+        .await?
+        .data_key(keys)?;
+    let pid = p.id.to_text();
+    let letter = dk.seal_field("proposals", "cover_letter", &pid, &p.cover_letter);
     tx.exec(
-        "INSERT INTO proposals (id, kind, job_post_id, freelancer_id, client_id, sender_id, cover_letter, status, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO proposals (id, kind, job_post_id, freelancer_id, client_id, sender_id, cover_letter_enc, status, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         args![
-            p.id.to_text(),
+            pid,
             p.kind.as_str(),
             p.job_post_id.map(|j| j.to_text()),
             p.freelancer_id.to_text(),
             p.client_id.to_text(),
             p.sender_id.to_text(),
-            p.cover_letter.clone(),
+            letter,
             p.status.as_str(),
             p.created_at
         ],
@@ -137,24 +156,32 @@ pub async fn create_proposal(tx: &mut Tx, p: &Proposal) -> StoreResult<()> {
     Ok(())
 }
 
-/// A proposal.
-pub async fn proposal(tx: &mut Tx, pid: ProposalId) -> StoreResult<Proposal> {
+/// A proposal, its cover letter opened.
+pub async fn proposal(tx: &mut Tx, keys: &Keyring, pid: ProposalId) -> StoreResult<Proposal> {
     let r: ProposalRow = tx
-        .one("SELECT id, kind, job_post_id, freelancer_id, client_id, sender_id, cover_letter, status, created_at FROM proposals WHERE id = $1", args![pid.to_text()])
+        .one("SELECT p.id, p.kind, p.job_post_id, p.freelancer_id, p.client_id, p.sender_id, p.cover_letter_enc, \
+              a.data_key_wrapped AS sender_key, p.status, p.created_at \
+              FROM proposals p JOIN accounts a ON a.id = p.sender_id WHERE p.id = $1", args![pid.to_text()])
         .await?;
-    r.into_domain()
+    r.into_domain(keys)
 }
 
 /// Proposals and invitations a member sent or received, newest first.
-pub async fn proposals_of(tx: &mut Tx, who: AccountId) -> StoreResult<Vec<Proposal>> {
+pub async fn proposals_of(
+    tx: &mut Tx,
+    keys: &Keyring,
+    who: AccountId,
+) -> StoreResult<Vec<Proposal>> {
     let rows: Vec<ProposalRow> = tx
         .all(
-            "SELECT id, kind, job_post_id, freelancer_id, client_id, sender_id, cover_letter, status, created_at FROM proposals \
-             WHERE freelancer_id = $1 OR client_id = $1 ORDER BY created_at DESC, id",
+            "SELECT p.id, p.kind, p.job_post_id, p.freelancer_id, p.client_id, p.sender_id, p.cover_letter_enc, \
+             a.data_key_wrapped AS sender_key, p.status, p.created_at \
+             FROM proposals p JOIN accounts a ON a.id = p.sender_id \
+             WHERE p.freelancer_id = $1 OR p.client_id = $1 ORDER BY p.created_at DESC, p.id",
             args![who.to_text()],
         )
         .await?;
-    rows.into_iter().map(ProposalRow::into_domain).collect()
+    rows.into_iter().map(|r| r.into_domain(keys)).collect()
 }
 
 /// Sets a proposal's status.
@@ -709,15 +736,30 @@ struct ThreadRow {
     id: String,
     contract_id: Option<String>,
     subject: String,
+    named_id: Option<String>,
     created_at: i64,
     last_message_at: i64,
 }
 
+/// What a thread subject says where it names a person: the person is in `threads.named_id`,
+/// and their current name (the pseudonym once they are erased) is put in when it is shown,
+/// so no name is ever copied into the subject, which erasure keeps.
+pub const NAMED: &str = "{name}";
+
 /// Creates a thread with its participants.
 pub async fn create_thread(tx: &mut Tx, t: &Thread) -> StoreResult<()> {
+    create_thread_naming(tx, t, None).await
+}
+
+/// Creates a thread whose subject names `named` by reference ([`NAMED`]).
+pub async fn create_thread_naming(
+    tx: &mut Tx,
+    t: &Thread,
+    named: Option<AccountId>,
+) -> StoreResult<()> {
     tx.exec(
-        "INSERT INTO threads (id, contract_id, subject, created_at, last_message_at) VALUES ($1, $2, $3, $4, $5)",
-        args![t.id.to_text(), t.contract_id.map(|c| c.to_text()), t.subject.clone(), t.created_at, t.last_message_at],
+        "INSERT INTO threads (id, contract_id, subject, named_id, created_at, last_message_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        args![t.id.to_text(), t.contract_id.map(|c| c.to_text()), t.subject.clone(), named.map(|n| n.to_text()), t.created_at, t.last_message_at],
     )
     .await?;
     for p in &t.participants {
@@ -743,7 +785,7 @@ async fn participants(tx: &mut Tx, tid: &str) -> StoreResult<Vec<AccountId>> {
 /// A thread with its participants.
 pub async fn thread(tx: &mut Tx, tid: ThreadId) -> StoreResult<Thread> {
     let r: ThreadRow = tx
-        .one("SELECT id, contract_id, subject, created_at, last_message_at FROM threads WHERE id = $1", args![tid.to_text()])
+        .one("SELECT id, contract_id, subject, named_id, created_at, last_message_at FROM threads WHERE id = $1", args![tid.to_text()])
         .await?;
     Ok(Thread {
         participants: participants(tx, &r.id).await?,
@@ -752,6 +794,7 @@ pub async fn thread(tx: &mut Tx, tid: ThreadId) -> StoreResult<Thread> {
         subject: r.subject,
         created_at: r.created_at,
         last_message_at: r.last_message_at,
+        named: opt_id(&r.named_id)?,
     })
 }
 
@@ -764,7 +807,7 @@ pub async fn threads_of(
 ) -> StoreResult<Vec<Thread>> {
     let rows: Vec<ThreadRow> = tx
         .all(
-            "SELECT t.id, t.contract_id, t.subject, t.created_at, t.last_message_at FROM threads t \
+            "SELECT t.id, t.contract_id, t.subject, t.named_id, t.created_at, t.last_message_at FROM threads t \
              JOIN thread_participants p ON p.thread_id = t.id WHERE p.account_id = $1 ORDER BY t.last_message_at DESC, t.id LIMIT $2 OFFSET $3",
             args![who.to_text(), limit, offset],
         )
@@ -778,6 +821,7 @@ pub async fn threads_of(
             subject: r.subject,
             created_at: r.created_at,
             last_message_at: r.last_message_at,
+            named: opt_id(&r.named_id)?,
         });
     }
     Ok(out)

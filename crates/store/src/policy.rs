@@ -78,6 +78,15 @@ pub struct ColumnPolicy {
     /// For `export = "exclude"`: a key of `[exclusions]`.
     pub reason: Option<String>,
     pub note: Option<String>,
+    /// The column holds values sealed under the member's data key (`DataKey::seal_field`), so
+    /// destroying the key makes every copy unreadable: in dead rows, the write-ahead log and
+    /// backups as much as in the live table.
+    #[serde(default)]
+    pub sealed: bool,
+    /// The column holds text or bytes that say nothing about a person (ids, codes, states,
+    /// hashes): deleting the row is enough, though old copies stay in dead rows and the log.
+    #[serde(default)]
+    pub not_personal: bool,
 }
 
 /// What erasure does with a column.
@@ -279,6 +288,7 @@ impl Policy {
                     }
                     _ => {}
                 }
+                check_markers(name, col, c)?;
             }
         }
         for (i, r) in self.rules.iter().enumerate() {
@@ -506,6 +516,136 @@ impl Rule {
     }
 }
 
+/// The `sealed` and `not_personal` markers of one column agree with each other and with its
+/// classification.
+fn check_markers(table: &str, col: &str, c: &ColumnPolicy) -> StoreResult<()> {
+    if c.sealed && c.not_personal {
+        return Err(problem(format!(
+            "{table}.{col} is marked both sealed and not_personal: a sealed column holds personal data"
+        )));
+    }
+    if c.not_personal && c.erase != Erase::Delete && c.erase != Erase::Redact {
+        return Err(problem(format!(
+            "{table}.{col}: not_personal = true is for columns classified delete or redact (use erase = \"not_personal\" for a column erasure leaves alone)"
+        )));
+    }
+    Ok(())
+}
+
+/// What a column's declared type says it holds, for the sealed-column rule.
+fn holds_text_or_bytes(backend_type: &str) -> bool {
+    let t = backend_type.to_ascii_lowercase();
+    // SQLite's type affinity (a column declared without a type takes anything); PostgreSQL's
+    // `data_type` names.
+    t.is_empty()
+        || ["text", "char", "clob", "blob", "bytea", "json"]
+            .iter()
+            .any(|k| t.contains(k))
+}
+
+/// Whether a column's declared type holds bytes (what a sealed value is).
+fn holds_bytes(backend_type: &str) -> bool {
+    let t = backend_type.to_ascii_lowercase();
+    t.contains("blob") || t.contains("bytea")
+}
+
+impl Policy {
+    /// The sealed-column rule: every column that erasure deletes or redacts and that holds
+    /// text or bytes is either sealed under the member's data key or declared `not_personal`.
+    /// Deleting a plaintext value removes it from the table but not from dead rows, the
+    /// write-ahead log or a backup; a sealed value is unreadable everywhere once erasure
+    /// destroys the key. `types` is `table → column → declared type`; every problem is listed.
+    pub fn check_sealed(
+        &self,
+        types: &BTreeMap<String, BTreeMap<String, String>>,
+    ) -> StoreResult<()> {
+        let mut problems = Vec::new();
+        for (table, t) in &self.tables {
+            let Some(live) = types.get(table) else {
+                continue; // check_schema names missing tables
+            };
+            for (col, c) in &t.columns {
+                let Some(ty) = live.get(col) else { continue };
+                if c.sealed && !holds_bytes(ty) {
+                    problems.push(format!(
+                        "{table}.{col} is marked sealed but its type {ty:?} does not hold sealed bytes"
+                    ));
+                }
+                if matches!(c.erase, Erase::Delete | Erase::Redact)
+                    && holds_text_or_bytes(ty)
+                    && !c.sealed
+                    && !c.not_personal
+                {
+                    problems.push(format!(
+                        "{table}.{col} is classified {} and holds {ty} in plaintext: seal it under the member's data key and mark it sealed = true, or mark it not_personal = true if it holds nothing about a person",
+                        match c.erase {
+                            Erase::Delete => "delete",
+                            _ => "redact",
+                        }
+                    ));
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problem(format!(
+                "the erasure policy leaves personal data in plaintext that erasure cannot reach in old copies: {}",
+                problems.join("; ")
+            )))
+        }
+    }
+
+    /// Whether the policy marks `table.column` sealed.
+    pub fn is_sealed(&self, table: &str, column: &str) -> bool {
+        self.tables
+            .get(table)
+            .and_then(|t| t.columns.get(column))
+            .is_some_and(|c| c.sealed)
+    }
+
+    /// [`Policy::check_sealed`] against the database `db` is connected to.
+    pub async fn check_sealed_db(&self, db: &Db) -> StoreResult<()> {
+        self.check_sealed(&live_column_types(db).await?)
+    }
+}
+
+/// The declared type of every column of the database (`table → column → type`), without
+/// SQLite's own tables.
+pub async fn live_column_types(db: &Db) -> StoreResult<BTreeMap<String, BTreeMap<String, String>>> {
+    #[derive(sqlx::FromRow)]
+    struct Col {
+        t: String,
+        c: String,
+        ty: String,
+    }
+    let mut tx = db.read().await?;
+    let rows: Vec<Col> = match tx.backend() {
+        Backend::Sqlite => {
+            tx.all(
+                "SELECT m.name AS t, p.name AS c, p.type AS ty FROM sqlite_master m, pragma_table_info(m.name) p \
+                 WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+                vec![],
+            )
+            .await?
+        }
+        Backend::Postgres => {
+            tx.all(
+                "SELECT table_name::text AS t, column_name::text AS c, data_type::text AS ty \
+                 FROM information_schema.columns WHERE table_schema = current_schema()",
+                vec![],
+            )
+            .await?
+        }
+    };
+    tx.commit().await?;
+    let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for r in rows {
+        out.entry(r.t).or_default().insert(r.c, r.ty);
+    }
+    Ok(out)
+}
+
 /// The tables and columns of the database, without SQLite's own tables.
 pub async fn live_schema(db: &Db) -> StoreResult<BTreeMap<String, BTreeSet<String>>> {
     #[derive(sqlx::FromRow)]
@@ -579,10 +719,15 @@ impl CompiledRule {
                 n += 1;
                 Some(format!("{} = $2", r.member.as_deref().unwrap_or_default()))
             }
+            // A sealed column is cleared rather than given a placeholder: it holds bytes, and
+            // a placeholder would only stand where nothing readable is left anyway.
             Action::Redact => Some(
                 redact_cols
                     .iter()
                     .map(|(c, _)| {
+                        if p.is_sealed(t, c) {
+                            return format!("{c} = NULL");
+                        }
                         n += 1;
                         format!("{c} = ${n}")
                     })
@@ -715,7 +860,11 @@ impl CompiledRule {
             purge_sql,
             next_purge_sql,
             when_values,
-            redact_values: redact_cols.iter().map(|(_, v)| (*v).clone()).collect(),
+            redact_values: redact_cols
+                .iter()
+                .filter(|(c, _)| !p.is_sealed(t, c))
+                .map(|(_, v)| (*v).clone())
+                .collect(),
             retention,
         }
     }
@@ -760,8 +909,8 @@ mod tests {
             ),
             (
                 edit(
-                    "password_hash = { erase = \"delete\", export = \"exclude\", reason = \"secrets\" }",
-                    "password_hash = { erase = \"delete\", export = \"exclude\" }",
+                    "password_hash = { erase = \"delete\", export = \"exclude\", reason = \"secrets\", not_personal = true }",
+                    "password_hash = { erase = \"delete\", export = \"exclude\", not_personal = true }",
                 ),
                 "without a reason",
             ),
@@ -830,6 +979,81 @@ mod tests {
             "{e}"
         );
         assert!(!e.contains("_sqlx_migrations"), "{e}");
+    }
+
+    /// The declared types of a schema that matches the shipped policy: ids and codes as text,
+    /// sealed values as bytes.
+    fn types_of(p: &Policy) -> BTreeMap<String, BTreeMap<String, String>> {
+        p.tables
+            .iter()
+            .map(|(t, tp)| {
+                let cols = tp
+                    .columns
+                    .iter()
+                    .map(|(c, cp)| {
+                        let ty = if cp.sealed || c.ends_with("_enc") || c == "pdf" {
+                            "BLOB"
+                        } else {
+                            "TEXT"
+                        };
+                        (c.clone(), ty.to_string())
+                    })
+                    .collect();
+                (t.clone(), cols)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_unsealed_text_column_that_erasure_deletes_is_refused_by_name() {
+        let text = edit(
+            "display_name_enc = { erase = \"delete\", export = \"include\", sealed = true }",
+            "display_name_enc = { erase = \"delete\", export = \"include\" }\ndisplay_name = { erase = \"delete\", export = \"include\" }",
+        );
+        let p = Policy::parse(&text).unwrap();
+        let mut types = types_of(&p);
+        let e = p.check_sealed(&types).unwrap_err().to_string();
+        assert!(
+            e.contains("profiles.display_name is classified delete and holds TEXT in plaintext"),
+            "{e}"
+        );
+        assert!(
+            e.contains(
+                "profiles.display_name_enc is classified delete and holds BLOB in plaintext"
+            ),
+            "the marker is what counts, not the name: {e}"
+        );
+        // A redacted column is held to the same rule; an integer column is not.
+        types
+            .get_mut("profiles")
+            .unwrap()
+            .insert("display_name".into(), "BIGINT".into());
+        let e = p.check_sealed(&types).unwrap_err().to_string();
+        assert!(!e.contains("profiles.display_name is"), "{e}");
+        // A column marked sealed must hold bytes.
+        let p = Policy::parse(&edit(
+            "bio_enc = { erase = \"delete\", export = \"include\", sealed = true }",
+            "bio_enc = { erase = \"delete\", export = \"include\", sealed = true }",
+        ))
+        .unwrap();
+        let mut types = types_of(&p);
+        types
+            .get_mut("profiles")
+            .unwrap()
+            .insert("bio_enc".into(), "text".into());
+        let e = p.check_sealed(&types).unwrap_err().to_string();
+        assert!(
+            e.contains("profiles.bio_enc is marked sealed but its type \"text\""),
+            "{e}"
+        );
+        // Both markers at once, or not_personal on a kept column, are contradictions.
+        let e = Policy::parse(&edit(
+            "bio_enc = { erase = \"delete\", export = \"include\", sealed = true }",
+            "bio_enc = { erase = \"delete\", export = \"include\", sealed = true, not_personal = true }",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("both sealed and not_personal"), "{e}");
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //! sends. Codes and tokens are kept only as SHA-256 hashes.
 
 use crate::args;
+use crate::crypto::{DataKey, Keyring};
 use crate::db::Tx;
-use crate::error::StoreResult;
+use crate::error::{StoreError, StoreResult};
 use hiatus_domain::Micros;
 use sha2::{Digest, Sha256};
 
@@ -36,12 +37,35 @@ pub struct RestorationRow {
     pub verified_at: Option<i64>,
     pub decided_at: Option<i64>,
     pub decided_by: Option<String>,
-    pub decision_note: Option<String>,
+    /// The agent's note, sealed under the member's data key ([`RestorationRow::note`]).
+    pub decision_note_enc: Option<Vec<u8>>,
+    /// The member's wrapped data key (`None` once erasure destroyed it).
+    pub account_key: Option<Vec<u8>>,
+}
+
+impl RestorationRow {
+    /// The agent's note, opened; `None` when there is none or the member's key is gone.
+    pub fn note(&self, keys: &Keyring) -> StoreResult<Option<String>> {
+        let (Some(account), Some(sealed)) = (&self.account_id, &self.decision_note_enc) else {
+            return Ok(None);
+        };
+        match keys.unwrap_data_key(account, self.account_key.as_deref()) {
+            Ok(dk) => Ok(Some(dk.open_field(
+                "restoration_requests",
+                "decision_note",
+                &self.id,
+                sealed,
+            )?)),
+            Err(StoreError::KeyDestroyed) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
 }
 
 macro_rules! columns {
     () => {
-        "id, account_id, token_hash, status, explanation_enc, code_hash, code_expires_at, code_attempts, created_at, expires_at, verified_at, decided_at, decided_by, decision_note"
+        "id, account_id, token_hash, status, explanation_enc, code_hash, code_expires_at, code_attempts, created_at, expires_at, verified_at, decided_at, decided_by, decision_note_enc, \
+         (SELECT a.data_key_wrapped FROM accounts a WHERE a.id = restoration_requests.account_id) AS account_key"
     };
 }
 
@@ -143,8 +167,11 @@ pub async fn mark_verified(tx: &mut Tx, id: &str, now: Micros) -> StoreResult<bo
 }
 
 /// Records an agent's decision on a request in `from` status: true when it was still open.
+/// The note is sealed under `member`'s data key (the account the request names).
+#[allow(clippy::too_many_arguments)]
 pub async fn decide(
     tx: &mut Tx,
+    member: &DataKey,
     id: &str,
     from: &[&str],
     to: &str,
@@ -154,11 +181,11 @@ pub async fn decide(
 ) -> StoreResult<bool> {
     let sql = match from {
         ["verified"] => {
-            "UPDATE restoration_requests SET status = $2, decided_by = $3, decision_note = $4, decided_at = $5, code_hash = NULL \
+            "UPDATE restoration_requests SET status = $2, decided_by = $3, decision_note_enc = $4, decided_at = $5, code_hash = NULL \
              WHERE id = $1 AND status = 'verified'"
         }
         _ => {
-            "UPDATE restoration_requests SET status = $2, decided_by = $3, decision_note = $4, decided_at = $5, code_hash = NULL \
+            "UPDATE restoration_requests SET status = $2, decided_by = $3, decision_note_enc = $4, decided_at = $5, code_hash = NULL \
              WHERE id = $1 AND status IN ('awaiting_code', 'verified')"
         }
     };
@@ -169,7 +196,7 @@ pub async fn decide(
                 id.to_string(),
                 to.to_string(),
                 agent.to_string(),
-                note.to_string(),
+                member.seal_field("restoration_requests", "decision_note", id, note),
                 now
             ],
         )

@@ -44,6 +44,8 @@ async fn check(db: &Db) {
     db.migrate().await.unwrap();
     let policy = Policy::shipped();
     policy.check_db(db).await.unwrap();
+    // Every column erasure deletes or redacts is sealed or holds nothing personal.
+    policy.check_sealed_db(db).await.unwrap();
     let mut tx = db.begin().await.unwrap();
     tx.exec("ALTER TABLE messages ADD COLUMN mood TEXT", vec![])
         .await

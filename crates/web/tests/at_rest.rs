@@ -184,3 +184,475 @@ async fn no_plaintext_personal_data_in_database_wal_or_blobs() {
     all.retain(|p| p.is_file());
     assert_eq!(found_in(&all, &canaries), Vec::<String>::new());
 }
+
+// ---- erasure leaves no readable copy of what it deletes ----
+
+/// The body of a request that succeeded (any 2xx).
+trait Succeeded {
+    fn ok(&self) -> serde_json::Value;
+}
+impl Succeeded for support::Res {
+    fn ok(&self) -> serde_json::Value {
+        assert!(
+            (200..300).contains(&self.status),
+            "{} answered {}: {}",
+            self.what,
+            self.status,
+            self.text
+        );
+        self.body.clone()
+    }
+}
+
+/// A member's unique values, every one ending in `tag`, and where each one is expected to
+/// stay after erasure.
+struct Canaries {
+    tag: String,
+    /// Values erasure deletes: no copy may be readable anywhere afterwards.
+    deleted: Vec<String>,
+    /// Values kept for others by the policy, found after erasure (which also shows the scan
+    /// sees plaintext where it is).
+    kept: Vec<String>,
+    /// The member's phone number: digits, so it cannot carry the tag.
+    phone: String,
+}
+
+impl Canaries {
+    fn all(&self) -> impl Iterator<Item = &String> {
+        self.deleted.iter().chain(&self.kept).chain([&self.phone])
+    }
+
+    /// Which values `bytes` holds, in any letter case.
+    fn found(&self, bytes: &[u8]) -> Vec<String> {
+        let hay = bytes.to_ascii_lowercase();
+        let mut out = Vec::new();
+        // Every value but the phone number ends with the tag: find the tag, then look back.
+        let tag = self.tag.as_bytes();
+        let mut at = 0;
+        while let Some(i) = hay[at..].windows(tag.len()).position(|w| w == tag) {
+            let end = at + i + tag.len();
+            for c in self.all() {
+                let c = c.to_ascii_lowercase();
+                if end >= c.len() && hay[end - c.len()..end] == *c.as_bytes() {
+                    out.push(c);
+                }
+            }
+            at = end;
+        }
+        if contains(&hay, self.phone.as_bytes()) {
+            out.push(self.phone.clone());
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// The deleted values among `found`.
+    fn deleted_in(&self, found: &[String]) -> Vec<String> {
+        let deleted: Vec<String> = self
+            .deleted
+            .iter()
+            .chain([&self.phone])
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        found
+            .iter()
+            .filter(|f| deleted.contains(f))
+            .cloned()
+            .collect()
+    }
+}
+
+/// What a scan of one place found: `(where, values)`.
+type Hits = Vec<(String, Vec<String>)>;
+
+fn scan_files(c: &Canaries, files: &[std::path::PathBuf]) -> Hits {
+    files
+        .iter()
+        .filter_map(|f| {
+            let bytes = std::fs::read(f).ok()?;
+            let found = c.found(&bytes);
+            (!found.is_empty()).then(|| (f.display().to_string(), found))
+        })
+        .collect()
+}
+
+/// The deleted values found anywhere in `hits`, with where.
+fn deleted_hits(c: &Canaries, hits: &Hits) -> Vec<String> {
+    hits.iter()
+        .flat_map(|(at, found)| {
+            c.deleted_in(found)
+                .into_iter()
+                .map(move |v| format!("{v} in {at}"))
+        })
+        .collect()
+}
+
+/// Runs the member's whole life with a unique value in every field, then erases them.
+/// Returns the values, the client, the erased member's pseudonym and the thread the notice
+/// started, and calls `before_erasure` just before the grace period ends.
+async fn live_and_erase(
+    t: &TestApp,
+    before_erasure: impl AsyncFnOnce(&TestApp),
+) -> (Canaries, support::Member, String, String) {
+    let tag = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
+    let canary = |what: &str| format!("canary{what}{tag}");
+    let digits = u64::from_str_radix(&tag[..10], 16).unwrap() % 1_000_000_000_000;
+    let phone = format!("+1 {digits:012}");
+    let email = format!("{}@example.test", canary("mail"));
+    let password = canary("Password");
+    let display = canary("DisplayName");
+    let (notice, forwarding, away) = (
+        canary("NoticeText"),
+        canary("Forwarding"),
+        canary("AwayMessage"),
+    );
+    let c = Canaries {
+        deleted: vec![
+            email.clone(),
+            password.clone(),
+            display.clone(),
+            canary("LegalName"),
+            canary("Headline"),
+            canary("Bio"),
+            canary("FileName"),
+            canary("CoverLetter"),
+            canary("DeactivateReason"),
+            canary("DeleteReason"),
+        ],
+        // Posted as messages in the thread the member shares with the client: the notice
+        // (with its forwarding contact) and the automatic away reply, sent in the member's
+        // name and kept for the client like every message (see the erasure policy).
+        kept: vec![notice.clone(), forwarding.clone(), away.clone()],
+        phone: phone.clone(),
+        tag: tag.clone(),
+    };
+    let id = t
+        .post(
+            None,
+            "/api/v1/accounts",
+            json!({"email": email, "password": password, "legal_name": canary("LegalName"),
+                   "display_name": display, "kind": "both", "headline": canary("Headline"),
+                   "bio": canary("Bio")}),
+        )
+        .await
+        .ok()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut f = support::Member {
+        id,
+        email: email.clone(),
+        token: String::new(),
+    };
+    let login = |f: &support::Member| {
+        t.post(
+            None,
+            "/api/v1/sessions",
+            json!({"email": f.email, "password": password}),
+        )
+    };
+    f.token = login(&f).await.ok()["token"].as_str().unwrap().to_string();
+    t.call(
+        reqwest::Method::PUT,
+        Some(&f),
+        "/api/v1/me/contact",
+        Some(json!({"phone": phone})),
+    )
+    .await
+    .ok();
+    t.patch(
+        Some(&f),
+        "/api/v1/me/profile",
+        json!({"away_message": away}),
+    )
+    .await
+    .ok();
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    t.post(
+        Some(&f),
+        "/api/v1/files",
+        json!({"kind": "private", "name": canary("FileName"), "content_type": "text/plain",
+               "data_base64": b64(b"notes")}),
+    )
+    .await
+    .ok();
+
+    // A regular client, who reads mail as a daily digest: the notice's mail waits queued.
+    let client = t.member("client").await;
+    t.patch(
+        Some(&client),
+        "/api/v1/me/settings",
+        json!({"notifications": "digest"}),
+    )
+    .await
+    .ok();
+    let k = t.contract(&client, &f, "Logo").await;
+    t.contract_action(&client, &k, "end").await.ok();
+    t.post(
+        Some(&f),
+        "/api/v1/proposals",
+        json!({"kind": "proposal", "to": client.id, "cover_letter": canary("CoverLetter")}),
+    )
+    .await
+    .ok();
+    t.post(
+        Some(&f),
+        "/api/v1/me/client-notices",
+        json!({"message": notice, "forwarding": forwarding}),
+    )
+    .await
+    .ok();
+    t.drain_jobs().await;
+    let threads = t.get(Some(&client), "/api/v1/threads").await.ok();
+    let thread = threads
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|th| th["contract_id"].is_null())
+        .expect("the notice started a thread");
+    assert_eq!(thread["subject"], format!("A message from {display}"));
+    let thread_id = thread["id"].as_str().unwrap().to_string();
+
+    // Away: the client's message gets the automatic reply.
+    t.post(
+        Some(&f),
+        "/api/v1/me/deactivate",
+        json!({"password": password, "reason": "taking_a_break", "detail": canary("DeactivateReason")}),
+    )
+    .await
+    .ok();
+    t.post(
+        Some(&client),
+        &format!("/api/v1/threads/{thread_id}/messages"),
+        json!({"body": "Are you there?"}),
+    )
+    .await
+    .ok();
+    let msgs = t
+        .get(
+            Some(&client),
+            &format!("/api/v1/threads/{thread_id}/messages"),
+        )
+        .await
+        .ok()
+        .to_string();
+    assert!(msgs.contains(&format!("Automatic reply: {away}")), "{msgs}");
+    t.post_empty(Some(&f), "/api/v1/me/reactivate").await.ok();
+
+    let receipt = t
+        .post(
+            Some(&f),
+            "/api/v1/me/deletion",
+            json!({"password": password, "reason": "privacy_concerns", "detail": canary("DeleteReason"),
+                   "confirmation": "delete my account"}),
+        )
+        .await
+        .ok();
+    // The plan says what happens to automatic replies: they stay, as messages the member
+    // wrote.
+    assert!(
+        receipt["plan"]
+            .to_string()
+            .contains("messages you wrote, automatic away replies included"),
+        "{}",
+        receipt["plan"]
+    );
+    let pseudonym = receipt["plan"]["pseudonym"].as_str().unwrap().to_string();
+    before_erasure(t).await;
+    t.advance(31 * support::DAY);
+    t.drain_jobs().await;
+    login(&f).await.problem(403, "account_deleted");
+
+    // The subject names the member by reference: the client sees the pseudonym now.
+    let client = t.relogin(&client).await;
+    let threads = t.get(Some(&client), "/api/v1/threads").await.ok();
+    let thread = threads
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|th| th["id"] == thread_id.as_str())
+        .expect("the client keeps the thread");
+    assert_eq!(thread["subject"], format!("A message from {pseudonym}"));
+    (c, client, pseudonym, thread_id)
+}
+
+#[tokio::test]
+async fn erasure_leaves_no_readable_copy_on_sqlite() {
+    let mut t = TestApp::start_with_mail(Backend::Sqlite).await;
+    let db = t.sqlite_path.clone().expect("a SQLite file");
+    let files = |t: &TestApp| {
+        let mut files = vec![db.clone()];
+        for suffix in ["-wal", "-journal", "-shm"] {
+            let p = db.with_file_name(format!(
+                "{}{suffix}",
+                db.file_name().unwrap().to_string_lossy()
+            ));
+            if p.exists() {
+                files.push(p);
+            }
+        }
+        files.extend(files_under(&t.blob_dir));
+        files
+    };
+    // SQLite overwrites deleted rows (`secure_delete`), and its log restarts as it fills:
+    // old copies live shortest here. So the files are also scanned just before erasure, when
+    // everything the member wrote is in them.
+    let before = std::sync::Mutex::new(Vec::new());
+    let (c, _client, _pseudonym, _thread) = live_and_erase(&t, async |t| {
+        *before.lock().unwrap() = files(t)
+            .iter()
+            .filter_map(|f| Some((f.display().to_string(), std::fs::read(f).ok()?)))
+            .collect::<Vec<_>>();
+    })
+    .await;
+    let before = before.into_inner().unwrap();
+    let before_count = before.len();
+    let mut hits: Hits = before
+        .into_iter()
+        .map(|(at, bytes)| (format!("{at} before erasure"), c.found(&bytes)))
+        .collect();
+    let mail_dir = t.mail_dir.clone();
+    // While the server runs, the write-ahead log still holds frames written before erasure;
+    // after it stops, the log is checkpointed into the database file.
+    hits.extend(scan_files(&c, &files(&t)));
+    t.stop().await;
+    let files = files(&t);
+    hits.extend(scan_files(&c, &files));
+    eprintln!(
+        "scanned {} files before erasure and {} after: deleted values found {:?}; kept values found in {:?}",
+        before_count,
+        files.len(),
+        deleted_hits(&c, &hits),
+        hits.iter()
+            .filter(|(_, f)| !f.is_empty())
+            .map(|(at, _)| at.as_str())
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(deleted_hits(&c, &hits), Vec::<String>::new());
+    let kept: Vec<String> = hits.iter().flat_map(|(_, f)| f.clone()).collect();
+    for k in &c.kept {
+        assert!(
+            kept.contains(&k.to_ascii_lowercase()),
+            "{k} is kept for the client and must be found: {hits:?}"
+        );
+    }
+    // The mail spool holds mail that left hiatus: to the member (their own address and
+    // name, in mail they received) and, as a digest, to the client. Nothing else.
+    let mail = files_under(&mail_dir);
+    for (at, found) in scan_files(&c, &mail) {
+        let text = std::fs::read_to_string(&at).unwrap_or_default();
+        let to_member = text.contains(&c.deleted[0]);
+        let allowed: Vec<String> = if to_member {
+            vec![c.deleted[0].clone(), c.deleted[2].clone()]
+        } else {
+            let mut v = c.kept.clone();
+            v.push(c.deleted[2].clone());
+            v
+        };
+        let allowed: Vec<String> = allowed.iter().map(|a| a.to_ascii_lowercase()).collect();
+        let stray: Vec<&String> = found.iter().filter(|f| !allowed.contains(f)).collect();
+        assert!(stray.is_empty(), "{stray:?} in the mail {at}");
+    }
+}
+
+#[tokio::test]
+async fn erasure_leaves_no_readable_copy_on_postgres() {
+    use sqlx::{Connection, Row};
+    let t = TestApp::start_with_mail(Backend::Postgres).await;
+    let url = t.postgres_url().expect("a PostgreSQL database");
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    let first_wal: String = sqlx::query_scalar("SELECT pg_walfile_name(pg_current_wal_lsn())")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    let dump = std::sync::Mutex::new(Vec::new());
+    let (c, _client, _pseudonym, _thread) = live_and_erase(&t, async |_| {
+        let out = std::process::Command::new("pg_dump")
+            .arg("--dbname")
+            .arg(&url)
+            .output()
+            .expect("pg_dump runs");
+        assert!(
+            out.status.success(),
+            "pg_dump: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        *dump.lock().unwrap() = out.stdout;
+    })
+    .await;
+    sqlx::raw_sql("VACUUM").execute(&mut conn).await.unwrap();
+    sqlx::raw_sql("CHECKPOINT")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+
+    let mut hits: Hits = Vec::new();
+    // A dump taken before erasure: sealed values only.
+    let dump = dump.into_inner().unwrap();
+    assert!(!dump.is_empty());
+    let found = c.found(&dump);
+    hits.push(("the dump taken before erasure".into(), found));
+    // Every relation of the database (tables, their TOAST, indexes), as the server's files.
+    let rels = sqlx::query(
+        "SELECT c.relname::text AS name, pg_relation_filepath(c.oid) AS path FROM pg_class c \
+         JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname IN ('public', 'pg_toast') AND c.relkind IN ('r', 't', 'i') \
+         AND pg_relation_filepath(c.oid) IS NOT NULL",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    let mut read = 0usize;
+    for r in &rels {
+        let name: String = r.get("name");
+        let path: String = r.get("path");
+        // Read by the server (as superuser), so the test needs no access to its data folder.
+        let bytes: Vec<u8> = sqlx::query_scalar("SELECT pg_read_binary_file($1)")
+            .bind(&path)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        read += bytes.len();
+        hits.push((format!("{name} ({path})"), c.found(&bytes)));
+    }
+    assert!(read > 0, "the relation files were read");
+    // The write-ahead log since the member was created.
+    let segments: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$' AND name >= $1 ORDER BY name",
+    )
+    .bind(&first_wal)
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert!(!segments.is_empty());
+    for s in &segments {
+        let bytes: Vec<u8> = sqlx::query_scalar("SELECT pg_read_binary_file('pg_wal/' || $1)")
+            .bind(s)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        hits.push((format!("WAL segment {s}"), c.found(&bytes)));
+    }
+    conn.close().await.unwrap();
+    eprintln!(
+        "scanned a dump, {} relation files ({read} bytes) and {} WAL segments: deleted values found {:?}; kept values found in {:?}",
+        rels.len(),
+        segments.len(),
+        deleted_hits(&c, &hits),
+        hits.iter()
+            .filter(|(_, f)| !f.is_empty())
+            .map(|(at, _)| at.as_str())
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(deleted_hits(&c, &hits), Vec::<String>::new());
+    // The kept values are where the scan looked: in the tables, the log and the dump.
+    let kept: Vec<String> = hits.iter().flat_map(|(_, f)| f.clone()).collect();
+    for k in &c.kept {
+        assert!(
+            kept.contains(&k.to_ascii_lowercase()),
+            "{k} is kept for the client and must be found"
+        );
+    }
+    t.finish().await;
+}

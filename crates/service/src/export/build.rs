@@ -769,6 +769,7 @@ impl Builder<'_> {
             for r in batch {
                 invoice_pdfs::put(
                     &mut tx,
+                    &self.h.keys,
                     &r.invoice_id,
                     &r.issuer_id,
                     &r.recipient_id,
@@ -806,11 +807,12 @@ impl Builder<'_> {
                 break;
             }
             let ids: Vec<String> = batch.iter().map(|(id, _)| id.clone()).collect();
-            let mut pdfs: HashMap<String, Vec<u8>> = invoice_pdfs::get_many(&mut self.tx, &ids)
-                .await?
-                .into_iter()
-                .map(|p| (p.invoice_id, p.pdf))
-                .collect();
+            let mut pdfs: HashMap<String, Vec<u8>> =
+                invoice_pdfs::get_many(&mut self.tx, &self.h.keys, &ids)
+                    .await?
+                    .into_iter()
+                    .map(|p| (p.invoice_id, p.pdf))
+                    .collect();
             for (id, path) in batch.drain(..) {
                 let pdf = pdfs.remove(&id).ok_or_else(|| {
                     io(std::io::Error::other(format!(
@@ -1264,19 +1266,64 @@ impl Hiatus {
             .await?;
         b.category::<ed::JobPostRecord>(|_, _| {}, async |_, _| Ok(()), None)
             .await?;
-        b.category::<ed::ProposalRecord>(|_, _| {}, async |_, _| Ok(()), None)
-            .await?;
+        // Sealed values: cover letters under their senders' keys, notices and closure notes
+        // under the member's.
+        // (Opened record by record: a failure is kept and returned after the category.)
+        let keys = b.h.keys.clone();
+        let dk = accounts::get(&mut b.tx, member)
+            .await?
+            .data_key(&b.h.keys)?;
+        let mut failed: Option<StoreError> = None;
+        b.category::<ed::ProposalRecord>(
+            |r, _| {
+                if let Err(e) = r.open(&keys) {
+                    failed.get_or_insert(e);
+                }
+            },
+            async |_, _| Ok(()),
+            None,
+        )
+        .await?;
         b.category::<ed::SubmissionRecord>(|_, _| {}, async |_, _| Ok(()), None)
             .await?;
         b.category::<ed::ReviewRecord>(|_, _| {}, async |_, _| Ok(()), None)
             .await?;
-        b.category::<ed::AuditRecord>(|_, _| {}, async |_, _| Ok(()), None)
-            .await?;
-        b.category::<ed::ClientNoticeRecord>(|_, _| {}, async |_, _| Ok(()), None)
-            .await?;
+        b.category::<ed::AuditRecord>(
+            |r, _| {
+                if let Err(e) = r.open(&dk) {
+                    failed.get_or_insert(e);
+                }
+            },
+            async |_, _| Ok(()),
+            None,
+        )
+        .await?;
+        b.category::<ed::ClientNoticeRecord>(
+            |r, _| {
+                if let Err(e) = r.open(&dk) {
+                    failed.get_or_insert(e);
+                }
+            },
+            async |_, _| Ok(()),
+            None,
+        )
+        .await?;
+        if let Some(e) = failed {
+            return Err(e.into());
+        }
         let member_for_threads = member;
         b.category::<ed::ThreadRecord>(
-            |_, _| {},
+            // A subject that names someone by reference shows their name as the archive
+            // knows them (the pseudonym of an erased member).
+            |t, people| {
+                if let Some(named) = &t.named_id {
+                    let name = people
+                        .get(named)
+                        .map(String::as_str)
+                        .unwrap_or(crate::FORMER_MEMBER);
+                    t.subject = t.subject.replace(hiatus_store::market::NAMED, name);
+                }
+            },
             async move |tx, page| {
                 ed::thread_participants(tx, member_for_threads, page).await?;
                 Ok(())

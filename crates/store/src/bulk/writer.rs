@@ -113,7 +113,7 @@ impl Table {
                 "freelancer_id",
                 "client_id",
                 "sender_id",
-                "cover_letter",
+                "cover_letter_enc",
                 "status",
                 "created_at",
             ],

@@ -336,6 +336,14 @@ impl TestApp {
         self.h.db.close().await;
     }
 
+    /// The URL of this app's PostgreSQL database (none on SQLite).
+    #[allow(dead_code)]
+    pub fn postgres_url(&self) -> Option<String> {
+        self.pg
+            .as_ref()
+            .map(|g| with_database(&g.admin_url, &g.name))
+    }
+
     /// Ends a scenario that passed; the database goes with `self`.
     pub async fn finish(mut self) {
         self.stop().await;

@@ -30,9 +30,13 @@ impl World {
         })?;
         let split = self.people.len() / 2;
         let (keys_out, keys_in) = std::sync::mpsc::channel::<Vec<DataKey>>();
+        // The marketplace seals cover letters under their senders' keys, so each lane gets
+        // the other's keys.
+        let (theirs_out, theirs_in) = std::sync::mpsc::channel::<Vec<DataKey>>();
         std::thread::scope(|s| {
             let side_lane = s.spawn(move || {
                 let theirs = self.accounts(keys, &self.people[split..], &mut side)?;
+                theirs_out.send(theirs.clone()).map_err(|_| Stopped)?;
                 side.send(Work::Barrier)?;
                 let mut all = keys_in.recv().map_err(|_| Stopped)?;
                 all.extend(theirs);
@@ -40,9 +44,11 @@ impl World {
             });
             let mut main_lane = || {
                 let ours = self.accounts(keys, &self.people[..split], &mut main)?;
-                keys_out.send(ours).map_err(|_| Stopped)?;
+                keys_out.send(ours.clone()).map_err(|_| Stopped)?;
+                let mut all = ours;
+                all.extend(theirs_in.recv().map_err(|_| Stopped)?);
                 main.send(Work::Barrier)?;
-                self.marketplace(&mut main)
+                self.marketplace(&all, &mut main)
             };
             let done = main_lane();
             drop(main);
@@ -53,9 +59,9 @@ impl World {
         })
     }
 
-    fn marketplace(&self, sink: &mut Sink) -> Result<(), Stopped> {
+    fn marketplace(&self, keys_of: &[DataKey], sink: &mut Sink) -> Result<(), Stopped> {
         self.balances_and_payouts(sink)?;
-        self.proposals(sink)?;
+        self.proposals(keys_of, sink)?;
         self.contracts(sink)?;
         self.milestones_and_payments(sink)?;
         self.invoices(sink)?;
@@ -221,13 +227,14 @@ impl World {
         sink.flush(Table::Payouts)
     }
 
-    fn proposals(&self, sink: &mut Sink) -> Result<(), Stopped> {
+    fn proposals(&self, keys_of: &[DataKey], sink: &mut Sink) -> Result<(), Stopped> {
         let mut r = self.rng(Table::Proposals);
         let mut ids = IdGen::new(self.plan.seed, "proposals");
         let now = self.plan.now;
         let s = self.plan.shape;
         for m in &self.members {
             let member = self.id(m.account);
+            let dk = &keys_of[m.account as usize];
             let nc = m.clients.len() as u64;
             for i in 0..u64::from(s.proposals) + OPEN_PROPOSALS {
                 let open = i >= u64::from(s.proposals);
@@ -246,15 +253,18 @@ impl World {
                 } else {
                     r.range(now - s.years * YEAR, now - 14 * DAY_MICROS)
                 };
+                let id = ids.next_id();
+                let letter = text::sentence(&mut r, 12, 40);
+                let sealed = dk.seal_field("proposals", "cover_letter", &id, &letter);
                 sink.row(
                     Table::Proposals,
                     [
-                        ids.next_id().into(),
+                        id.into(),
                         self.code("proposal"),
                         member.clone().into(),
                         self.id(client).into(),
                         member.clone().into(),
-                        text::sentence(&mut r, 12, 40).into(),
+                        sealed.into(),
                         self.code(status),
                         at.into(),
                     ],
