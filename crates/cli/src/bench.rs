@@ -50,9 +50,12 @@ pub enum BenchMode {
     /// Put work in the job queue for `scripts/bench scale` (breaks whose end is due,
     /// deletions due at once, exports), through the service layer.
     ScalePrepare(scale::ScalePrepareArgs),
+    /// Time key rotation: every live data key re-wrapped under a new epoch, run after run.
+    Keys(keys::KeysBenchArgs),
 }
 
 mod erase;
+mod keys;
 mod scale;
 
 /// The Argon2 parameters of `PasswordParams::FAST`, as they appear in a stored hash.
@@ -63,6 +66,7 @@ pub async fn run(g: &Global, a: BenchArgs) -> Result<()> {
         Some(BenchMode::Export(e)) => return export::run(g, e).await,
         Some(BenchMode::Erase(e)) => return erase::run(g, e).await,
         Some(BenchMode::ScalePrepare(s)) => return scale::run(g, s).await,
+        Some(BenchMode::Keys(k)) => return keys::run(g, k).await,
         None => {}
     }
     let email_text = a.email.as_deref().context("--email is required")?;

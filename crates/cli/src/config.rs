@@ -30,6 +30,30 @@ pub struct Global {
     /// file in the data folder, generated on first use.
     #[arg(long, global = true, env = "HIATUS_MASTER_KEY", hide_env_values = true)]
     pub master_key: Option<String>,
+    /// The keyring file: the epoch keys that wrap members' data keys, sealed under the master
+    /// key. Several machines share one file (or copies of it). Default: `<data-dir>/keyring`,
+    /// created on first use.
+    #[arg(long, global = true, env = "HIATUS_KEYRING_FILE")]
+    pub keyring_file: Option<PathBuf>,
+    /// Days between key rotations: every data key is re-wrapped under a new epoch key this
+    /// often.
+    #[arg(
+        long,
+        global = true,
+        env = "HIATUS_KEY_EPOCH_DAYS",
+        default_value_t = 1
+    )]
+    pub key_epoch_days: u64,
+    /// Days an epoch key is kept after its epoch ends: set it to your backup window. Older
+    /// epoch keys are destroyed, and copies of the database from then (dead rows, WAL, dumps)
+    /// can no longer be read for members erased since.
+    #[arg(
+        long,
+        global = true,
+        env = "HIATUS_KEY_RETENTION_DAYS",
+        default_value_t = 30
+    )]
+    pub key_retention_days: u64,
     /// Log filter, e.g. `info` or `hiatus=debug` (RUST_LOG syntax).
     #[arg(long, global = true, env = "HIATUS_LOG", default_value = "info")]
     pub log: String,
@@ -192,6 +216,27 @@ fn write_private(path: &Path, text: &str) -> Result<()> {
     Ok(())
 }
 
+const KEYRING_FILE: &str = "keyring";
+
+/// Where the keyring file is.
+pub fn keyring_path(g: &Global) -> PathBuf {
+    g.keyring_file
+        .clone()
+        .unwrap_or_else(|| g.data_dir.join(KEYRING_FILE))
+}
+
+/// The keyring: the master key and the keyring file it opens (created on first use).
+pub fn keyring(g: &Global) -> Result<Keyring> {
+    let master = master_key(g, true)?;
+    let path = keyring_path(g);
+    if g.key_epoch_days == 0 {
+        bail!("--key-epoch-days must be 1 or more");
+    }
+    Ok(Keyring::open_file(master, &path)
+        .with_context(|| format!("opening the keyring file {}", path.display()))?
+        .with_epoch_days(g.key_epoch_days))
+}
+
 /// The database URL in effect.
 pub fn database_url(g: &Global) -> String {
     match &g.database_url {
@@ -238,10 +283,10 @@ pub async fn open_db(g: &Global, max_connections: u32) -> Result<Db> {
 /// Assembles the service from the configuration.
 pub async fn hiatus(g: &Global) -> Result<Hiatus> {
     let config = service_config(g)?;
-    let key = master_key(g, true)?;
+    let keys = keyring(g)?;
     let db = open_db(g, 8).await?;
     let blobs = blobs(g)?;
-    let h = Hiatus::new(db, blobs, Keyring::new(key), Arc::new(SystemClock), config);
+    let h = Hiatus::new(db, blobs, keys, Arc::new(SystemClock), config);
     h.check_policy()
         .await
         .context("checking the erasure policy against the database")?;
@@ -298,6 +343,7 @@ pub fn service_config(g: &Global) -> Result<ServiceConfig> {
     }
     config.job_lease = g.job_lease_seconds * 1_000_000;
     config.webhooks.allow_private = g.webhook_allow_private;
+    config.key_retention_days = g.key_retention_days;
     if g.insecure_fast_passwords {
         config.password = PasswordParams::FAST;
     }
@@ -345,6 +391,9 @@ pub async fn check(
                 None => format!("key file {}", g.data_dir.join(KEY_FILE).display()),
             },
         ),
+        ("keyring_file", keyring_path(g).display().to_string()),
+        ("key_epoch_days", g.key_epoch_days.to_string()),
+        ("key_retention_days", g.key_retention_days.to_string()),
         ("log", g.log.clone()),
         ("log_json", g.log_json.to_string()),
         ("deletion_grace_days", g.deletion_grace_days.to_string()),

@@ -5,6 +5,7 @@ mod config;
 mod demo;
 mod erase;
 mod export;
+mod keys;
 mod run;
 mod settings;
 mod verify;
@@ -54,6 +55,9 @@ enum Command {
     /// runs now (`--now` skips the rest of the grace period); `verify` checks that nothing
     /// of an erased account is left.
     Erase(erase::EraseArgs),
+    /// Key epochs: `status` lists them, `rotate` re-wraps data keys under the current epoch,
+    /// `retire` destroys epoch keys older than the backup window.
+    Keys(keys::KeysArgs),
     /// Operator tasks: staff accounts, queue health, account counts.
     Admin {
         #[command(subcommand)]
@@ -153,6 +157,7 @@ fn main() -> Result<()> {
             Command::Admin { command } => run::admin(&cli.global, command).await,
             Command::Export(a) => export::run(&cli.global, a).await,
             Command::Erase(a) => erase::run(&cli.global, a).await,
+            Command::Keys(a) => keys::run(&cli.global, a).await,
             Command::Config {
                 command: ConfigCommand::Check { json },
             } => config::check(&cli.global, &sources, &sections, json).await,

@@ -6,8 +6,8 @@ use clap::{Args, Subcommand, ValueEnum};
 use hiatus_domain::{AccountKind, Role};
 use hiatus_service::worker::Worker;
 use hiatus_service::{Clock, Hiatus, PasswordParams, SignUp, SystemClock, password};
+use hiatus_store::Backend;
 use hiatus_store::bulk::{self, Plan, Progress, Shape, Summary};
-use hiatus_store::{Backend, Keyring};
 use hiatus_web::WebOptions;
 use hiatus_web::client::TrustedProxies;
 use indicatif::{MultiProgress, ProgressBar, ProgressState, ProgressStyle};
@@ -251,15 +251,23 @@ pub async fn worker(g: &Global, args: WorkerArgs) -> Result<()> {
 }
 
 pub async fn migrate(g: &Global) -> Result<()> {
-    config::master_key(g, true)?;
-    let db = config::open_db(g, 1).await?;
-    eprintln!("database is up to date ({:?})", db.backend());
-    db.close().await;
+    let h = config::hiatus(g).await?;
+    eprintln!("database is up to date ({:?})", h.db.backend());
+    // A database from before key epochs has its data keys wrapped under the master key: the
+    // first rotation re-wraps them under the current epoch's key.
+    let r = h.rotate_keys().await.context("re-wrapping data keys")?;
+    if r.rewrapped > 0 {
+        eprintln!(
+            "re-wrapped {} data keys under epoch {}",
+            r.rewrapped, r.epoch
+        );
+    }
+    h.db.close().await;
     Ok(())
 }
 
 pub async fn generate(g: &Global, args: GenerateArgs) -> Result<()> {
-    let keys = Keyring::new(config::master_key(g, true)?);
+    let keys = config::keyring(g)?;
     // One connection: the load's SQLite tuning is per connection (see `hiatus_store::bulk`).
     let db = config::open_db(g, 1).await?;
     let blobs = if args.no_files {

@@ -61,7 +61,12 @@ async fn the_generated_member_logs_in_and_can_take_a_break() {
     let h = Hiatus::new(
         db,
         Blobs::local(dir.path().join("files")).unwrap(),
-        Keyring::new(SecretKey::from_hex(&key).unwrap()),
+        // The generator wrapped data keys under the epoch keys of the data folder's keyring.
+        Keyring::open_file(
+            SecretKey::from_hex(&key).unwrap(),
+            &dir.path().join("keyring"),
+        )
+        .unwrap(),
         Arc::new(SystemClock),
         ServiceConfig {
             password: PasswordParams::FAST,

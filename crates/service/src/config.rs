@@ -48,6 +48,9 @@ pub struct ServiceConfig {
     pub policy: std::sync::Arc<hiatus_store::policy::Policy>,
     pub webhooks: crate::webhooks::WebhookConfig,
     pub mail: crate::mail::MailConfig,
+    /// Days an epoch key is kept after its epoch ends (at least the backup window): then it
+    /// is destroyed, and copies of the database from that epoch can no longer be read.
+    pub key_retention_days: u64,
 }
 
 /// Export settings.
@@ -93,6 +96,7 @@ impl Default for ServiceConfig {
             policy: std::sync::Arc::new(hiatus_store::policy::Policy::shipped()),
             webhooks: crate::webhooks::WebhookConfig::default(),
             mail: crate::mail::MailConfig::default(),
+            key_retention_days: 30,
         }
     }
 }

@@ -79,6 +79,9 @@ pub struct ErasurePlan {
     pub items: Vec<PlanItem>,
     /// The plan in plain sentences.
     pub summary: Vec<String>,
+    /// From this day no copy of the database (backups, dead rows, WAL) can be read for the
+    /// member: the keys of the epoch erasure runs in are destroyed.
+    pub unreadable_everywhere_at: Micros,
 }
 
 /// What a member is told after scheduling deletion.
@@ -121,6 +124,10 @@ pub struct EraseOptions {
 #[derive(Clone, Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ErasureReceipt {
     pub erased_at: Micros,
+    /// From this day no copy of the database taken before erasure can be read for the member
+    /// (receipts written before key epochs do not have it).
+    #[serde(default)]
+    pub unreadable_everywhere_at: Option<Micros>,
     pub summary: Vec<String>,
     pub retained: Vec<RetainedLine>,
 }
@@ -164,9 +171,10 @@ fn notice_key(keys: &hiatus_store::crypto::Keyring) -> hiatus_store::crypto::Sec
     hiatus_store::crypto::SecretKey::from_bytes(*keys.derive_secret("erasure notice address"))
 }
 
-/// Seals the address the erasure-completed mail goes to, bound to the erasure's row.
+/// Seals the address the erasure-completed mail goes to, bound to the erasure's row, under
+/// the current epoch's key: its dead copies become unreadable with the member's data.
 fn seal_notice(keys: &hiatus_store::crypto::Keyring, account: AccountId, email: &str) -> Vec<u8> {
-    notice_key(keys).seal(&format!("erasures.notify_enc:{account}"), email.as_bytes())
+    keys.seal_for_epoch(&format!("erasures.notify_enc:{account}"), email.as_bytes())
 }
 
 /// Opens the sealed address of the erasure-completed mail.
@@ -175,7 +183,12 @@ pub(crate) fn open_notice(
     account: AccountId,
     sealed: &[u8],
 ) -> ServiceResult<String> {
-    let b = notice_key(keys).open(&format!("erasures.notify_enc:{account}"), sealed)?;
+    let aad = format!("erasures.notify_enc:{account}");
+    // Addresses sealed before key epochs used a key derived from the master key.
+    let b = match hiatus_store::crypto::wrapped_epoch(sealed) {
+        Some(_) => keys.open_from_epoch(&aad, sealed)?,
+        None => notice_key(keys).open(&aad, sealed)?,
+    };
     String::from_utf8(b)
         .map_err(|_| ServiceError::Internal(StoreError::Corrupt("erasure notice address".into())))
 }
@@ -665,8 +678,10 @@ impl Hiatus {
             )
             .await?;
         let pseudonym = row.pseudonym.clone().unwrap_or_default();
-        let summary = plan_sentences(&items, Some(&pseudonym), counterparties, false);
+        let mut summary = plan_sentences(&items, Some(&pseudonym), counterparties, false);
         let _ = now;
+        let unreadable_everywhere_at = self.unreadable_everywhere_from(row.due_at);
+        summary.push(self.copies_sentence(row.due_at, false));
         Ok(ErasurePlan {
             account_id: account,
             pseudonym,
@@ -674,6 +689,7 @@ impl Hiatus {
             counterparties,
             items,
             summary,
+            unreadable_everywhere_at,
         })
     }
 
@@ -949,8 +965,11 @@ impl Hiatus {
             }
             s
         };
+        let mut summary = summary;
+        summary.push(self.copies_sentence(now, true));
         let receipt = ErasureReceipt {
             erased_at: now,
+            unreadable_everywhere_at: Some(self.unreadable_everywhere_from(now)),
             summary,
             retained,
         };

@@ -252,6 +252,13 @@ impl Worker {
                 if let Err(e) = self.hiatus.purge_auth_throttle().await {
                     tracing::warn!(error = %e, "purging old wrong-password counters failed");
                 }
+                // Key epochs: re-wrap data keys under the current epoch (the first run after an
+                // upgrade re-wraps keys still under the master key), then destroy epoch keys
+                // older than the backup window. Refused retirement (keys still in use) is
+                // retried next time, after the rotation.
+                if let Err(e) = self.hiatus.maintain_keys().await {
+                    tracing::warn!(error = %e, "key rotation or retirement failed");
+                }
             }
             match self.run_once().await {
                 Ok(true) => continue,

@@ -1111,11 +1111,24 @@ async fn plan_and_receipt(env: &support::Env, member: AccountId, who: &str) -> V
         .filter(|i| i.count > 0 && i.in_summary && i.action != Action::Redact)
         .collect();
     let people = usize::from(plan.counterparties > 0);
+    // …and last, when copies of the database (backups, dead rows) become unreadable too.
     assert_eq!(
         got.summary.len(),
-        1 + people + told.len(),
+        1 + people + told.len() + 1,
         "{:?}",
         got.summary
+    );
+    let copies = got.summary.last().unwrap();
+    let gone_at = got
+        .unreadable_everywhere_at
+        .expect("the receipt dates the copies");
+    assert!(
+        copies.starts_with("Your personal data is gone from the live system now")
+            && copies.contains(&format!(
+                "gone from backups and database files on {}",
+                hiatus_service::clock::format_date(gone_at)
+            )),
+        "{copies}"
     );
     for l in got
         .retained

@@ -105,9 +105,10 @@ struct ProfileRow {
 pub async fn insert(tx: &mut Tx, keys: &Keyring, a: &NewAccount) -> StoreResult<()> {
     let id = a.id.to_text();
     let (dk, wrapped) = keys.new_data_key(&id);
+    let epoch = crate::crypto::wrapped_epoch(&wrapped).map(|e| e as i64);
     tx.exec(
-        "INSERT INTO accounts (id, kind, role, state, email_lookup, email_enc, legal_name_enc, data_key_wrapped, password_hash, data_changed_at, state_changed_at, created_at) \
-         VALUES ($1, $2, $3, 'active', $4, $5, $6, $7, $8, $9, $9, $9)",
+        "INSERT INTO accounts (id, kind, role, state, email_lookup, email_enc, legal_name_enc, data_key_wrapped, key_epoch, password_hash, data_changed_at, state_changed_at, created_at) \
+         VALUES ($1, $2, $3, 'active', $4, $5, $6, $7, $10, $8, $9, $9, $9)",
         args![
             id.clone(),
             a.kind.as_str(),
@@ -117,7 +118,8 @@ pub async fn insert(tx: &mut Tx, keys: &Keyring, a: &NewAccount) -> StoreResult<
             dk.seal_field("accounts", "legal_name", &id, &a.legal_name),
             wrapped,
             a.password_hash.clone(),
-            a.now
+            a.now,
+            epoch
         ],
     )
     .await

@@ -1,15 +1,20 @@
 //! Encryption at rest. Every member has a random data key; personal fields are sealed with it
 //! (XChaCha20-Poly1305, a fresh random nonce per value, the table, column and row bound as
 //! associated data so values cannot be swapped between rows). The data key is stored wrapped
-//! by the master key. Destroying one wrapped key makes every copy of that member's personal
-//! data unreadable: WAL frames, dead rows, replicas and backups alike.
+//! by the key of the current epoch (see [`crate::epochs`]). Destroying the live wrapped key
+//! makes the member's data unreadable in the live system at once; copies of the wrapped key
+//! left in dead rows, WAL, replicas and backups become unreadable when the epochs they were
+//! wrapped under are retired, after the backup window.
 
+use crate::epochs::{self, Ratchet, RatchetError};
 use crate::error::{StoreError, StoreResult};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 const VERSION: u8 = 1;
@@ -43,6 +48,9 @@ impl SecretKey {
             StoreError::Config("master key must be 64 hex digits (32 bytes)".into())
         })?;
         Ok(Self(b))
+    }
+    pub(crate) fn bytes(&self) -> &[u8; 32] {
+        &self.0
     }
     /// 64 hex digits, for writing a generated key to a key file.
     pub fn to_hex(&self) -> String {
@@ -98,12 +106,34 @@ impl fmt::Debug for SecretKey {
     }
 }
 
-/// The server's keys: the master key that wraps data keys, and a lookup key for the keyed
-/// hash of email addresses (derived from the master key, so one secret is enough).
-#[derive(Clone, Debug)]
+/// Where the current time comes from; the service wires in its injected clock.
+pub type NowFn = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// The server's keys: the master key, which seals the keyring file and derives a few
+/// long-lived secrets; the epoch ratchet, whose keys wrap data keys; and a lookup key for the
+/// keyed hash of email addresses (derived from the master key, so one secret is enough).
+#[derive(Clone)]
 pub struct Keyring {
     master: SecretKey,
     lookup: SecretKey,
+    /// `None` until first used, for a keyring with no file (tests): it then starts at the
+    /// epoch its clock says.
+    epochs: Arc<RwLock<Option<Ratchet>>>,
+    /// The keyring file, when the epoch state is kept in one.
+    file: Option<Arc<PathBuf>>,
+    now: NowFn,
+    epoch_days: u64,
+}
+
+impl fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Keyring")
+            .field("master", &self.master)
+            .field("lookup", &self.lookup)
+            .field("file", &self.file)
+            .field("epoch_days", &self.epoch_days)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One member's data key, unwrapped.
@@ -113,8 +143,28 @@ pub struct DataKey {
     owner: String,
 }
 
+/// The first byte of a data key wrapped under an epoch key; a data key wrapped directly under
+/// the master key (before key epochs) starts with [`VERSION`] instead.
+const EPOCH_WRAP: u8 = 2;
+
+/// The epoch a stored wrapped data key was wrapped under; `None` for a key wrapped directly
+/// under the master key before key epochs existed (the "legacy" epoch).
+pub fn wrapped_epoch(wrapped: &[u8]) -> Option<u64> {
+    match wrapped {
+        [EPOCH_WRAP, rest @ ..] if rest.len() >= 8 => {
+            Some(u64::from_be_bytes(rest[..8].try_into().expect("8 bytes")))
+        }
+        _ => None,
+    }
+}
+
+fn system_now() -> i64 {
+    jiff::Timestamp::now().as_microsecond()
+}
+
 impl Keyring {
-    /// From the master key.
+    /// From the master key alone, with the epoch state in memory only (a fresh random seed):
+    /// for tests and tools whose data lives no longer than the process.
     pub fn new(master: SecretKey) -> Self {
         let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&master.0).expect("any key length");
         mac.update(b"hiatus email lookup key v1");
@@ -122,6 +172,100 @@ impl Keyring {
         Self {
             master,
             lookup: SecretKey(lookup),
+            epochs: Arc::new(RwLock::new(None)),
+            file: None,
+            now: Arc::new(system_now),
+            epoch_days: 1,
+        }
+    }
+
+    /// Opens the keyring file at `path` (sealed under `master`), creating it with a fresh seed
+    /// that starts at the current epoch when it does not exist yet.
+    pub fn open_file(master: SecretKey, path: &Path) -> StoreResult<Self> {
+        let mut ring = Self::new(master);
+        let ratchet = if path.exists() {
+            epochs::read_file(path, &ring.master)?
+        } else {
+            let r = Ratchet::new(epochs::day_of(system_now()), SecretKey::generate());
+            epochs::write_file(path, &ring.master, &r)?;
+            r
+        };
+        *ring.epochs.write().expect("keyring lock") = Some(ratchet);
+        ring.file = Some(Arc::new(path.to_path_buf()));
+        Ok(ring)
+    }
+
+    /// Takes the current time from `now` (the service's injected clock).
+    pub fn with_clock(mut self, now: NowFn) -> Self {
+        self.now = now;
+        self
+    }
+
+    /// Starts a new epoch every `days` days (at least 1).
+    pub fn with_epoch_days(mut self, days: u64) -> Self {
+        self.epoch_days = days.max(1);
+        self
+    }
+
+    /// How many days an epoch lasts.
+    pub fn epoch_days(&self) -> u64 {
+        self.epoch_days
+    }
+
+    /// The keyring file, if the epoch state is kept in one.
+    pub fn file(&self) -> Option<&Path> {
+        self.file.as_deref().map(|p| p.as_path())
+    }
+
+    /// The current time as this keyring sees it.
+    pub fn now(&self) -> i64 {
+        (self.now)()
+    }
+
+    /// The epoch new data keys are wrapped under now: the UTC day the current epoch began,
+    /// never before the oldest kept epoch.
+    pub fn current_epoch(&self) -> u64 {
+        let day = epochs::day_of(self.now());
+        let epoch = day - day % self.epoch_days;
+        if let Some(r) = self.epochs.read().expect("keyring lock").as_ref() {
+            return epoch.max(r.oldest());
+        }
+        let mut guard = self.epochs.write().expect("keyring lock");
+        let r = guard.get_or_insert_with(|| Ratchet::new(epoch, SecretKey::generate()));
+        epoch.max(r.oldest())
+    }
+
+    /// The oldest epoch whose key can still be derived.
+    pub fn oldest_epoch(&self) -> u64 {
+        let current = self.current_epoch();
+        self.epochs
+            .read()
+            .expect("keyring lock")
+            .as_ref()
+            .map_or(current, |r| r.oldest())
+    }
+
+    /// The key of `epoch`.
+    fn epoch_key(&self, epoch: u64) -> StoreResult<SecretKey> {
+        if let Some(k) = self
+            .epochs
+            .read()
+            .expect("keyring lock")
+            .as_ref()
+            .and_then(|r| r.peek(epoch))
+        {
+            return Ok(k.clone());
+        }
+        // Clocks of several machines differ a little; nothing real is a whole epoch ahead.
+        let limit = self.current_epoch() + self.epoch_days + 1;
+        let mut guard = self.epochs.write().expect("keyring lock");
+        let r = guard.as_mut().expect("current_epoch started the ratchet");
+        match r.key(epoch, limit) {
+            Ok(k) => Ok(k.clone()),
+            Err(RatchetError::Retired(e)) => Err(StoreError::KeyRetired(e)),
+            Err(RatchetError::Future(e)) => Err(StoreError::Decrypt(format!(
+                "data key wrapped under epoch {e}, which has not begun"
+            ))),
         }
     }
 
@@ -143,10 +287,13 @@ impl Keyring {
         mac.finalize().into_bytes().to_vec()
     }
 
-    /// A new data key for `account_id`, with its wrapped form for storage.
+    /// A new data key for `account_id`, with its wrapped form for storage (under the current
+    /// epoch's key).
     pub fn new_data_key(&self, account_id: &str) -> (DataKey, Vec<u8>) {
         let key = SecretKey::generate();
-        let wrapped = self.master.seal(&wrap_aad(account_id), &key.0);
+        let wrapped = self
+            .wrap(account_id, &key, self.current_epoch())
+            .expect("the current epoch is never retired");
         (
             DataKey {
                 key,
@@ -156,14 +303,31 @@ impl Keyring {
         )
     }
 
-    /// Unwraps a stored data key; `None` stored means erasure destroyed it.
+    fn wrap(&self, account_id: &str, key: &SecretKey, epoch: u64) -> StoreResult<Vec<u8>> {
+        let ek = self.epoch_key(epoch)?;
+        let mut out = Vec::with_capacity(1 + 8 + 1 + NONCE_LEN + 32 + 16);
+        out.push(EPOCH_WRAP);
+        out.extend_from_slice(&epoch.to_be_bytes());
+        out.extend_from_slice(&ek.seal(&epoch_wrap_aad(account_id, epoch), &key.0));
+        Ok(out)
+    }
+
+    /// Unwraps a stored data key; `None` stored means erasure destroyed it, and a key wrapped
+    /// under a retired epoch is [`StoreError::KeyRetired`]: equally gone.
     pub fn unwrap_data_key(
         &self,
         account_id: &str,
         wrapped: Option<&[u8]>,
     ) -> StoreResult<DataKey> {
         let wrapped = wrapped.ok_or(StoreError::KeyDestroyed)?;
-        let raw = self.master.open(&wrap_aad(account_id), wrapped)?;
+        let raw = match wrapped_epoch(wrapped) {
+            Some(epoch) => self
+                .epoch_key(epoch)?
+                .open(&epoch_wrap_aad(account_id, epoch), &wrapped[9..])?,
+            // Wrapped directly under the master key before key epochs; the first rotation
+            // re-wraps it under an epoch key.
+            None => self.master.open(&legacy_wrap_aad(account_id), wrapped)?,
+        };
         let b: [u8; 32] = raw
             .try_into()
             .map_err(|_| StoreError::Decrypt("data key".into()))?;
@@ -172,10 +336,92 @@ impl Keyring {
             owner: account_id.to_string(),
         })
     }
+
+    /// The stored key re-wrapped under epoch `to`, or `None` when it already is under `to` or
+    /// a later epoch. Fails like [`Keyring::unwrap_data_key`] when it cannot be opened.
+    pub fn rewrap(
+        &self,
+        account_id: &str,
+        wrapped: &[u8],
+        to: u64,
+    ) -> StoreResult<Option<Vec<u8>>> {
+        if wrapped_epoch(wrapped).is_some_and(|e| e >= to) {
+            return Ok(None);
+        }
+        let dk = self.unwrap_data_key(account_id, Some(wrapped))?;
+        Ok(Some(self.wrap(account_id, &dk.key, to)?))
+    }
+
+    /// Seals a short-lived value under the current epoch's key, so that copies of it in dead
+    /// rows and backups become unreadable with the epoch, like data keys.
+    pub fn seal_for_epoch(&self, aad: &str, plain: &[u8]) -> Vec<u8> {
+        let epoch = self.current_epoch();
+        let ek = self
+            .epoch_key(epoch)
+            .expect("the current epoch is never retired");
+        let mut out = vec![EPOCH_WRAP];
+        out.extend_from_slice(&epoch.to_be_bytes());
+        out.extend_from_slice(&ek.seal(&format!("{aad}@epoch:{epoch}"), plain));
+        out
+    }
+
+    /// Opens a value sealed by [`Keyring::seal_for_epoch`] with the same `aad`.
+    pub fn open_from_epoch(&self, aad: &str, sealed: &[u8]) -> StoreResult<Vec<u8>> {
+        let epoch = wrapped_epoch(sealed).ok_or_else(|| StoreError::Decrypt(aad.to_string()))?;
+        self.epoch_key(epoch)?
+            .open(&format!("{aad}@epoch:{epoch}"), &sealed[9..])
+    }
+
+    /// Destroys every epoch key before `epoch`: the keyring file is rewritten first (so a
+    /// crash cannot leave the file behind memory), then the seeds in memory are wiped.
+    pub fn retire_before(&self, epoch: u64) -> StoreResult<()> {
+        self.current_epoch();
+        let mut guard = self.epochs.write().expect("keyring lock");
+        let r = guard.as_mut().expect("current_epoch started the ratchet");
+        if epoch <= r.oldest() {
+            return Ok(());
+        }
+        if let Some(path) = &self.file {
+            let mut next = Ratchet::new(r.oldest(), r.seed().clone());
+            next.retire_before(epoch);
+            epochs::write_file(path, &self.master, &next)?;
+        }
+        r.retire_before(epoch);
+        Ok(())
+    }
+
+    /// Adopts retirements another process wrote to the keyring file (never goes back).
+    /// Returns the oldest kept epoch afterwards.
+    pub fn reload(&self) -> StoreResult<u64> {
+        let Some(path) = &self.file else {
+            return Ok(self.oldest_epoch());
+        };
+        let on_disk = epochs::read_file(path, &self.master)?;
+        let mut guard = self.epochs.write().expect("keyring lock");
+        let r = guard.as_mut().expect("a keyring with a file has a ratchet");
+        if on_disk.oldest() > r.oldest() {
+            r.retire_before(on_disk.oldest());
+        }
+        Ok(r.oldest())
+    }
 }
 
-fn wrap_aad(account_id: &str) -> String {
+impl Keyring {
+    /// Wraps a data key directly under the master key, as hiatus did before key epochs: only
+    /// for tests of the upgrade.
+    #[doc(hidden)]
+    pub fn legacy_wrap_for_tests(&self, account_id: &str, key: &DataKey) -> Vec<u8> {
+        self.master.seal(&legacy_wrap_aad(account_id), &key.key.0)
+    }
+}
+
+fn legacy_wrap_aad(account_id: &str) -> String {
     format!("accounts.data_key:{account_id}")
+}
+
+/// Binds a wrapped key to its account and its epoch, so neither can be swapped.
+fn epoch_wrap_aad(account_id: &str, epoch: u64) -> String {
+    format!("accounts.data_key:{account_id}@epoch:{epoch}")
 }
 
 impl DataKey {
@@ -273,6 +519,103 @@ mod tests {
             Keyring::new(SecretKey::generate()).email_lookup("x@example.com")
         );
         assert!(format!("{a:?}").contains("redacted"));
+    }
+
+    /// A keyring whose clock the test moves.
+    fn ring_at(day: i64) -> (Keyring, Arc<std::sync::atomic::AtomicI64>) {
+        use std::sync::atomic::{AtomicI64, Ordering};
+        let t = Arc::new(AtomicI64::new(day * epochs::EPOCH_UNIT_MICROS));
+        let c = t.clone();
+        let ring = Keyring::new(SecretKey::generate())
+            .with_clock(Arc::new(move || c.load(Ordering::SeqCst)));
+        (ring, t)
+    }
+
+    #[test]
+    fn data_keys_are_wrapped_under_the_current_epoch_and_bound_to_it() {
+        use std::sync::atomic::Ordering;
+        let (ring, t) = ring_at(20_000);
+        let (dk, wrapped) = ring.new_data_key("a1");
+        assert_eq!(wrapped_epoch(&wrapped), Some(20_000));
+        let sealed = dk.seal_field("accounts", "email", "a1", "x@example.com");
+        // Relabelling the epoch is caught by the associated data.
+        let mut moved = wrapped.clone();
+        moved[1..9].copy_from_slice(&20_001u64.to_be_bytes());
+        t.store(20_001 * epochs::EPOCH_UNIT_MICROS, Ordering::SeqCst);
+        assert!(ring.unwrap_data_key("a1", Some(&moved)).is_err());
+        // A rotation re-wraps it under the new epoch; the old wrapped form still opens until
+        // its epoch is retired, and then fails with a clear error.
+        let rewrapped = ring.rewrap("a1", &wrapped, 20_001).unwrap().unwrap();
+        assert_eq!(wrapped_epoch(&rewrapped), Some(20_001));
+        assert_eq!(ring.rewrap("a1", &rewrapped, 20_001).unwrap(), None);
+        let dk2 = ring.unwrap_data_key("a1", Some(&rewrapped)).unwrap();
+        assert_eq!(
+            dk2.open_field("accounts", "email", "a1", &sealed).unwrap(),
+            "x@example.com"
+        );
+        ring.retire_before(20_001).unwrap();
+        let err = ring.unwrap_data_key("a1", Some(&wrapped)).unwrap_err();
+        assert!(matches!(err, StoreError::KeyRetired(20_000)));
+        assert!(
+            err.to_string()
+                .contains("data key wrapped under retired epoch")
+        );
+        assert!(ring.unwrap_data_key("a1", Some(&rewrapped)).is_ok());
+        // A clone (another handle of the same process) sees the retirement.
+        assert!(ring.clone().unwrap_data_key("a1", Some(&wrapped)).is_err());
+    }
+
+    #[test]
+    fn legacy_keys_wrapped_under_the_master_key_open_and_move_to_an_epoch() {
+        let master = SecretKey::generate();
+        let (ring, _t) = ring_at(20_000);
+        let ring = Keyring {
+            master: master.clone(),
+            ..ring
+        };
+        let (dk, _) = ring.new_data_key("a1");
+        let sealed = dk.seal_field("profiles", "bio", "a1", "hello");
+        let legacy = ring.legacy_wrap_for_tests("a1", &dk);
+        assert_eq!(wrapped_epoch(&legacy), None);
+        let opened = ring.unwrap_data_key("a1", Some(&legacy)).unwrap();
+        assert_eq!(
+            opened.open_field("profiles", "bio", "a1", &sealed).unwrap(),
+            "hello"
+        );
+        let upgraded = ring.rewrap("a1", &legacy, 20_000).unwrap().unwrap();
+        assert_eq!(wrapped_epoch(&upgraded), Some(20_000));
+        let opened = ring.unwrap_data_key("a1", Some(&upgraded)).unwrap();
+        assert_eq!(
+            opened.open_field("profiles", "bio", "a1", &sealed).unwrap(),
+            "hello"
+        );
+        // The upgraded form is not under the master key any more.
+        assert!(master.open(&legacy_wrap_aad("a1"), &upgraded).is_err());
+    }
+
+    #[test]
+    fn a_keyring_file_is_shared_by_processes_and_retirement_reaches_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keyring");
+        let master = SecretKey::generate();
+        let a = Keyring::open_file(master.clone(), &path).unwrap();
+        let b = Keyring::open_file(master.clone(), &path).unwrap();
+        let (_, wrapped) = a.new_data_key("a1");
+        assert!(b.unwrap_data_key("a1", Some(&wrapped)).is_ok());
+        // Retiring in one process; the other adopts it on reload.
+        let epoch = wrapped_epoch(&wrapped).unwrap();
+        a.retire_before(epoch + 1).unwrap();
+        assert!(a.unwrap_data_key("a1", Some(&wrapped)).is_err());
+        assert_eq!(b.reload().unwrap(), epoch + 1);
+        assert!(matches!(
+            b.unwrap_data_key("a1", Some(&wrapped)),
+            Err(StoreError::KeyRetired(_))
+        ));
+        // A fresh process, too.
+        let c = Keyring::open_file(master, &path).unwrap();
+        assert!(c.unwrap_data_key("a1", Some(&wrapped)).is_err());
+        let err = Keyring::open_file(SecretKey::generate(), &path).unwrap_err();
+        assert!(err.to_string().contains("master key"), "{err}");
     }
 
     #[test]

@@ -158,9 +158,13 @@ pub async fn make_unusable(
         Some((n, k)) => (Some(n.clone()), Some(k.clone())),
         None => (None, None),
     };
+    let key_epoch = key_wrapped
+        .as_deref()
+        .and_then(crate::crypto::wrapped_epoch)
+        .map(|e| e as i64);
     tx.exec(
-        "INSERT INTO accounts (id, kind, role, state, email_lookup, legal_name_enc, data_key_wrapped, data_changed_at, state_changed_at, created_at, pseudonym, retained_until) \
-         VALUES ($1, $2, 'member', 'deleted', $3, $4, $5, $6, $6, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
+        "INSERT INTO accounts (id, kind, role, state, email_lookup, legal_name_enc, data_key_wrapped, key_epoch, data_changed_at, state_changed_at, created_at, pseudonym, retained_until) \
+         VALUES ($1, $2, 'member', 'deleted', $3, $4, $5, $9, $6, $6, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
         args![
             p.id.to_text(),
             p.kind.to_string(),
@@ -171,7 +175,8 @@ pub async fn make_unusable(
             // to the microsecond with the tombstone's.
             now - now.rem_euclid(hiatus_domain::DAY_MICROS),
             p.label.to_string(),
-            p.retained_until
+            p.retained_until,
+            key_epoch
         ],
     )
     .await?;

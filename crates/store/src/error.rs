@@ -16,6 +16,8 @@ pub enum StoreError {
     Decrypt(String),
     #[error("the data key of this account was destroyed")]
     KeyDestroyed,
+    #[error("data key wrapped under retired epoch {0}: its key was destroyed")]
+    KeyRetired(u64),
     #[error("blob storage: {0}")]
     Blob(#[from] std::io::Error),
     #[error("stored data is not valid: {0}")]

@@ -23,11 +23,16 @@ pub async fn env(postgres: bool) -> Env {
 }
 
 /// Like [`env`], with the service configuration changed by `configure`.
+/// The PostgreSQL server's maintenance database, where test databases are created.
+pub fn admin_url() -> String {
+    std::env::var("HIATUS_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
 pub async fn env_with(postgres: bool, configure: impl FnOnce(&mut ServiceConfig)) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let (db, pg) = if postgres {
-        let admin = std::env::var("HIATUS_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let admin = admin_url();
         let name = format!("hiatus_jobs_{}", uuid::Uuid::new_v4().simple());
         let pool = sqlx::PgPool::connect(&admin)
             .await
@@ -81,6 +86,12 @@ impl Env {
     /// The folder of the local blob store.
     pub fn files_dir(&self) -> std::path::PathBuf {
         self._dir.path().join("files")
+    }
+
+    /// The URL of the PostgreSQL test database (none on SQLite).
+    pub fn db_url(&self) -> Option<String> {
+        let (admin, name) = self.pg.as_ref()?;
+        Some(format!("{}/{name}", &admin[..admin.rfind('/')?]))
     }
 
     pub async fn finish(self) {

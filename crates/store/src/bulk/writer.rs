@@ -82,6 +82,7 @@ impl Table {
                 "email_enc",
                 "legal_name_enc",
                 "data_key_wrapped",
+                "key_epoch",
                 "password_hash",
                 "data_changed_at",
                 "state_changed_at",

@@ -101,6 +101,7 @@ impl World {
         let password_hash: Arc<str> = Arc::from(self.plan.password_hash.as_str());
         for p in people {
             let (dk, wrapped) = keys.new_data_key(&p.id);
+            let epoch = crate::crypto::wrapped_epoch(&wrapped).map(|e| e as i64);
             let state = if p.deactivated {
                 "deactivated"
             } else {
@@ -119,6 +120,7 @@ impl World {
                     dk.seal_field("accounts", "legal_name", &p.id, &legal_name)
                         .into(),
                     wrapped.into(),
+                    epoch.into(),
                     password_hash.clone().into(),
                     p.created_at.into(),
                     p.created_at.into(),

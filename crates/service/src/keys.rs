@@ -1,0 +1,229 @@
+//! Key epochs for operators: rotation re-wraps every live data key under the current epoch's
+//! key, retirement destroys epoch keys older than the backup window, status says where things
+//! stand. See `docs/erasure.md` for what this guarantees.
+
+use crate::{Hiatus, ServiceError, ServiceResult};
+use hiatus_domain::Micros;
+use hiatus_store::StoreError;
+use hiatus_store::epochs::{day_of, epoch_start};
+use hiatus_store::key_epochs::{self, EpochCount, Rewrapped};
+
+/// Keys re-wrapped per transaction: small enough that a batch holds its rows for a few
+/// milliseconds (logins touching them wait no longer), large enough that 100,000 members
+/// rotate in seconds.
+const BATCH: i64 = 2_000;
+
+/// What one rotation did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Rotation {
+    /// The epoch keys are now wrapped under.
+    pub epoch: u64,
+    pub rewrapped: u64,
+    /// Keys that could not be opened (wrapped under a retired epoch, or damaged): left as they
+    /// are, and counted so an operator sees them.
+    pub unreadable: u64,
+}
+
+/// What one retirement did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Retirement {
+    /// The oldest epoch whose key still exists afterwards.
+    pub oldest_epoch: u64,
+    /// Epoch keys destroyed by this call.
+    pub retired: u64,
+}
+
+/// Where the key epochs stand.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct KeyStatus {
+    pub current_epoch: u64,
+    pub current_epoch_began: String,
+    pub oldest_epoch: u64,
+    pub epoch_days: u64,
+    pub retention_days: u64,
+    /// Live data keys per epoch; `epoch: null` counts keys still wrapped under the master
+    /// key (databases from before key epochs) until the first rotation.
+    pub keys: Vec<EpochKeys>,
+    pub next_rotation: String,
+    /// When the oldest kept epoch key is due to be destroyed.
+    pub next_retirement: String,
+    pub keyring_file: Option<String>,
+}
+
+/// Live data keys wrapped under one epoch.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EpochKeys {
+    pub epoch: Option<i64>,
+    pub keys: i64,
+}
+
+impl Hiatus {
+    /// The epoch whose keys may be destroyed now: every epoch that ended more than the
+    /// retention window ago.
+    fn retire_target(&self, now: Micros) -> u64 {
+        let n = self.keys.epoch_days();
+        let day = day_of(now).saturating_sub(self.config.key_retention_days);
+        let target = day - day % n;
+        target.min(self.keys.current_epoch())
+    }
+
+    /// The day from which no copy of the database taken up to `at` can be read for data whose
+    /// key was destroyed at `at`: the epoch `at` falls in has ended and then the retention
+    /// window has passed, so its key (and every older one) is destroyed by the retirement that
+    /// runs that day.
+    pub fn unreadable_everywhere_from(&self, at: Micros) -> Micros {
+        let n = self.keys.epoch_days();
+        let day = day_of(at);
+        let epoch = day - day % n;
+        epoch_start(epoch + n + self.config.key_retention_days)
+    }
+
+    /// The erasure plan's and receipt's sentence about copies: gone from the live system at
+    /// once, from backups and database files when the epoch keys of that time are destroyed.
+    pub(crate) fn copies_sentence(&self, at: Micros, past: bool) -> String {
+        let date = crate::clock::format_date(self.unreadable_everywhere_from(at));
+        if past {
+            format!(
+                "Your personal data is gone from the live system now; it is gone from backups and database files on {date}, when the keys that could still open those copies are destroyed."
+            )
+        } else {
+            format!(
+                "Your personal data is gone from the live system when erasure runs ({}); it is gone from backups and database files on {date}, when the keys that could still open those copies are destroyed.",
+                crate::clock::format_date(at)
+            )
+        }
+    }
+
+    /// Re-wraps every live data key wrapped under an older epoch (or directly under the master
+    /// key) under the current epoch's key, in batches, each its own transaction. Safe to run in
+    /// several processes at once and beside erasures: a row changes only if it still holds the
+    /// key that was read.
+    pub async fn rotate_keys(&self) -> ServiceResult<Rotation> {
+        let epoch = self.keys.current_epoch();
+        let mut out = Rotation {
+            epoch,
+            ..Default::default()
+        };
+        let mut after = String::new();
+        loop {
+            let mut tx = self.db.begin().await?;
+            let due = key_epochs::due(&mut tx, epoch, &after, BATCH).await?;
+            let Some(last) = due.last() else {
+                tx.commit().await?;
+                break;
+            };
+            after = last.id.clone();
+            let full = due.len() as i64 == BATCH;
+            let mut rows = Vec::with_capacity(due.len());
+            for d in due {
+                match self.keys.rewrap(&d.id, &d.data_key_wrapped, epoch) {
+                    Ok(Some(new)) => rows.push(Rewrapped {
+                        id: d.id,
+                        old: d.data_key_wrapped,
+                        new,
+                    }),
+                    // Already under this epoch (the column was not recorded): record it.
+                    Ok(None) => rows.push(Rewrapped {
+                        id: d.id,
+                        old: d.data_key_wrapped.clone(),
+                        new: d.data_key_wrapped,
+                    }),
+                    Err(e @ (StoreError::KeyRetired(_) | StoreError::Decrypt(_))) => {
+                        tracing::warn!(account = %d.id, error = %e, "data key cannot be re-wrapped");
+                        out.unreadable += 1;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            out.rewrapped += key_epochs::store(&mut tx, epoch, &rows).await?;
+            tx.commit().await?;
+            if !full {
+                break;
+            }
+        }
+        if out.rewrapped > 0 || out.unreadable > 0 {
+            tracing::info!(
+                epoch,
+                rewrapped = out.rewrapped,
+                unreadable = out.unreadable,
+                "data keys rotated"
+            );
+        }
+        Ok(out)
+    }
+
+    /// Destroys the keys of every epoch older than the retention window. Refuses while a live
+    /// data key is still wrapped under one of them (rotate first): destroying it would make a
+    /// member who was not erased unreadable.
+    pub async fn retire_keys(&self) -> ServiceResult<Retirement> {
+        self.keys.reload()?;
+        let before = self.keys.oldest_epoch();
+        let target = self.retire_target(self.now());
+        if target <= before {
+            return Ok(Retirement {
+                oldest_epoch: before,
+                retired: 0,
+            });
+        }
+        let live = self
+            .reading(async |tx| Ok(key_epochs::count_before(tx, target).await?))
+            .await?;
+        if live > 0 {
+            return Err(ServiceError::conflict(
+                "keys_still_in_use",
+                format!(
+                    "{live} live data keys are still wrapped under epochs before {target}: run `hiatus keys rotate` first"
+                ),
+            ));
+        }
+        self.keys.retire_before(target)?;
+        tracing::info!(
+            oldest_epoch = target,
+            retired = target - before,
+            "epoch keys destroyed"
+        );
+        Ok(Retirement {
+            oldest_epoch: target,
+            retired: target - before,
+        })
+    }
+
+    /// What the worker runs every few minutes: adopt retirements other processes made, rotate,
+    /// then retire what the window allows.
+    pub async fn maintain_keys(&self) -> ServiceResult<(Rotation, Retirement)> {
+        self.keys.reload()?;
+        let rotation = self.rotate_keys().await?;
+        let retirement = self.retire_keys().await?;
+        Ok((rotation, retirement))
+    }
+
+    /// Where the key epochs stand.
+    pub async fn key_status(&self) -> ServiceResult<KeyStatus> {
+        self.keys.reload()?;
+        let counts: Vec<EpochCount> = self
+            .reading(async |tx| Ok(key_epochs::counts(tx).await?))
+            .await?;
+        let n = self.keys.epoch_days();
+        let current = self.keys.current_epoch();
+        let oldest = self.keys.oldest_epoch();
+        Ok(KeyStatus {
+            current_epoch: current,
+            current_epoch_began: crate::clock::format_date(epoch_start(current)),
+            oldest_epoch: oldest,
+            epoch_days: n,
+            retention_days: self.config.key_retention_days,
+            keys: counts
+                .into_iter()
+                .map(|c| EpochKeys {
+                    epoch: c.epoch,
+                    keys: c.keys,
+                })
+                .collect(),
+            next_rotation: crate::clock::format_date(epoch_start(current + n)),
+            next_retirement: crate::clock::format_date(epoch_start(
+                oldest + n + self.config.key_retention_days,
+            )),
+            keyring_file: self.keys.file().map(|p| p.display().to_string()),
+        })
+    }
+}

@@ -1,0 +1,484 @@
+//! Key epochs: what a copy of the database taken before an erasure reveals once the epoch
+//! keys of that time are destroyed (nothing), rotation under load, retirement's refusal to
+//! destroy keys that live members still need, and the upgrade of keys wrapped under the
+//! master key.
+
+mod support;
+
+use hiatus_domain::{AccountId, AccountKind, ClosureReason, DAY_MICROS, FileKind, Role};
+use hiatus_service::erasure::{DeleteRequest, EraseOptions, EraseOutcome};
+use hiatus_service::market::Upload;
+use hiatus_service::{Actor, Hiatus, PasswordParams, ServiceError, SignUp, password};
+use hiatus_store::accounts::{self, ProfileText};
+use hiatus_store::bulk::{self, NoProgress, Plan, Shape};
+use hiatus_store::crypto::wrapped_epoch;
+use hiatus_store::{Db, DbOptions, StoreError, args};
+use std::process::Command;
+use support::{Env, env, env_with};
+
+fn actor(h: &Hiatus, id: AccountId, kind: AccountKind) -> Actor {
+    Actor {
+        account: id,
+        session_id: String::new(),
+        role: Role::Member,
+        kind,
+        state: hiatus_domain::AccountState::Active,
+        reauth_at: h.now(),
+    }
+}
+
+/// Canary values, one per sealed field, unique to this run.
+struct Canaries {
+    tag: String,
+}
+
+impl Canaries {
+    fn new() -> Self {
+        Self {
+            tag: uuid::Uuid::new_v4().simple().to_string()[..12].to_string(),
+        }
+    }
+    fn email(&self) -> String {
+        format!("canary{}@example.com", self.tag)
+    }
+    fn get(&self, field: &str) -> String {
+        format!("Canary{field}{}", self.tag)
+    }
+    fn phone(&self) -> String {
+        // Digits only, derived from the tag so it is unique too.
+        let digits: String = self
+            .tag
+            .bytes()
+            .map(|b| char::from(b'0' + b % 10))
+            .collect();
+        format!("+44 {digits}")
+    }
+    /// Every value, as the bytes an attacker would search for.
+    fn all(&self) -> Vec<String> {
+        let mut v = vec![self.email(), self.phone()];
+        for f in ["Legal", "Display", "Headline", "Bio", "Away", "File"] {
+            v.push(self.get(f));
+        }
+        v
+    }
+}
+
+/// A member with a canary in every sealed field: email, legal name, phone, display name,
+/// headline, bio, away message and a private file's name.
+async fn canary_member(h: &Hiatus, c: &Canaries) -> AccountId {
+    let id = h
+        .sign_up(
+            SignUp {
+                email: c.email(),
+                password: "a long enough password".into(),
+                legal_name: c.get("Legal"),
+                display_name: c.get("Display"),
+                kind: AccountKind::Freelancer,
+                headline: c.get("Headline"),
+                bio: c.get("Bio"),
+            },
+            Role::Member,
+        )
+        .await
+        .unwrap();
+    let a = actor(h, id, AccountKind::Freelancer);
+    h.update_profile(
+        &a,
+        ProfileText {
+            display_name: None,
+            headline: None,
+            bio: None,
+            away_message: Some(Some(c.get("Away"))),
+        },
+    )
+    .await
+    .unwrap();
+    h.set_phone(&a, Some(c.phone())).await.unwrap();
+    h.upload_private_file(
+        &a,
+        FileKind::Private,
+        Upload {
+            name: format!("{}.txt", c.get("File")),
+            content_type: "text/plain".into(),
+            bytes: b"private notes".to_vec(),
+        },
+    )
+    .await
+    .unwrap();
+    let me = h.me(&a).await.unwrap();
+    assert_eq!(me.away_message.as_deref(), Some(c.get("Away").as_str()));
+    assert_eq!(me.phone.as_deref(), Some(c.phone().as_str()));
+    id
+}
+
+async fn erase_now(e: &Env, id: AccountId) {
+    let a = actor(&e.h, id, AccountKind::Freelancer);
+    let due =
+        e.h.schedule_deletion(
+            &a,
+            DeleteRequest {
+                password: None,
+                reason: ClosureReason::Other,
+                detail: None,
+                confirmation: "delete my account".into(),
+            },
+        )
+        .await
+        .unwrap()
+        .due_at;
+    e.clock.set(due + 1);
+    let out =
+        e.h.erase_account(id, "test", &EraseOptions::default())
+            .await
+            .unwrap();
+    assert_eq!(out, EraseOutcome::Done);
+}
+
+fn pg_name(url: &str) -> &str {
+    &url[url.rfind('/').unwrap() + 1..]
+}
+
+fn run(cmd: &mut Command) {
+    let out = cmd
+        .output()
+        .expect("the PostgreSQL client tools must be installed");
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The acceptance test of issue 14: a `pg_dump` taken before an erasure, restored after the
+/// epoch keys of that time were retired, reveals none of the erased member's sealed fields
+/// with every key hiatus still holds, while live members keep working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dump_taken_before_erasure_is_unreadable_once_its_epochs_are_retired() {
+    let e = env(true).await;
+    let url = e.db_url().unwrap();
+    let c = Canaries::new();
+    let victim = canary_member(&e.h, &c).await;
+    let live_c = Canaries::new();
+    let live = canary_member(&e.h, &live_c).await;
+
+    // The copy an attacker will have: a pg_dump of the database before the erasure.
+    let dump_dir = tempfile::tempdir().unwrap();
+    let dump = dump_dir.path().join("before.sql");
+    run(Command::new("pg_dump")
+        .args(["--no-owner", "--no-privileges", "-f"])
+        .arg(&dump)
+        .arg(&url));
+    let text = std::fs::read_to_string(&dump).unwrap();
+    for v in c.all() {
+        assert!(!text.contains(&v), "{v} is stored in plain text");
+    }
+
+    erase_now(&e, victim).await;
+    let erased_at = e.h.now();
+    // Right after the erasure the dump is still an open book: its wrapped key opens with the
+    // keys hiatus holds (what issue 14 found). Retirement is what closes it.
+    let dumped = wrapped_key_in_dump(&text, victim).expect("the dump holds the wrapped key");
+    assert!(
+        e.h.keys
+            .unwrap_data_key(&victim.to_text(), Some(&dumped))
+            .is_ok()
+    );
+    let receipt = e.h.erasure_receipt(victim).await.unwrap();
+    let gone_at = receipt.unreadable_everywhere_at.unwrap();
+
+    // Days go by; the worker's key maintenance runs every day.
+    let mut day = 0;
+    while e.h.now() < gone_at {
+        day += 1;
+        e.clock.set(erased_at + day * DAY_MICROS);
+        e.h.maintain_keys().await.unwrap();
+    }
+    let status = e.h.key_status().await.unwrap();
+    assert!(
+        status.oldest_epoch > wrapped_epoch(&dumped).unwrap(),
+        "{status:?}"
+    );
+    // The retention window was honoured: not before the promised day.
+    assert!(day >= 30, "retired after {day} days");
+
+    // The live member still opens, logs in, and their key is under a kept epoch.
+    let me =
+        e.h.me(&actor(&e.h, live, AccountKind::Freelancer))
+            .await
+            .unwrap();
+    assert_eq!(me.bio, live_c.get("Bio"));
+    assert_eq!(
+        me.away_message.as_deref(),
+        Some(live_c.get("Away").as_str())
+    );
+    e.h.login(&live_c.email(), "a long enough password")
+        .await
+        .unwrap();
+
+    // Restore the dump into a new database and open it with every key hiatus still holds.
+    let restored_name = format!("{}_restored", pg_name(&url));
+    let admin = support::admin_url();
+    run(Command::new("psql").arg(&admin).args([
+        "-q",
+        "-c",
+        &format!("CREATE DATABASE {restored_name}"),
+    ]));
+    let restored_url = format!("{}/{restored_name}", &admin[..admin.rfind('/').unwrap()]);
+    run(Command::new("psql")
+        .arg(&restored_url)
+        .args(["-q", "-v", "ON_ERROR_STOP=1", "-f"])
+        .arg(&dump));
+    let db = Db::connect(&restored_url, &DbOptions { max_connections: 2 })
+        .await
+        .unwrap();
+    let keys = &e.h.keys;
+    let mut attempts = 0;
+    let mut opened = 0;
+    {
+        let mut tx = db.read().await.unwrap();
+        let wrapped: Option<Vec<u8>> = tx
+            .scalar(
+                "SELECT data_key_wrapped FROM accounts WHERE id = $1",
+                args![victim.to_text()],
+            )
+            .await
+            .unwrap();
+        let wrapped = wrapped.expect("the dump holds the member's wrapped key");
+        // The wrapped key as stored, and relabelled with every epoch hiatus can still derive.
+        attempts += 1;
+        let first = keys.unwrap_data_key(&victim.to_text(), Some(&wrapped));
+        assert!(
+            matches!(first, Err(StoreError::KeyRetired(_))),
+            "the erased member's key opened or failed oddly: {first:?}"
+        );
+        for epoch in status.oldest_epoch..=status.current_epoch {
+            let mut w = wrapped.clone();
+            w[1..9].copy_from_slice(&epoch.to_be_bytes());
+            attempts += 1;
+            if keys.unwrap_data_key(&victim.to_text(), Some(&w)).is_ok() {
+                opened += 1;
+            }
+        }
+        // Every way hiatus reads sealed fields fails for the member.
+        attempts += 3;
+        opened += i32::from(accounts::contact(&mut tx, keys, victim).await.is_ok());
+        opened += i32::from(accounts::phone(&mut tx, keys, victim).await.is_ok());
+        opened += i32::from(accounts::profile(&mut tx, keys, victim).await.is_ok());
+        tx.commit().await.unwrap();
+    }
+    // And the whole service on the restored copy.
+    let restored = Hiatus::new(
+        db.clone(),
+        hiatus_store::Blobs::local(dump_dir.path().join("files")).unwrap(),
+        (**keys).clone(),
+        std::sync::Arc::new(e.clock.clone()),
+        hiatus_service::ServiceConfig {
+            password: PasswordParams::FAST,
+            ..Default::default()
+        },
+    );
+    attempts += 1;
+    opened += i32::from(
+        restored
+            .me(&actor(&restored, victim, AccountKind::Freelancer))
+            .await
+            .is_ok(),
+    );
+    assert_eq!(
+        opened, 0,
+        "{opened} of {attempts} attempts read the erased member"
+    );
+    db.close().await;
+    run(Command::new("psql").arg(&admin).args([
+        "-q",
+        "-c",
+        &format!("DROP DATABASE IF EXISTS {restored_name} WITH (FORCE)"),
+    ]));
+    e.finish().await;
+}
+
+/// The wrapped data key of `id` in a plain `pg_dump` (read from the COPY text).
+fn wrapped_key_in_dump(text: &str, id: AccountId) -> Option<Vec<u8>> {
+    let id = id.to_text();
+    let mut in_accounts = None;
+    for line in text.lines() {
+        if line.starts_with("COPY public.accounts ") {
+            let cols = &line[line.find('(')? + 1..line.find(')')?];
+            in_accounts = cols.split(", ").position(|c| c == "data_key_wrapped");
+            continue;
+        }
+        if let Some(col) = in_accounts {
+            if line == "\\." {
+                in_accounts = None;
+                continue;
+            }
+            let fields: Vec<&str> = line.split('\t').collect();
+            if fields[0] == id {
+                let hexed = fields[col].strip_prefix("\\\\x")?;
+                return hex::decode(hexed).ok();
+            }
+        }
+    }
+    None
+}
+
+/// Retirement never destroys an epoch key a live member's data key still needs: it refuses
+/// until a rotation moved every key on, and then the member still opens.
+#[tokio::test]
+async fn retirement_waits_for_rotation_on_both_backends() {
+    for postgres in [false, true] {
+        let e = env_with(postgres, |c| c.key_retention_days = 3).await;
+        let c = Canaries::new();
+        let id = canary_member(&e.h, &c).await;
+        e.clock.advance(10 * DAY_MICROS);
+        let err = e.h.retire_keys().await.unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                ServiceError::Conflict {
+                    code: "keys_still_in_use",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let r = e.h.rotate_keys().await.unwrap();
+        assert_eq!(r.rewrapped, 1);
+        let done = e.h.retire_keys().await.unwrap();
+        assert!(done.retired > 0, "{done:?}");
+        let me =
+            e.h.me(&actor(&e.h, id, AccountKind::Freelancer))
+                .await
+                .unwrap();
+        assert_eq!(me.legal_name, c.get("Legal"));
+        // A second rotation in the same epoch has nothing to do.
+        assert_eq!(e.h.rotate_keys().await.unwrap().rewrapped, 0);
+        e.finish().await;
+    }
+}
+
+/// A database from before key epochs: data keys wrapped directly under the master key, no
+/// epoch recorded. The first rotation re-wraps them; the member's data opens throughout.
+#[tokio::test]
+async fn legacy_keys_are_rewrapped_by_the_first_rotation_on_both_backends() {
+    for postgres in [false, true] {
+        let e = env(postgres).await;
+        let c = Canaries::new();
+        let id = canary_member(&e.h, &c).await;
+        {
+            let mut tx = e.h.db.begin().await.unwrap();
+            let wrapped: Option<Vec<u8>> = tx
+                .scalar(
+                    "SELECT data_key_wrapped FROM accounts WHERE id = $1",
+                    args![id.to_text()],
+                )
+                .await
+                .unwrap();
+            let dk =
+                e.h.keys
+                    .unwrap_data_key(&id.to_text(), wrapped.as_deref())
+                    .unwrap();
+            let legacy = e.h.keys.legacy_wrap_for_tests(&id.to_text(), &dk);
+            tx.exec(
+                "UPDATE accounts SET data_key_wrapped = $1, key_epoch = NULL WHERE id = $2",
+                args![legacy, id.to_text()],
+            )
+            .await
+            .unwrap();
+            tx.commit().await.unwrap();
+        }
+        let a = actor(&e.h, id, AccountKind::Freelancer);
+        assert_eq!(e.h.me(&a).await.unwrap().bio, c.get("Bio"));
+        let before = e.h.key_status().await.unwrap();
+        assert!(
+            before.keys.iter().any(|k| k.epoch.is_none() && k.keys == 1),
+            "{before:?}"
+        );
+        let r = e.h.rotate_keys().await.unwrap();
+        assert_eq!(r.rewrapped, 1);
+        let after = e.h.key_status().await.unwrap();
+        assert!(after.keys.iter().all(|k| k.epoch.is_some()), "{after:?}");
+        let stored: Option<Vec<u8>> = {
+            let mut tx = e.h.db.read().await.unwrap();
+            let w = tx
+                .scalar(
+                    "SELECT data_key_wrapped FROM accounts WHERE id = $1",
+                    args![id.to_text()],
+                )
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            w
+        };
+        assert_eq!(
+            wrapped_epoch(stored.as_deref().unwrap()),
+            Some(after.current_epoch)
+        );
+        assert_eq!(e.h.me(&a).await.unwrap().phone, Some(c.phone()));
+        e.finish().await;
+    }
+}
+
+/// Logins (which open the member's data key) keep working while a rotation re-wraps
+/// thousands of keys on PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logins_keep_working_while_a_rotation_runs() {
+    let e = env(true).await;
+    let hash = password::hash(bulk::GENERATED_PASSWORD, PasswordParams::FAST);
+    let summary = bulk::load(
+        &e.h.db,
+        &e.h.keys,
+        None,
+        &Plan {
+            seed: 7,
+            shape: Shape {
+                years: 1,
+                contracts: 1,
+                clients: 1,
+                payments: 1,
+                invoices: 1,
+                threads: 1,
+                messages: 1,
+                submissions: 0,
+                files: 0,
+                file_bytes: 0,
+                reviews: 0,
+                payouts: 0,
+                disputes: 0,
+                proposals: 0,
+            },
+            members: 1,
+            background: 6_000,
+            files: false,
+            now: e.h.now(),
+            password_hash: hash,
+        },
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    let email = summary.members[0].email.clone();
+    e.clock.advance(DAY_MICROS);
+    let h = e.h.clone();
+    let rotation = tokio::spawn(async move { h.rotate_keys().await });
+    let mut logins = 0;
+    let mut during = 0;
+    while !rotation.is_finished() || logins < 3 {
+        let running = !rotation.is_finished();
+        let l =
+            e.h.login(&email, bulk::GENERATED_PASSWORD)
+                .await
+                .expect("login during rotation");
+        let a = e.h.authenticate(&l.token).await.unwrap();
+        assert_eq!(e.h.me(&a).await.unwrap().email, email);
+        logins += 1;
+        if running && !rotation.is_finished() {
+            during += 1;
+        }
+    }
+    let r = rotation.await.unwrap().unwrap();
+    assert!(r.rewrapped > 6_000, "{r:?}");
+    assert!(during > 0, "no login overlapped the rotation");
+    assert_eq!(e.h.rotate_keys().await.unwrap().rewrapped, 0);
+    e.finish().await;
+}
