@@ -144,7 +144,10 @@ impl Hiatus {
         let mut tx = self.db.read().await?;
         let found = accounts::find_by_email(&mut tx, &self.keys, &email).await?;
         tx.commit().await?;
-        let Some(acct) = found else {
+        // Erasure replaces the tombstone's email hash with random bytes, so an erased
+        // address is not found; a deleted account found anyway (a tombstone written before
+        // that) answers exactly as an unknown address does.
+        let Some(acct) = found.filter(|a| a.state().ok() != Some(AccountState::Deleted)) else {
             // Spend the same time as a real check, so timing does not reveal which emails exist.
             let params = self.config.password;
             let _ = tokio::task::spawn_blocking(move || password::hash("timing equalizer", params))
@@ -153,12 +156,6 @@ impl Hiatus {
         };
         let id = acct.account_id()?;
         let state = acct.state()?;
-        if state == AccountState::Deleted {
-            return Err(ServiceError::Forbidden {
-                code: "account_deleted",
-                message: "this account was deleted and cannot be restored".into(),
-            });
-        }
         if let Some(until) = acct.locked_until.filter(|u| *u > now) {
             return Err(ServiceError::RateLimited {
                 retry_after_secs: ((until - now) / 1_000_000).max(1) as u64,
@@ -192,6 +189,10 @@ impl Hiatus {
             )
             .await?;
             tx.commit().await?;
+            return Err(ServiceError::BadCredentials);
+        }
+        // Erasure may have begun while the password was checked: no session for it.
+        if !accounts::attachable(&mut tx, &id.to_text()).await? {
             return Err(ServiceError::BadCredentials);
         }
         accounts::reset_login_failures(&mut tx, id).await?;

@@ -903,7 +903,7 @@ impl Hiatus {
         // The archive is built in a local folder (beside its final place, or the object
         // store's spool) and published when whole.
         let dir = self.blobs.scratch_dir(&key)?;
-        let partial = dir.join(format!("{export_id}.zip.partial"));
+        let partial = self.blobs.partial_path(&key)?;
         let out = File::create(&partial).map_err(io)?;
 
         let started = Instant::now();
@@ -1279,6 +1279,21 @@ impl Hiatus {
             .await?;
         b.category::<ed::ClientNoticeRecord>(|_, _| {}, async |_, _| Ok(()), None)
             .await?;
+        // What the member wrote to support is sealed under their key.
+        let dk = accounts::get(&mut b.tx, member)
+            .await?
+            .data_key(&b.h.keys)?;
+        b.category::<ed::RestorationRecord>(
+            |r, _| {
+                r.explanation = r.explanation_enc.as_deref().and_then(|e| {
+                    dk.open_field("restoration_requests", "explanation", &r.id, e)
+                        .ok()
+                });
+            },
+            async |_, _| Ok(()),
+            None,
+        )
+        .await?;
         let member_for_threads = member;
         b.category::<ed::ThreadRecord>(
             |_, _| {},

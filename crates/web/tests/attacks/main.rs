@@ -9,4 +9,6 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod erased_address;
+mod erasure_race;
 mod tally;

@@ -25,7 +25,10 @@ pub fn report(attack: &str, backend: &str, attempts: u64, successes: u64) {
         .collect();
     let mut f = std::fs::File::create(dir.join(format!("{slug}.tsv"))).expect("attack row");
     f.write_all(line.as_bytes()).expect("write the attack row");
-    assert!(attempts > 0, "{attack} on {backend}: the attack was never tried");
+    assert!(
+        attempts > 0,
+        "{attack} on {backend}: the attack was never tried"
+    );
     assert_eq!(
         successes, 0,
         "{attack} on {backend}: {successes} of {attempts} attempts succeeded"

@@ -212,15 +212,26 @@ static NEXT_MEMBER: AtomicU64 = AtomicU64::new(1);
 impl TestApp {
     /// Builds the service the way the binary does, and serves it on `127.0.0.1:0`.
     pub async fn start(backend: Backend) -> TestApp {
-        Self::start_configured(backend, false).await
+        Self::start_configured(backend, false, |_| {}).await
     }
 
     /// Like [`TestApp::start`], with mail written as `.eml` files to `mail_dir`.
     pub async fn start_with_mail(backend: Backend) -> TestApp {
-        Self::start_configured(backend, true).await
+        Self::start_configured(backend, true, |_| {}).await
     }
 
-    async fn start_configured(backend: Backend, mail: bool) -> TestApp {
+    /// Like [`TestApp::start`], hashing passwords with `password` (timing measurements need
+    /// the parameters a server really uses, not the cheap ones of the other tests).
+    pub async fn start_with_password(backend: Backend, password: PasswordParams) -> TestApp {
+        Self::start_configured(backend, false, |c| c.password = password).await
+    }
+
+    /// Like [`TestApp::start`] (with mail when `mail`), the service configured by `tweak`.
+    pub async fn start_configured(
+        backend: Backend,
+        mail: bool,
+        tweak: impl FnOnce(&mut ServiceConfig),
+    ) -> TestApp {
         // The server logs internal errors instead of returning them; the test writer puts
         // them next to the failing test's output.
         let _ = tracing_subscriber::fmt()
@@ -256,6 +267,7 @@ impl TestApp {
         if mail {
             config.mail.transport = MailTransport::Files(mail_dir.clone());
         }
+        tweak(&mut config);
         let h = Hiatus::new(
             db,
             blobs,
