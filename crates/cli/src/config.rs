@@ -475,6 +475,10 @@ pub async fn check(
         },
         Err(e) => problems.push(format!("file storage: {e:#}")),
     }
+    // The policy a start would load (the shipped one when the settings are broken).
+    let policy = service_config(g)
+        .map(|c| c.policy)
+        .unwrap_or_else(|_| ServiceConfig::default().policy);
     let url = database_url(g);
     if url.starts_with("sqlite") && !g.data_dir.join("hiatus.db").exists() {
         checks.push((
@@ -485,7 +489,25 @@ pub async fn check(
         match Db::connect(&url, &DbOptions { max_connections: 1 }).await {
             Ok(db) => {
                 match db.ping().await {
-                    Ok(()) => checks.push(("database".into(), "reachable".into())),
+                    Ok(()) => {
+                        checks.push(("database".into(), "reachable".into()));
+                        // What `serve` and `worker` refuse to start with: a table or column
+                        // the erasure policy does not classify (in any schema of the
+                        // database, on PostgreSQL).
+                        match policy.check_db_before_start(&db).await {
+                            Ok(0) => checks.push((
+                                "erasure policy".into(),
+                                "classifies every table and column of the database".into(),
+                            )),
+                            Ok(n) => checks.push((
+                                "erasure policy".into(),
+                                format!(
+                                    "classifies every table and column the database has; {n} migration(s) pending (the first start applies them)"
+                                ),
+                            )),
+                            Err(e) => problems.push(format!("erasure policy: {e}")),
+                        }
+                    }
                     Err(e) => problems.push(format!("database: {e}")),
                 }
                 db.close().await;

@@ -362,3 +362,132 @@ fn the_file_storage_is_checked() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+fn block<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(f)
+}
+
+/// Runs `sql` on the database at `url` (a fresh connection).
+fn run_sql(url: &str, sql: &str) {
+    block(async {
+        use sqlx::Connection;
+        let sql = sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()));
+        if url.starts_with("sqlite") {
+            let mut c = sqlx::SqliteConnection::connect(url).await.expect("connect");
+            sql.execute(&mut c).await.expect("sql runs");
+            let _ = c.close().await;
+        } else {
+            let mut c = sqlx::PgConnection::connect(url).await.expect("connect");
+            sql.execute(&mut c).await.expect("sql runs");
+            let _ = c.close().await;
+        }
+    })
+}
+
+fn migrate(url: &str) {
+    block(async {
+        let opts = hiatus_store::DbOptions { max_connections: 1 };
+        let db = match url.strip_prefix("sqlite://") {
+            Some(path) => hiatus_store::Db::open_sqlite(Path::new(path), &opts).await,
+            None => hiatus_store::Db::connect(url, &opts).await,
+        }
+        .expect("connect");
+        db.migrate().await.expect("migrations apply");
+        db.close().await;
+    })
+}
+
+/// `config check --json` on the database at `url` (a SQLite one in `dir`): (exit status,
+/// checks, problems).
+fn check_db(dir: &Path, url: &str) -> (bool, String, Vec<String>) {
+    let data = dir.display().to_string();
+    let args: Vec<&str> = if url.starts_with("sqlite") {
+        vec!["--data-dir", &data, "config", "check", "--json"]
+    } else {
+        vec!["--database-url", url, "config", "check", "--json"]
+    };
+    let out = hiatus(dir, &args, &[]);
+    let v = json(&out);
+    let problems = v["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().to_string())
+        .collect();
+    (out.status.success(), v["checks"].to_string(), problems)
+}
+
+/// What `serve` refuses, `config check` refuses: a column the erasure policy does not
+/// classify (SQLite and PostgreSQL), and on PostgreSQL a table in another schema of the
+/// same database.
+#[test]
+fn an_unclassified_column_or_a_table_in_another_schema_fails_the_check() {
+    let dir = tempfile::tempdir().unwrap();
+    // SQLite.
+    let file = dir.path().join("hiatus.db");
+    let sqlite = format!("sqlite://{}", file.display());
+    migrate(&sqlite);
+    let (ok, checks, problems) = check_db(dir.path(), &sqlite);
+    assert!(ok, "{problems:?}");
+    assert!(
+        checks.contains("classifies every table and column"),
+        "{checks}"
+    );
+    run_sql(&sqlite, "ALTER TABLE accounts ADD COLUMN nickname TEXT");
+    let (ok, _, problems) = check_db(dir.path(), &sqlite);
+    assert!(!ok);
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("erasure policy:") && p.contains("accounts.nickname")),
+        "{problems:?}"
+    );
+
+    // PostgreSQL: a fresh database (migrations pending), then a migrated one.
+    let admin = std::env::var("HIATUS_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let name = format!("hiatus_cfg_{}", std::process::id());
+    run_sql(&admin, &format!("DROP DATABASE IF EXISTS {name}"));
+    run_sql(&admin, &format!("CREATE DATABASE {name}"));
+    let pg = format!("{}/{name}", &admin[..admin.rfind('/').unwrap()]);
+    let (ok, checks, problems) = check_db(dir.path(), &pg);
+    assert!(ok, "{problems:?}");
+    assert!(checks.contains("migration(s) pending"), "{checks}");
+    migrate(&pg);
+    let (ok, checks, problems) = check_db(dir.path(), &pg);
+    assert!(ok, "{problems:?}");
+    assert!(
+        checks.contains("classifies every table and column"),
+        "{checks}"
+    );
+    run_sql(
+        &pg,
+        "CREATE SCHEMA reporting; CREATE TABLE reporting.members_copy (id TEXT, email TEXT)",
+    );
+    let (ok, _, problems) = check_db(dir.path(), &pg);
+    assert!(!ok);
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("reporting.members_copy")),
+        "{problems:?}"
+    );
+    run_sql(
+        &pg,
+        "DROP SCHEMA reporting CASCADE; ALTER TABLE accounts ADD COLUMN nickname TEXT",
+    );
+    let (ok, _, problems) = check_db(dir.path(), &pg);
+    assert!(!ok);
+    assert!(
+        problems.iter().any(|p| p.contains("accounts.nickname")),
+        "{problems:?}"
+    );
+    run_sql(
+        &admin,
+        &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+    );
+}

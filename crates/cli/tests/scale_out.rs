@@ -489,3 +489,204 @@ async fn three_workers_and_two_servers_do_every_job_once() {
     drop(workers);
     drop(servers);
 }
+
+/// Partial archives on disk (`<id>.zip.partial` under the files folder).
+fn partials(data: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(data.join("files").join("exports"))
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".partial"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A `hiatus worker` is killed with SIGKILL five times at random moments while it builds a
+/// member's export (about 80 MiB of private files); then the member is erased by a worker.
+/// No partial archive remains, `erase verify` passes, and `erase verify` fails when a partial
+/// archive is planted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exports_killed_mid_build_leave_no_partial_archive_after_erasure() {
+    use base64::Engine;
+    let admin = std::env::var("HIATUS_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let name = format!("hiatus_kill_{}", uuid_like());
+    let admin_pool = PgPool::connect(&admin).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&admin_pool)
+        .await
+        .unwrap();
+    admin_pool.close().await;
+    let _scratch = Scratch {
+        admin: admin.clone(),
+        name: name.clone(),
+    };
+    let url = format!("{}/{name}", &admin[..admin.rfind('/').unwrap()]);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = free_port();
+    let mut server = spawn(
+        &data,
+        &url,
+        &[
+            "serve",
+            "--no-worker",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ],
+    );
+    let b = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    wait_healthy(&http, &b, &mut server).await;
+    let email = format!("killed-{}@example.test", uuid_like());
+    let r = http
+        .post(format!("{b}/api/v1/accounts"))
+        .json(
+            &json!({"email": email, "password": PASSWORD, "legal_name": "Kill Test",
+            "display_name": "Kill", "kind": "freelancer"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let member: Value = r.json().await.unwrap();
+    let member = member["id"].as_str().unwrap().to_string();
+    let token = login(&http, &b, &email).await;
+    // Incompressible private files, so the build takes a while.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15 ^ std::process::id() as u64;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for i in 0..10 {
+        let bytes: Vec<u8> = (0..(7 << 20) / 8)
+            .flat_map(|_| next().to_le_bytes())
+            .collect();
+        let (status, v) = post(
+            &http,
+            &b,
+            &token,
+            "/api/v1/files",
+            json!({"kind": "private", "name": format!("big-{i}.bin"), "content_type": "application/octet-stream",
+                "data_base64": base64::engine::general_purpose::STANDARD.encode(&bytes)}),
+        )
+        .await;
+        assert_eq!(status, 201, "{v}");
+    }
+    let (status, ex) = post(&http, &b, &token, "/api/v1/me/exports", json!({})).await;
+    assert_eq!(status, 202, "{ex}");
+    let mut export = ex["id"].as_str().unwrap().to_string();
+
+    // Five kills, each at a random moment after a new attempt of the build started writing
+    // its archive (a killed attempt's job is taken up again when its lease runs out).
+    let pool = PgPool::connect(&url).await.unwrap();
+    let attempts = || async {
+        let a: Option<i32> = sqlx::query_scalar(
+            "SELECT CAST(attempts AS INTEGER) FROM jobs WHERE kind = 'export.build' AND status = 'running'",
+        )
+        .fetch_optional(&pool)
+        .await
+        .unwrap();
+        a.unwrap_or(0)
+    };
+    let mut with_partial = 0;
+    let mut last = 0;
+    for kill in 0..5 {
+        let mut w = spawn(&data, &url, &["worker", "--poll-seconds", "0.05"]);
+        let started = Instant::now();
+        loop {
+            let a = attempts().await;
+            if a > last && !partials(&data).is_empty() {
+                last = a;
+                break;
+            }
+            // After its last attempt an export is given up; the member asks again.
+            let status: String = sqlx::query_scalar("SELECT status FROM exports WHERE id = $1")
+                .bind(&export)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            if status == "failed" {
+                let (status, ex) = post(&http, &b, &token, "/api/v1/me/exports", json!({})).await;
+                assert_eq!(status, 202, "{ex}");
+                export = ex["id"].as_str().unwrap().to_string();
+                last = 0;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "kill {kill}: no new build started"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(next() % 600)).await;
+        w.child.kill().unwrap(); // SIGKILL
+        w.child.wait().unwrap();
+        if !partials(&data).is_empty() {
+            with_partial += 1;
+        }
+    }
+    eprintln!("{with_partial} of 5 kills left a partial archive on disk");
+    assert!(with_partial > 0, "no kill interrupted a build");
+
+    // The member deletes their account (no grace period); a worker erases it.
+    let (status, v) = post(
+        &http,
+        &b,
+        &token,
+        "/api/v1/me/deletion",
+        json!({"password": PASSWORD, "reason": "privacy_concerns", "confirmation": "delete my account"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    let _w = spawn(&data, &url, &["worker", "--poll-seconds", "0.05"]);
+    let started = Instant::now();
+    loop {
+        let done: Option<String> =
+            sqlx::query_scalar("SELECT status FROM erasures WHERE account_id = $1")
+                .bind(&member)
+                .fetch_optional(&pool)
+                .await
+                .unwrap();
+        if done.as_deref() == Some("done") {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "erasure did not finish"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    pool.close().await;
+    assert!(partials(&data).is_empty(), "{:?}", partials(&data));
+    let verify = || {
+        base(&data, &url, "warn")
+            .args(["erase", "verify", "--account", &member])
+            .output()
+            .unwrap()
+    };
+    let out = verify();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // `erase verify` would have caught one.
+    std::fs::write(
+        data.join("files")
+            .join("exports")
+            .join(format!("{export}.zip.partial")),
+        b"PK",
+    )
+    .unwrap();
+    let out = verify();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !out.status.success() && text.contains("partial archive"),
+        "{text}"
+    );
+    drop(server);
+}

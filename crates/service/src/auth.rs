@@ -220,21 +220,16 @@ impl Hiatus {
         if let Some(until) = blocked {
             return Err(rate_limited(until, now));
         }
+        // Erasure replaces the tombstone's email hash with random bytes, so an erased
+        // address is not found; a deleted account found anyway (a tombstone written before
+        // that) answers exactly as an unknown address does.
+        let found = found.filter(|a| a.state().ok() != Some(AccountState::Deleted));
         let (id, state, stored) = match &found {
-            Some(acct) => {
-                let state = acct.state()?;
-                if state == AccountState::Deleted {
-                    return Err(ServiceError::Forbidden {
-                        code: "account_deleted",
-                        message: "this account was deleted and cannot be restored".into(),
-                    });
-                }
-                (
-                    Some(acct.account_id()?),
-                    Some(state),
-                    acct.password_hash.clone().unwrap_or_default(),
-                )
-            }
+            Some(acct) => (
+                Some(acct.account_id()?),
+                Some(acct.state()?),
+                acct.password_hash.clone().unwrap_or_default(),
+            ),
             // Spend the same time as a real check, so timing does not reveal which emails
             // exist: the dummy hash has the configured parameters.
             None => (None, None, self.dummy_hash.to_string()),
@@ -271,6 +266,10 @@ impl Hiatus {
             return Err(ServiceError::BadCredentials);
         };
         let mut tx = self.db.begin().await?;
+        // Erasure may have begun while the password was checked: no session for it.
+        if !accounts::attachable(&mut tx, &id.to_text()).await? {
+            return Err(ServiceError::BadCredentials);
+        }
         throttle::clear(&mut tx, &subject, &client).await?;
         let token = new_token();
         let expires_at = now + self.config.session_ttl;

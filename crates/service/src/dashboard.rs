@@ -189,8 +189,8 @@ impl Hiatus {
     }
 
     /// A member's audit trail for support, newest first; the look is recorded on the trail.
-    /// After erasure the trail is under the pseudonym's id; the erased id shows nothing. Staff
-    /// read their own trail where every member does, not here.
+    /// After erasure the trail is under the pseudonym's id; the erased id answers exactly as an
+    /// id that never existed. Staff read their own trail where every member does, not here.
     pub async fn member_trail(
         &self,
         actor: &Actor,
@@ -207,7 +207,9 @@ impl Hiatus {
         let erased = accounts::is_tombstone(&mut tx, account).await?;
         tx.commit().await?;
         if erased {
-            return Err(ServiceError::NotFound("member"));
+            // The same answer as for an unknown id (`audit_trail`), so staff cannot tell an
+            // erased member's id from a random one.
+            return Err(ServiceError::NotFound("account"));
         }
         self.audit_trail(actor, account, limit, offset).await
     }

@@ -130,6 +130,34 @@ pub struct ErasureReceipt {
     pub unreadable_everywhere_at: Option<Micros>,
     pub summary: Vec<String>,
     pub retained: Vec<RetainedLine>,
+    /// What could not be kept because the member's data was already partly gone.
+    #[serde(default)]
+    pub not_retained: Vec<NotRetained>,
+}
+
+/// Something erasure meant to keep (for a legal obligation, or to send the last mail) and
+/// could not, because the member's data was already partly gone.
+#[derive(Clone, Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct NotRetained {
+    pub what: String,
+    pub why: String,
+}
+
+/// Why a value of the member could not be read, in words (no value, no key material).
+fn unreadable(e: &StoreError) -> String {
+    match e {
+        StoreError::KeyDestroyed => "the member's data key or the value was already destroyed",
+        _ => "the stored value no longer opens with the member's data key",
+    }
+    .to_string()
+}
+
+fn capitalized(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
 }
 
 /// A kind of record kept after erasure, and until when.
@@ -507,8 +535,18 @@ impl Hiatus {
     ) -> ServiceResult<String> {
         let token = link_token::new();
         let mut tx = self.db.begin().await?;
-        hiatus_store::cancel_links::create(&mut tx, &token, &account.to_text(), self.now(), due_at)
-            .await?;
+        if !hiatus_store::cancel_links::create(
+            &mut tx,
+            &token,
+            &account.to_text(),
+            self.now(),
+            due_at,
+        )
+        .await?
+        {
+            // The erasure has begun: there is nothing left to cancel.
+            return Err(Self::link_gone());
+        }
         tx.commit().await?;
         Ok(token)
     }
@@ -673,6 +711,7 @@ impl Hiatus {
                    UNION SELECT tp2.account_id FROM thread_participants tp1 JOIN thread_participants tp2 ON tp2.thread_id = tp1.thread_id \
                      WHERE tp1.account_id = $1 AND tp2.account_id <> $1 \
                    UNION SELECT subject_id FROM reviews WHERE author_id = $1 \
+                   UNION SELECT author_id FROM reviews WHERE subject_id = $1 \
                  ) people",
                 hiatus_store::args![member.clone()],
             )
@@ -784,10 +823,14 @@ impl Hiatus {
                         retained_until = retained_until.max(Some(add_years(latest, r.years)));
                     }
                 }
-                let retained = match retained_until {
-                    Some(_) => {
-                        let (_, legal_name) =
-                            accounts::contact(&mut tx, &self.keys, account).await?;
+                // The member's data may already be partly gone (a data key destroyed, a
+                // sealed value that no longer opens): erasure goes on, and the receipt says
+                // what could not be kept and why.
+                let (email, legal_name) =
+                    accounts::contact_each(&mut tx, &self.keys, account).await?;
+                let mut not_retained: Vec<NotRetained> = Vec::new();
+                let retained = match (retained_until, legal_name) {
+                    (Some(_), Ok(legal_name)) => {
                         let pid = pseudonym_id.to_text();
                         let (dk, wrapped) = self.keys.new_data_key(&pid);
                         Some((
@@ -795,20 +838,39 @@ impl Hiatus {
                             wrapped,
                         ))
                     }
-                    None => None,
+                    (Some(_), Err(e)) => {
+                        tracing::warn!(account = %account, error = %e, "the legal name could not be read for retention");
+                        not_retained.push(NotRetained {
+                            what: "your legal name on retained invoices and payments".into(),
+                            why: unreadable(&e),
+                        });
+                        None
+                    }
+                    (None, _) => None,
                 };
                 // What erasure is about to do, counted before anything changes: the receipt
                 // tells it in the past tense when erasure ends (counts and dates only).
                 let plan = self.plan_in(&mut tx, account, &row, now).await?;
                 // The address for the "your account was erased" mail, sealed until it is sent.
-                let (email, _) = accounts::contact(&mut tx, &self.keys, account).await?;
-                erasures::set_notify(
-                    &mut tx,
-                    account,
-                    seal_notice(&self.keys, account, email.as_str()),
-                )
-                .await?;
+                match email {
+                    Ok(email) => {
+                        erasures::set_notify(
+                            &mut tx,
+                            account,
+                            seal_notice(&self.keys, account, email.as_str()),
+                        )
+                        .await?
+                    }
+                    Err(e) => {
+                        tracing::warn!(account = %account, error = %e, "the address for the erasure mail could not be read");
+                        not_retained.push(NotRetained {
+                            what: "the address for the \"your account was erased\" mail (it is not sent)".into(),
+                            why: unreadable(&e),
+                        });
+                    }
+                }
                 let lookup: [u8; 32] = hiatus_store::crypto::random_bytes();
+                let tombstone_lookup: [u8; 32] = hiatus_store::crypto::random_bytes();
                 erasures::make_unusable(
                     &mut tx,
                     account,
@@ -819,6 +881,7 @@ impl Hiatus {
                         retained,
                         retained_until,
                         email_lookup: lookup.to_vec(),
+                        tombstone_lookup: tombstone_lookup.to_vec(),
                     },
                     now,
                 )
@@ -834,7 +897,10 @@ impl Hiatus {
                 erasures::set_receipt(
                     &mut tx,
                     account,
-                    &json!({"plan": {"items": plan.items, "counterparties": plan.counterparties}}),
+                    &json!({
+                        "plan": {"items": plan.items, "counterparties": plan.counterparties},
+                        "not_retained": not_retained,
+                    }),
                 )
                 .await?;
                 tx.commit().await?;
@@ -866,6 +932,18 @@ impl Hiatus {
                 "running erasure without a pseudonym id".into(),
             ))
         })?;
+        // Export archives hold the member's decrypted data: every file of every export goes
+        // (published, in the object store, or the partial file of a killed build) before the
+        // rule that deletes the export rows, which name the files. A build still running
+        // stops at its next progress report (the first step marked it failed).
+        {
+            let mut tx = self.db.read().await?;
+            let ids = hiatus_store::exports::ids_of(&mut tx, account).await?;
+            tx.commit().await?;
+            for id in ids {
+                self.remove_export_files(&id).await?;
+            }
+        }
         // The policy's rules, each in batches; the checkpoint says which are done.
         let rules = self.erasure_rules();
         let first = (row.step.max(1) - 1) as usize;
@@ -965,13 +1043,27 @@ impl Hiatus {
             }
             s
         };
+        let not_retained: Vec<NotRetained> = row
+            .receipt
+            .as_deref()
+            .and_then(|r| serde_json::from_str::<serde_json::Value>(r).ok())
+            .and_then(|v| serde_json::from_value(v["not_retained"].clone()).ok())
+            .unwrap_or_default();
         let mut summary = summary;
+        for n in &not_retained {
+            summary.push(format!(
+                "{} could not be kept: {}.",
+                capitalized(&n.what),
+                n.why
+            ));
+        }
         summary.push(self.copies_sentence(now, true));
         let receipt = ErasureReceipt {
             erased_at: now,
             unreadable_everywhere_at: Some(self.unreadable_everywhere_from(now)),
             summary,
             retained,
+            not_retained,
         };
         let receipt_json = serde_json::to_value(&receipt)
             .map_err(|e| ServiceError::Internal(StoreError::Corrupt(e.to_string())))?;
@@ -1200,7 +1292,9 @@ impl Hiatus {
     /// Checks that an erased account left nothing behind in the database: the erasure
     /// finished, the tombstone holds no contact detail, secret or key, and no column of any
     /// table refers to the old id except the tombstone itself, its erasure row and job, and
-    /// the events that record the erasure (and their webhook deliveries). Returns the problems found (none: all clear).
+    /// the events that record the erasure (and their webhook deliveries); and no export archive,
+    /// finished or partial, of the member (or of no export at all) is left in the files folder
+    /// or the object store. Returns the problems found (none: all clear).
     pub async fn verify_erasure(&self, account: AccountId) -> ServiceResult<Vec<String>> {
         let old = account.to_text();
         let mut problems = Vec::new();
@@ -1262,6 +1356,8 @@ impl Hiatus {
             }
         }
         tx.commit().await?;
+        // Files outside the database: export archives, finished or partial.
+        problems.extend(self.export_files_left(account).await?);
         if !self.db.checkpoint_wal().await? {
             problems.push(
                 "the SQLite write-ahead log could not be emptied (readers kept it busy); run again"

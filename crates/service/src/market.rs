@@ -1504,6 +1504,14 @@ impl Hiatus {
         Ok(r)
     }
 
+    /// The reviews the caller wrote, newest first. A review of someone erased since stays,
+    /// about their pseudonym.
+    pub async fn my_reviews(&self, actor: &Actor) -> ServiceResult<Vec<Review>> {
+        let me = actor.account;
+        self.reading(async |tx| Ok(market::reviews_by(tx, me, 500).await?))
+            .await
+    }
+
     /// Reviews about a member whose profile the viewer may see.
     pub async fn reviews_of(
         &self,

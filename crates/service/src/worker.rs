@@ -221,7 +221,9 @@ impl Worker {
                 .await?;
             }
             tx.commit().await?;
-            Ok(())
+            // The partial archive of the attempt that died with its worker goes now, not at
+            // the next sweep.
+            h.remove_export_files(&id).await
         }
         .await;
         if let Err(e) = r {
@@ -241,6 +243,15 @@ impl Worker {
             // erase what is due (the lease keeps two workers from doing the same one).
             if last_sweep.is_none_or(|t| t.elapsed() >= SWEEP_EVERY) {
                 last_sweep = Some(std::time::Instant::now());
+                // Partial archives of builds killed with their worker (the first sweep runs
+                // when the worker starts).
+                match self.hiatus.sweep_export_partials().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(removed = n, "removed partial export archives"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "sweep for partial export archives failed")
+                    }
+                }
                 match self.hiatus.erase_due(&self.id).await {
                     Ok(0) => {}
                     Ok(n) => {

@@ -694,7 +694,7 @@ async fn counterparties_keep_everything(
 
     // The member: no login, no profile, no trace outside the documented exceptions.
     match h.login(email, "whatever the password was").await {
-        Err(e) if e.code() == "account_deleted" => {}
+        Err(ServiceError::BadCredentials) => {}
         other => problems.push(format!("login of the tombstone: {other:?}")),
     }
     if let Some(token) = &login_token
@@ -730,15 +730,28 @@ async fn counterparties_keep_everything(
             "the tombstone keeps contact fields or is not deleted: {tomb:?}"
         ));
     }
+    // Reviews others wrote about the member stay with their authors, about the pseudonym,
+    // and no public profile shows them.
     for r in &reviews_about {
         let n = count(
             h,
-            "SELECT COUNT(*) FROM reviews WHERE id = $1",
-            args![r.clone()],
+            "SELECT COUNT(*) FROM reviews WHERE id = $1 AND subject_id = $2",
+            args![r.clone(), pid.clone()],
         )
         .await;
-        if n != 0 {
-            problems.push(format!("review {r} about the member is still stored"));
+        if n != 1 {
+            problems.push(format!(
+                "review {r} about the member is not kept about the pseudonym"
+            ));
+        }
+    }
+    let pseudonym: AccountId = pid.parse().unwrap();
+    for viewer in [None, Some(&cp)] {
+        if !matches!(
+            h.reviews_of(viewer, pseudonym).await,
+            Err(ServiceError::NotFound(_))
+        ) {
+            problems.push("the pseudonym's reviews are on a public profile".into());
         }
     }
     let left = mentions(h, &m, Some(&m)).await;
@@ -1254,7 +1267,6 @@ fn canaries() -> Canaries {
             ("private file name", format!("CanaryPrivateName{r}.txt")),
             ("unsent attachment bytes", format!("CanaryUnsentBytes{r}")),
             ("unsent attachment name", format!("CanaryUnsentName{r}.txt")),
-            ("review about the member", format!("CanaryReviewAbout{r}")),
             ("proposal cover letter", format!("CanaryCoverLetter{r}")),
             ("deletion detail", format!("CanaryDeletionDetail{r}")),
         ],
@@ -1398,7 +1410,7 @@ async fn residue(postgres: bool) {
     h.contract_action(&ca, contract.id, ContractAction::End)
         .await
         .unwrap();
-    h.write_review(&ca, contract.id, 4, &canary("review about the member"))
+    h.write_review(&ca, contract.id, 4, "A review the client keeps.")
         .await
         .unwrap();
     // An export archive of the member, ready for download when erasure comes.
@@ -1415,7 +1427,6 @@ async fn residue(postgres: bool) {
     let plain = [
         "unsent attachment bytes",
         "unsent attachment name",
-        "review about the member",
     ];
     let sealed = ["proposal cover letter", "deletion detail"];
     let found = find_canaries(h, &sealed.map(canary)).await;

@@ -330,6 +330,10 @@ async fn canonical(h: &Hiatus) -> BTreeMap<String, Vec<String>> {
                         v.insert("legal_name_enc".into(), name);
                         v.insert("data_key_wrapped".into(), Value::Null);
                     }
+                    // The tombstone's email hash is replaced with random bytes.
+                    "accounts" if v["state"] == "deleted" => {
+                        v.insert("email_lookup".into(), random);
+                    }
                     _ => {}
                 }
                 serde_json::to_string(&v).unwrap()
@@ -1072,4 +1076,297 @@ async fn sqlite_export_built_during_erasure_leaves_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_export_built_during_erasure_leaves_nothing() {
     export_during_erasure(true).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Partial archives: a build killed mid-way leaves `<id>.zip.partial` (the member's decrypted
+// files) beside the archives. Erasure removes it, `verify` reports one that is left, and a
+// worker's sweep removes one whose export is gone.
+
+async fn partial_archives(postgres: bool) {
+    let (i, snap, member) = prepared(postgres, 67).await;
+    snap.finish().await;
+    let h = i.h.clone();
+    let a = actor(&h, member).await;
+    let ex = h.request_export(&a, None).await.unwrap();
+    let mut tx = h.db.begin().await.unwrap();
+    assert!(
+        hiatus_store::exports::start(&mut tx, &ex.id, h.now())
+            .await
+            .unwrap()
+    );
+    tx.commit().await.unwrap();
+    let partial = h
+        .blobs
+        .partial_path(&hiatus_service::export::archive_key(&ex.id))
+        .unwrap();
+    std::fs::write(&partial, b"PK the member's decrypted files").unwrap();
+    // A partial archive of a running build is not swept: its build is alive.
+    assert_eq!(h.sweep_export_partials().await.unwrap(), 0);
+
+    assert_eq!(
+        h.erase_account(member, HOLDER, &EraseOptions::default())
+            .await
+            .unwrap(),
+        EraseOutcome::Done
+    );
+    assert!(!partial.exists(), "erasure left the partial archive");
+    let left: Vec<String> = files_under(&blob_dir(&h))
+        .into_keys()
+        .filter(|k| k.starts_with("exports"))
+        .collect();
+    assert!(left.is_empty(), "export files left: {left:?}");
+    let problems = h.verify_erasure(member).await.unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
+
+    // One planted again (a build killed after the erasure's clean-up): verify reports it.
+    std::fs::write(&partial, b"PK the member's decrypted files").unwrap();
+    let problems = h.verify_erasure(member).await.unwrap();
+    assert!(
+        problems.iter().any(|p| p.contains("partial archive")),
+        "verify did not see the partial archive: {problems:?}"
+    );
+    // A finished archive of no export is reported too.
+    let orphan = hiatus_service::export::archive_key("0190aaaa-bbbb-7ccc-8ddd-eeeeffff0011");
+    h.blobs.put(&orphan, b"PK").await.unwrap();
+    let problems = h.verify_erasure(member).await.unwrap();
+    assert!(
+        problems.iter().any(|p| p.starts_with(&orphan)),
+        "verify did not see the archive: {problems:?}"
+    );
+    h.blobs.delete(&orphan).await.unwrap();
+    // The next worker sweep removes the partial archive: its export is gone.
+    assert_eq!(h.sweep_export_partials().await.unwrap(), 1);
+    assert!(!partial.exists());
+    let problems = h.verify_erasure(member).await.unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
+    i.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_partial_archives_are_erased_swept_and_verified() {
+    partial_archives(false).await;
+}
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_partial_archives_are_erased_swept_and_verified() {
+    partial_archives(true).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Data already partly gone: a data key destroyed before erasure, or a legal name that no
+// longer opens. Erasure finishes and its receipt says what could not be kept.
+
+async fn partly_gone(postgres: bool) {
+    let (i, snap, member) = prepared(postgres, 71).await;
+    i.finish().await;
+    for damage in ["data key destroyed", "legal name corrupted"] {
+        let inst = snap.instance().await;
+        let h = inst.h.clone();
+        let mut tx = h.db.begin().await.unwrap();
+        let n = if damage == "data key destroyed" {
+            tx.exec(
+                "UPDATE accounts SET data_key_wrapped = NULL WHERE id = $1",
+                args![member.to_text()],
+            )
+            .await
+            .unwrap()
+        } else {
+            tx.exec(
+                "UPDATE accounts SET legal_name_enc = $2 WHERE id = $1",
+                args![member.to_text(), vec![7u8; 48]],
+            )
+            .await
+            .unwrap()
+        };
+        assert_eq!(n, 1);
+        tx.commit().await.unwrap();
+        assert_eq!(
+            h.erase_account(member, HOLDER, &EraseOptions::default())
+                .await
+                .unwrap_or_else(|e| panic!("{damage}: erasure failed: {e:?}")),
+            EraseOutcome::Done,
+            "{damage}"
+        );
+        let receipt = h.erasure_receipt(member).await.unwrap();
+        eprintln!("{damage}: {:?}", receipt.not_retained);
+        assert!(
+            receipt
+                .not_retained
+                .iter()
+                .any(|n| n.what.contains("legal name") && !n.why.is_empty()),
+            "{damage}: {:?}",
+            receipt.not_retained
+        );
+        assert!(
+            receipt
+                .summary
+                .iter()
+                .any(|s| s.contains("legal name") && s.contains("could not be kept")),
+            "{damage}: {:?}",
+            receipt.summary
+        );
+        // Without the key the address for the last mail cannot be read either.
+        assert_eq!(
+            receipt
+                .not_retained
+                .iter()
+                .any(|n| n.what.contains("address")),
+            damage == "data key destroyed",
+            "{damage}: {:?}",
+            receipt.not_retained
+        );
+        let problems = h.verify_erasure(member).await.unwrap();
+        assert!(problems.is_empty(), "{damage}: {problems:?}");
+        inst.finish().await;
+    }
+    snap.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_erasure_of_partly_gone_data_finishes_and_says_what_was_lost() {
+    partly_gone(false).await;
+}
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_erasure_of_partly_gone_data_finishes_and_says_what_was_lost() {
+    partly_gone(true).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workers racing an erasure on PostgreSQL: with a 0-day grace period, mail on and a webhook
+// subscribed to every event, the member's "deletion scheduled" event is dispatched (mail
+// delivery, webhook delivery, cancel link) by one worker while another runs the erasure. Once
+// the erasure has begun nothing may attach to the account: `verify` passes every time.
+
+/// A service on its own connection pool, as a separate worker process would have.
+async fn racer(
+    url: &str,
+    mail_dir: &Path,
+    blobs: &Path,
+    keys: &Keyring,
+    clock: &ManualClock,
+) -> Hiatus {
+    let db = Db::connect(url, &DbOptions { max_connections: 4 })
+        .await
+        .unwrap();
+    let mut config = config();
+    config.deletion_grace = 0;
+    config.mail.transport = hiatus_service::mail::MailTransport::Files(mail_dir.to_path_buf());
+    config.webhooks.timeout = Duration::from_millis(200);
+    Hiatus::new(
+        db,
+        Blobs::local(blobs).unwrap(),
+        keys.clone(),
+        Arc::new(clock.clone()),
+        config,
+    )
+}
+
+async fn workers_race_the_erasure(workers: usize, runs: usize) {
+    let name = new_pg_name();
+    admin(format!("CREATE DATABASE {name}")).await.unwrap();
+    let url = db_url(&name);
+    let dir = tempfile::tempdir().unwrap();
+    let keys = Keyring::new(SecretKey::generate());
+    let clock = ManualClock::new(START);
+    let mut hs = Vec::new();
+    for _ in 0..workers + 1 {
+        hs.push(
+            racer(
+                &url,
+                &dir.path().join("mail"),
+                &dir.path().join("files"),
+                &keys,
+                &clock,
+            )
+            .await,
+        );
+    }
+    let api = hs.pop().unwrap();
+    api.db.migrate().await.unwrap();
+    // Nothing listens on port 9: deliveries fail fast, but their rows are written.
+    api.subscribe_webhook(None, "http://127.0.0.1:9/hook", &["*".to_string()])
+        .await
+        .unwrap();
+    let mut failures = Vec::new();
+    for run in 0..runs {
+        let member = api
+            .sign_up(
+                SignUp {
+                    email: format!("racer{run}-{}@example.test", uuid::Uuid::new_v4().simple()),
+                    password: "correct horse battery staple".into(),
+                    legal_name: "Race Member".into(),
+                    display_name: "Racer".into(),
+                    kind: hiatus_domain::AccountKind::Freelancer,
+                    headline: String::new(),
+                    bio: String::new(),
+                },
+                hiatus_domain::Role::Member,
+            )
+            .await
+            .unwrap();
+        // The workers are already polling when the deletion is scheduled (due at once).
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, h) in hs.iter().enumerate() {
+            let w = Worker::new(h.clone(), Duration::from_millis(1));
+            let stop = stop.clone();
+            tasks.spawn(async move {
+                // Stagger the workers a little differently every run.
+                tokio::time::sleep(Duration::from_micros(((run * 7 + i * 13) % 5) as u64 * 300))
+                    .await;
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    if let Err(e) = w.run_once().await {
+                        return Err(format!("worker {i}: {e:?}"));
+                    }
+                }
+                // Then until nothing is due.
+                w.drain().await.map_err(|e| format!("worker {i}: {e:?}"))?;
+                Ok::<(), String>(())
+            });
+        }
+        schedule(&api, member).await;
+        // Let the workers race for a while: the erasure job and the dispatch of the events.
+        let started = std::time::Instant::now();
+        loop {
+            let mut tx = api.db.read().await.unwrap();
+            let done = hiatus_store::erasures::get(&mut tx, member)
+                .await
+                .unwrap()
+                .is_some_and(|r| r.status == "done");
+            tx.commit().await.unwrap();
+            if done || started.elapsed() > Duration::from_secs(30) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        while let Some(r) = tasks.join_next().await {
+            if let Err(e) = r.unwrap() {
+                failures.push(format!("run {run}: {e}"));
+            }
+        }
+        let problems = api.verify_erasure(member).await.unwrap();
+        if !problems.is_empty() {
+            failures.push(format!("run {run}: {problems:?}"));
+        }
+    }
+    eprintln!(
+        "{workers} workers racing the erasure on PostgreSQL: {} of {runs} runs failed verify",
+        failures.len()
+    );
+    for h in hs.iter().chain([&api]) {
+        h.db.close().await;
+    }
+    let _ = admin(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_two_workers_racing_the_erasure_leave_nothing() {
+    workers_race_the_erasure(2, 20).await;
+}
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_three_workers_racing_the_erasure_leave_nothing() {
+    workers_race_the_erasure(3, 20).await;
 }

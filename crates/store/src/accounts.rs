@@ -218,6 +218,50 @@ pub async fn contact(tx: &mut Tx, keys: &Keyring, id: AccountId) -> StoreResult<
     Ok((email, name))
 }
 
+/// The contact email and legal name, each decrypted on its own: erasure goes on when one of
+/// them (or the data key) is already gone or no longer opens, and says which.
+pub async fn contact_each(
+    tx: &mut Tx,
+    keys: &Keyring,
+    id: AccountId,
+) -> StoreResult<(StoreResult<Email>, StoreResult<String>)> {
+    #[derive(sqlx::FromRow)]
+    struct ContactRow {
+        email_enc: Option<Vec<u8>>,
+        legal_name_enc: Option<Vec<u8>>,
+        data_key_wrapped: Option<Vec<u8>>,
+    }
+    let idt = id.to_text();
+    let r: ContactRow = tx
+        .one(
+            "SELECT email_enc, legal_name_enc, data_key_wrapped FROM accounts WHERE id = $1",
+            args![idt.clone()],
+        )
+        .await?;
+    let dk = match keys.unwrap_data_key(&idt, r.data_key_wrapped.as_deref()) {
+        Ok(dk) => dk,
+        Err(e) => {
+            let again = || match &e {
+                StoreError::KeyDestroyed => StoreError::KeyDestroyed,
+                other => StoreError::Corrupt(other.to_string()),
+            };
+            return Ok((Err(again()), Err(again())));
+        }
+    };
+    let open = |field: &str, sealed: Option<&[u8]>| -> StoreResult<String> {
+        dk.open_field(
+            "accounts",
+            field,
+            &idt,
+            sealed.ok_or(StoreError::KeyDestroyed)?,
+        )
+    };
+    let email = open("email", r.email_enc.as_deref())
+        .and_then(|e| Email::parse(&e).map_err(|_| StoreError::Corrupt("stored email".into())));
+    let name = open("legal_name", r.legal_name_enc.as_deref());
+    Ok((email, name))
+}
+
 /// Sets the lifecycle state (and the deletion date for `deletion_scheduled`).
 pub async fn set_state(
     tx: &mut Tx,
@@ -508,6 +552,41 @@ pub async fn count_by_state(tx: &mut Tx) -> StoreResult<Vec<(String, i64)>> {
 
 /// Whether `id` is the tombstone an erased member left: deleted, and not one of the pseudonym
 /// accounts that stand in for erased members in others' records.
+/// Whether rows may still be attached to an account (outbox events, mail, cancel links,
+/// webhook deliveries, jobs, sessions, audit events): not once its erasure has begun, or the
+/// erasure, which cleans each table once, would leave them behind naming the tombstone.
+///
+/// On PostgreSQL the account row stays locked `FOR SHARE` until the caller's transaction
+/// ends. The erasure's first step locks it `FOR UPDATE` and marks it deleted, so either the
+/// caller commits first (and its rows are there for the erasure to clean) or the caller sees
+/// the account deleted and attaches nothing. SQLite has one writer at a time: a read in the
+/// caller's write transaction sees the latest state. Pseudonym accounts (deleted too) keep
+/// their retained records' events. An id with no account is not a tombstone either.
+pub async fn attachable(tx: &mut Tx, id: &str) -> StoreResult<bool> {
+    #[derive(sqlx::FromRow)]
+    struct S {
+        state: String,
+        pseudonym: Option<String>,
+    }
+    let row: Option<S> = match tx.backend() {
+        crate::db::Backend::Sqlite => {
+            tx.opt(
+                "SELECT state, pseudonym FROM accounts WHERE id = $1",
+                args![id.to_string()],
+            )
+            .await?
+        }
+        crate::db::Backend::Postgres => {
+            tx.opt(
+                "SELECT state, pseudonym FROM accounts WHERE id = $1 FOR SHARE",
+                args![id.to_string()],
+            )
+            .await?
+        }
+    };
+    Ok(row.is_none_or(|r| r.state != "deleted" || r.pseudonym.is_some()))
+}
+
 pub async fn is_tombstone(tx: &mut Tx, id: AccountId) -> StoreResult<bool> {
     let n: i64 = tx
         .scalar(

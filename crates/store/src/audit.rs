@@ -53,9 +53,16 @@ pub struct AuditEventRow {
     pub note_enc: Option<Vec<u8>>,
 }
 
-/// Appends an event.
+/// Appends an event. Nothing once the account's erasure has begun (see
+/// [`crate::accounts::attachable`]), but the erasure's own record.
 pub async fn record(tx: &mut Tx, e: NewAuditEvent<'_>) -> StoreResult<AuditEventId> {
     let id = AuditEventId::new();
+    if let Some(a) = e.account
+        && !ERASURE_EVENTS.contains(&e.action)
+        && !crate::accounts::attachable(tx, &a.to_text()).await?
+    {
+        return Ok(id);
+    }
     tx.exec(
         "INSERT INTO audit_events (id, account_id, actor_id, action, reason, detail, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         args![
@@ -146,7 +153,12 @@ pub async fn record_closure_reason(
     Ok(())
 }
 
-/// Appends an event to the outbox, delivered later by the worker.
+/// The events the erasure itself records about the account it erases (the only ones that
+/// may name a tombstone).
+pub const ERASURE_EVENTS: [&str; 2] = ["account.deleted", "account.erased"];
+
+/// Appends an event to the outbox, delivered later by the worker. Nothing once the account's
+/// erasure has begun (see [`crate::accounts::attachable`]), but the erasure's own events.
 pub async fn outbox(
     tx: &mut Tx,
     event: &str,
@@ -154,6 +166,12 @@ pub async fn outbox(
     payload: serde_json::Value,
     now: Micros,
 ) -> StoreResult<()> {
+    if let Some(a) = account
+        && !ERASURE_EVENTS.contains(&event)
+        && !crate::accounts::attachable(tx, &a.to_text()).await?
+    {
+        return Ok(());
+    }
     tx.exec(
         "INSERT INTO outbox (id, event, account_id, payload, created_at) VALUES ($1, $2, $3, $4, $5)",
         args![uuid::Uuid::now_v7().to_string(), event, account.map(|a| a.to_text()), payload.to_string(), now],

@@ -207,6 +207,55 @@ impl Blobs {
         }
     }
 
+    /// The local file a build of `key` writes to before [`Blobs::publish`]: `<name>.partial`
+    /// in [`Blobs::scratch_dir`].
+    pub fn partial_path(&self, key: &str) -> StoreResult<PathBuf> {
+        let name = key.rsplit('/').next().unwrap_or(key);
+        Ok(self.scratch_dir(key)?.join(format!("{name}.partial")))
+    }
+
+    /// The partial files of builds of keys under `folder` (`exports`) that are still on disk:
+    /// `(key, path)`, the key being what the file would have been published as.
+    pub fn partials(&self, folder: &str) -> StoreResult<Vec<(String, PathBuf)>> {
+        let dir = self.scratch_dir(&format!("{folder}/x"))?;
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(&dir)? {
+            let e = e?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(stem) = name.strip_suffix(".partial")
+                && e.file_type()?.is_file()
+            {
+                out.push((format!("{folder}/{stem}"), e.path()));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// The keys stored directly under `folder` (`exports`): not the partial files of builds.
+    pub async fn list(&self, folder: &str) -> StoreResult<Vec<String>> {
+        match self {
+            Blobs::Local(dir) => {
+                let mut out = Vec::new();
+                let mut rd = match tokio::fs::read_dir(Self::path(dir, folder)).await {
+                    Ok(rd) => rd,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+                    Err(e) => return Err(e.into()),
+                };
+                while let Some(e) = rd.next_entry().await? {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    if !name.ends_with(".partial") && e.file_type().await?.is_file() {
+                        out.push(format!("{folder}/{name}"));
+                    }
+                }
+                out.sort();
+                Ok(out)
+            }
+            #[cfg(feature = "s3")]
+            Blobs::Object(o) => o.list(folder).await,
+        }
+    }
+
     /// A fresh key for a new file, sharded by its first two characters.
     pub fn new_key(file_id: &str) -> String {
         let id = file_id.replace('-', "");

@@ -19,20 +19,24 @@ pub struct CancelLink {
     pub used_at: Option<i64>,
 }
 
-/// Stores a new link's token (its hash).
+/// Stores a new link's token (its hash). False, storing nothing, once the account's erasure
+/// has begun.
 pub async fn create(
     tx: &mut Tx,
     token: &str,
     account: &str,
     now: Micros,
     expires_at: Micros,
-) -> StoreResult<()> {
+) -> StoreResult<bool> {
+    if !crate::accounts::attachable(tx, account).await? {
+        return Ok(false);
+    }
     tx.exec(
         "INSERT INTO deletion_cancel_links (token_hash, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
         args![hash(token), account.to_string(), now, expires_at],
     )
     .await?;
-    Ok(())
+    Ok(true)
 }
 
 /// The link a token names, if any.

@@ -198,6 +198,36 @@ impl Db {
         Ok(n)
     }
 
+    /// How many of this backend's migrations have not been applied (all of them on a database
+    /// hiatus never started on). Changes nothing.
+    pub async fn pending_migrations(&self) -> StoreResult<usize> {
+        let (known, applied): (Vec<i64>, Result<Vec<i64>, sqlx::Error>) = match self {
+            Db::Sqlite(p, _) => (
+                sqlx::migrate!("./migrations/sqlite")
+                    .migrations
+                    .iter()
+                    .map(|m| m.version)
+                    .collect(),
+                sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+                    .fetch_all(p)
+                    .await,
+            ),
+            Db::Postgres(p) => (
+                sqlx::migrate!("./migrations/postgres")
+                    .migrations
+                    .iter()
+                    .map(|m| m.version)
+                    .collect(),
+                sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+                    .fetch_all(p)
+                    .await,
+            ),
+        };
+        // No migrations table: nothing was ever applied.
+        let applied = applied.unwrap_or_default();
+        Ok(known.iter().filter(|v| !applied.contains(v)).count())
+    }
+
     /// Starts a transaction that will write. On SQLite it takes the write lock up front
     /// (`BEGIN IMMEDIATE`), so two writers never deadlock upgrading a read lock.
     pub async fn begin(&self) -> StoreResult<Tx> {

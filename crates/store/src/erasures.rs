@@ -143,6 +143,10 @@ pub struct NewPseudonym<'a> {
     pub retained_until: Option<Micros>,
     /// Random, so no email can ever log in to it.
     pub email_lookup: Vec<u8>,
+    /// Random, replacing the tombstone's keyed hash of the member's email: after erasure
+    /// nothing tells whether an address had an account (login and sign-up answer as for an
+    /// unknown address).
+    pub tombstone_lookup: Vec<u8>,
 }
 
 /// The first step, in the caller's transaction: the pseudonym account exists, the member's
@@ -181,10 +185,10 @@ pub async fn make_unusable(
     )
     .await?;
     tx.exec(
-        "UPDATE accounts SET state = 'deleted', email_enc = NULL, legal_name_enc = NULL, phone_enc = NULL, \
+        "UPDATE accounts SET state = 'deleted', email_lookup = $3, email_enc = NULL, legal_name_enc = NULL, phone_enc = NULL, \
          data_key_wrapped = NULL, password_hash = NULL, totp_secret_enc = NULL, failed_logins = 0, locked_until = NULL, \
          deletion_due_at = NULL, state_changed_at = $2, data_changed_at = $2 WHERE id = $1",
-        args![account.to_text(), now],
+        args![account.to_text(), now, p.tombstone_lookup.clone()],
     )
     .await?;
     tx.exec(

@@ -791,6 +791,44 @@ impl Record for ClientNoticeRecord {
     }
 }
 
+/// A request to restore the account through support (lost credentials), and support's
+/// decision. The one-time code, the request's token and the deciding agent stay out
+/// (secrets, internal).
+#[derive(Debug, sqlx::FromRow, Serialize, JsonSchema)]
+pub struct RestorationRecord {
+    pub id: String,
+    /// `awaiting_code`, `verified`, `approved`, `denied`, `expired`.
+    pub status: String,
+    /// What the requester wrote to support (decrypted by the caller with the member's key).
+    #[sqlx(default)]
+    pub explanation: Option<String>,
+    #[serde(serialize_with = "time")]
+    #[schemars(with = "String")]
+    pub created_at: i64,
+    #[serde(serialize_with = "time")]
+    #[schemars(with = "String")]
+    pub expires_at: i64,
+    #[serde(serialize_with = "opt_time")]
+    #[schemars(with = "Option<String>")]
+    pub verified_at: Option<i64>,
+    #[serde(serialize_with = "opt_time")]
+    #[schemars(with = "Option<String>")]
+    pub decided_at: Option<i64>,
+    /// What support wrote with its decision.
+    pub decision_note: Option<String>,
+    #[serde(skip)]
+    pub explanation_enc: Option<Vec<u8>>,
+}
+impl Record for RestorationRecord {
+    const CATEGORY: &'static str = "restorations";
+    const PAGE: &'static str = "SELECT id, status, created_at, expires_at, verified_at, decided_at, decision_note, explanation_enc         FROM restoration_requests WHERE account_id = $1 AND id > $2 AND created_at >= $4 ORDER BY id LIMIT $3";
+    const COUNT: &'static str =
+        "SELECT COUNT(*) FROM restoration_requests WHERE account_id = $1 AND created_at >= $2";
+    fn key(&self) -> &str {
+        &self.id
+    }
+}
+
 /// The people the member dealt with (ids only; names are decrypted by the caller): the other
 /// parties of contracts, proposals, threads and reviews, with the pseudonym of those erased.
 pub async fn counterparties_page(
@@ -843,7 +881,8 @@ macro_rules! for_each_export_record {
             $crate::export_data::FileRecord,
             $crate::export_data::ReviewRecord,
             $crate::export_data::AuditRecord,
-            $crate::export_data::ClientNoticeRecord
+            $crate::export_data::ClientNoticeRecord,
+            $crate::export_data::RestorationRecord
         )
     };
 }

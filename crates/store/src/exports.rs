@@ -72,6 +72,19 @@ pub async fn list(tx: &mut Tx, account: AccountId, limit: i64) -> StoreResult<Ve
     .await
 }
 
+/// The ids of all of a member's exports, whatever their state (erasure removes their files).
+pub async fn ids_of(tx: &mut Tx, account: AccountId) -> StoreResult<Vec<String>> {
+    #[derive(sqlx::FromRow)]
+    struct Id(String);
+    let rows: Vec<Id> = tx
+        .all(
+            "SELECT id FROM exports WHERE account_id = $1",
+            args![account.to_text()],
+        )
+        .await?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}
+
 /// The member's export that is queued or running, if any.
 pub async fn active(tx: &mut Tx, account: AccountId) -> StoreResult<Option<ExportRow>> {
     tx.opt(

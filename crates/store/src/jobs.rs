@@ -31,6 +31,13 @@ pub struct JobRow {
 /// Enqueues a job. A job with the same dedupe key that is still pending makes this a no-op.
 pub async fn enqueue(tx: &mut Tx, job: &NewJob, now: Micros) -> StoreResult<Option<JobId>> {
     let id = JobId::new();
+    // No job for an account whose erasure has begun, but the erasure's own.
+    if let Some(a) = job.payload.get("account_id").and_then(|a| a.as_str())
+        && job.kind != "account.erase"
+        && !crate::accounts::attachable(tx, a).await?
+    {
+        return Ok(None);
+    }
     let n = tx
         .exec(
             "INSERT INTO jobs (id, kind, payload, dedupe_key, status, attempts, max_attempts, run_at, created_at) \

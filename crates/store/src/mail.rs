@@ -97,6 +97,10 @@ pub async fn queue(
     payload: &serde_json::Value,
     now: Micros,
 ) -> StoreResult<()> {
+    // Nothing for an account whose erasure has begun.
+    if !crate::accounts::attachable(tx, account).await? {
+        return Ok(());
+    }
     tx.exec(
         "INSERT INTO mail_deliveries (id, event_id, account_id, kind, essential, payload, status, attempts, next_attempt_at, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7) ON CONFLICT (event_id, account_id) DO NOTHING",

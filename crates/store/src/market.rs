@@ -1017,6 +1017,17 @@ pub async fn create_review(tx: &mut Tx, r: &Review) -> StoreResult<()> {
     Ok(())
 }
 
+/// Reviews a member wrote, newest first (about erased people: about their pseudonym).
+pub async fn reviews_by(tx: &mut Tx, author: AccountId, limit: i64) -> StoreResult<Vec<Review>> {
+    let rows: Vec<ReviewRow> = tx
+        .all(
+            "SELECT id, contract_id, author_id, subject_id, rating, body, created_at FROM reviews WHERE author_id = $1 ORDER BY created_at DESC, id LIMIT $2",
+            args![author.to_text(), limit],
+        )
+        .await?;
+    rows.into_iter().map(ReviewRow::into_domain).collect()
+}
+
 /// Reviews about a member, newest first.
 pub async fn reviews_about(
     tx: &mut Tx,

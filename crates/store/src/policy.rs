@@ -439,6 +439,17 @@ impl Policy {
 
     /// Compares the policy with the live schema (`table → columns`). Every problem is listed.
     pub fn check_schema(&self, live: &BTreeMap<String, BTreeSet<String>>) -> StoreResult<()> {
+        self.check_schema_with(live, true)
+    }
+
+    /// Like [`Policy::check_schema`]; with `complete` false only what the database has and the
+    /// policy does not classify is a problem (before pending migrations have created every
+    /// table the policy knows).
+    pub fn check_schema_with(
+        &self,
+        live: &BTreeMap<String, BTreeSet<String>>,
+        complete: bool,
+    ) -> StoreResult<()> {
         let mut problems = Vec::new();
         for (table, cols) in live {
             if self.system.tables.contains(table) {
@@ -455,7 +466,7 @@ impl Policy {
                     ));
                 }
             }
-            for c in t.columns.keys() {
+            for c in t.columns.keys().filter(|_| complete) {
                 if !cols.contains(c) {
                     problems.push(format!(
                         "the erasure policy classifies {table}.{c}, which the database does not have"
@@ -463,7 +474,7 @@ impl Policy {
                 }
             }
         }
-        for table in self.tables.keys() {
+        for table in self.tables.keys().filter(|_| complete) {
             if !live.contains_key(table) {
                 problems.push(format!(
                     "the erasure policy classifies table {table}, which the database does not have"
@@ -483,6 +494,15 @@ impl Policy {
     /// Checks the policy against the database `db` is connected to.
     pub async fn check_db(&self, db: &Db) -> StoreResult<()> {
         self.check_schema(&live_schema(db).await?)
+    }
+
+    /// Like [`Policy::check_db`], for a database whose migrations may not all have run yet
+    /// (`hiatus config check`): then only unclassified tables and columns are problems.
+    /// Returns how many migrations are pending.
+    pub async fn check_db_before_start(&self, db: &Db) -> StoreResult<usize> {
+        let pending = db.pending_migrations().await?;
+        self.check_schema_with(&live_schema(db).await?, pending == 0)?;
+        Ok(pending)
     }
 
     /// The export's exclusions, as the manifest lists them: every reason some column uses.
@@ -663,10 +683,17 @@ pub async fn live_schema(db: &Db) -> StoreResult<BTreeMap<String, BTreeSet<Strin
             )
             .await?
         }
+        // Every schema of the database, not only hiatus's own: a table elsewhere in the same
+        // database (a copy, a reporting schema) can hold members' data that erasure would
+        // never reach. Tables outside the current schema are named `schema.table`, which no
+        // policy entry matches, so the check refuses them.
         Backend::Postgres => {
             tx.all(
-                "SELECT table_name::text AS t, column_name::text AS c FROM information_schema.columns \
-                 WHERE table_schema = current_schema()",
+                "SELECT CASE WHEN table_schema = current_schema() THEN table_name::text \
+                 ELSE table_schema::text || '.' || table_name::text END AS t, column_name::text AS c \
+                 FROM information_schema.columns \
+                 WHERE table_schema NOT IN ('pg_catalog', 'information_schema') \
+                 AND table_schema NOT LIKE 'pg\\_toast%' AND table_schema NOT LIKE 'pg\\_temp\\_%'",
                 vec![],
             )
             .await?

@@ -148,9 +148,17 @@ pub async fn fan_out(
         )
         .await?;
     for e in &events {
+        // An event of an account whose erasure has begun goes nowhere (but the erasure's
+        // own): the erasure may already have cleaned the deliveries that would name it.
+        let gone = match &e.account_id {
+            Some(a) if !crate::audit::ERASURE_EVENTS.contains(&e.event.as_str()) => {
+                !crate::accounts::attachable(tx, a).await?
+            }
+            _ => false,
+        };
         for s in subs
             .iter()
-            .filter(|s| s.events.split(',').any(|x| x == "*" || x == e.event))
+            .filter(|s| !gone && s.events.split(',').any(|x| x == "*" || x == e.event))
         {
             tx.exec(
                 "INSERT INTO webhook_deliveries (id, subscription_id, event_id, event, payload, status, attempts, next_attempt_at, created_at) \
@@ -166,9 +174,11 @@ pub async fn fan_out(
             )
             .await?;
         }
-        if let (Some(account), Some((_, essential))) =
-            (&e.account_id, mail.iter().find(|(k, _)| *k == e.event))
-        {
+        if let (Some(account), Some((_, essential)), false) = (
+            &e.account_id,
+            mail.iter().find(|(k, _)| *k == e.event),
+            gone,
+        ) {
             tx.exec(
                 "INSERT INTO mail_deliveries (id, event_id, account_id, kind, essential, payload, status, attempts, next_attempt_at, created_at) \
                  SELECT $1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7 WHERE EXISTS (SELECT 1 FROM accounts WHERE id = $3) \

@@ -271,6 +271,7 @@ pub fn router(hiatus: Hiatus, options: WebOptions) -> Router {
         .route("/profiles", get(m::list_profiles))
         .route("/profiles/{id}", get(m::get_profile))
         .route("/profiles/{id}/reviews", get(m::profile_reviews))
+        .route("/me/reviews", get(m::my_reviews))
         .route(
             "/job-posts",
             post(m::create_job_post).get(m::list_job_posts),

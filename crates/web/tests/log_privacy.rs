@@ -345,7 +345,7 @@ async fn a_whole_lifecycle_leaves_no_person_in_logs_or_metrics(t: &TestApp, logs
         json!({"email": f.email, "password": support::PASSWORD}),
     )
     .await
-    .problem(403, "account_deleted");
+    .problem(401, "bad_credentials");
     let metrics = t.get(None, "/metrics").await;
     assert_eq!(metrics.status, 200);
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;

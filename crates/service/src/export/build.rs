@@ -899,7 +899,7 @@ impl Hiatus {
         // The archive is built in a local folder (beside its final place, or the object
         // store's spool) and published when whole.
         let dir = self.blobs.scratch_dir(&key)?;
-        let partial = dir.join(format!("{export_id}.zip.partial"));
+        let partial = self.blobs.partial_path(&key)?;
         let out = File::create(&partial).map_err(io)?;
 
         let started = Instant::now();
@@ -1303,6 +1303,18 @@ impl Hiatus {
                 if let Err(e) = r.open(&dk) {
                     failed.get_or_insert(e);
                 }
+            },
+            async |_, _| Ok(()),
+            None,
+        )
+        .await?;
+        // What the member wrote to support is sealed under their key.
+        b.category::<ed::RestorationRecord>(
+            |r, _| {
+                r.explanation = r.explanation_enc.as_deref().and_then(|e| {
+                    dk.open_field("restoration_requests", "explanation", &r.id, e)
+                        .ok()
+                });
             },
             async |_, _| Ok(()),
             None,

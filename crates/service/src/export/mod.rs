@@ -16,7 +16,7 @@ use hiatus_archive::{SigningKey, VerifyingKey};
 use hiatus_domain::{AccountId, AccountState, DAY_MICROS, Micros};
 use hiatus_store::exports::{self, ExportRow};
 use hiatus_store::jobs::{self, NewJob};
-use hiatus_store::{accounts, audit, export_data::rfc3339};
+use hiatus_store::{StoreError, accounts, audit, export_data::rfc3339};
 use serde::Serialize;
 
 /// The job that builds an archive.
@@ -118,6 +118,14 @@ pub struct Download {
     pub key: String,
     pub size: u64,
     pub file_name: String,
+}
+
+/// The folder (key prefix) of export archives.
+const EXPORTS_FOLDER: &str = "exports";
+
+/// The export id an archive key names (`exports/<id>.zip`).
+fn export_id_of(key: &str) -> Option<&str> {
+    key.strip_prefix("exports/")?.strip_suffix(".zip")
 }
 
 /// The blob key of an export's archive.
@@ -413,6 +421,91 @@ impl Hiatus {
             size,
             file_name: format!("hiatus-export-{date}-{}.zip", &row.id[row.id.len() - 8..]),
         })
+    }
+
+    /// Removes every file an export may have left: the published archive (local folder or
+    /// object store) and the partial file of a build that was interrupted. Idempotent.
+    pub(crate) async fn remove_export_files(&self, export_id: &str) -> ServiceResult<()> {
+        let key = archive_key(export_id);
+        self.blobs.delete(&key).await?;
+        let partial = self.blobs.partial_path(&key)?;
+        match tokio::fs::remove_file(&partial).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(ServiceError::Internal(StoreError::Blob(e))),
+        }
+    }
+
+    /// Removes the partial archives no build is writing any more: builds killed with their
+    /// worker, whose export has since failed, been erased or stopped reporting progress for
+    /// longer than a job lease (a retry starts over with a fresh file). Every worker does it
+    /// when it starts and every few minutes after. Returns how many it removed.
+    pub async fn sweep_export_partials(&self) -> ServiceResult<usize> {
+        let stale = self.now() - self.config.job_lease;
+        let mut removed = 0;
+        for (key, path) in self.blobs.partials(EXPORTS_FOLDER)? {
+            let Some(id) = export_id_of(&key) else {
+                continue;
+            };
+            let mut tx = self.db.read().await?;
+            let row = exports::get(&mut tx, id).await?;
+            tx.commit().await?;
+            let abandoned = match &row {
+                None => true,
+                Some(r) => r.status != "running" || r.heartbeat_at.unwrap_or(0) < stale,
+            };
+            if abandoned {
+                match tokio::fs::remove_file(&path).await {
+                    Ok(()) => removed += 1,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(ServiceError::Internal(StoreError::Blob(e))),
+                }
+                tracing::info!(export = %id, "removed the partial archive of an interrupted build");
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Export files (published or partial) that belong to `account` or to no export at all:
+    /// after that member's erasure, each is a leak (`erase verify`).
+    pub async fn export_files_left(&self, account: AccountId) -> ServiceResult<Vec<String>> {
+        let mut keys: Vec<(String, bool)> = self
+            .blobs
+            .list(EXPORTS_FOLDER)
+            .await?
+            .into_iter()
+            .map(|k| (k, false))
+            .collect();
+        keys.extend(
+            self.blobs
+                .partials(EXPORTS_FOLDER)?
+                .into_iter()
+                .map(|(k, _)| (k, true)),
+        );
+        let mut out = Vec::new();
+        let mut tx = self.db.read().await?;
+        for (key, partial) in keys {
+            let row = match export_id_of(&key) {
+                Some(id) => exports::get(&mut tx, id).await?,
+                None => None,
+            };
+            let what = if partial {
+                "partial archive"
+            } else {
+                "archive"
+            };
+            match row {
+                None => out.push(format!(
+                    "{key}: an export {what} that belongs to no export (it may hold the erased member's data)"
+                )),
+                Some(r) if r.account_id == account.to_text() => {
+                    out.push(format!("{key}: an export {what} of the erased member"))
+                }
+                Some(_) => {}
+            }
+        }
+        tx.commit().await?;
+        Ok(out)
     }
 
     /// Removes an archive whose retention ended (the expiry job). Idempotent.

@@ -174,6 +174,20 @@ impl ObjectBlobs {
         })))
     }
 
+    pub(super) async fn list(&self, folder: &str) -> StoreResult<Vec<String>> {
+        use futures_util::TryStreamExt;
+        let prefix = Self::path(folder)?;
+        let mut out: Vec<String> = self
+            .store
+            .list(Some(&prefix))
+            .map_ok(|m| m.location.to_string())
+            .try_collect()
+            .await
+            .map_err(err)?;
+        out.sort();
+        Ok(out)
+    }
+
     pub(super) async fn delete(&self, key: &str) -> StoreResult<()> {
         match self.store.delete(&Self::path(key)?).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),

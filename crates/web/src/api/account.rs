@@ -104,7 +104,7 @@ pub struct SessionBody {
 }
 
 /// Logs in. Deactivated and deletion-scheduled members can log in too; `landing` says what
-/// to offer them. Erased accounts get 403 `account_deleted`.
+/// to offer them. An erased account's address answers like an unknown one (401).
 #[utoipa::path(post, path = "/api/v1/sessions", tag = "sessions", request_body = LoginBody,
     responses((status = 200, description = "Logged in", body = SessionBody)))]
 pub async fn login(

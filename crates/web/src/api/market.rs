@@ -43,6 +43,14 @@ pub async fn get_profile(
     Ok(Json(s.hiatus.profile(a.as_ref(), id).await?))
 }
 
+/// The reviews the caller wrote, newest first (those about a member erased since name the
+/// pseudonym).
+#[utoipa::path(get, path = "/api/v1/me/reviews", tag = "me", security(("bearer" = [])),
+    responses((status = 200, description = "Reviews", body = [Review])))]
+pub async fn my_reviews(State(s): State<AppState>, Auth(a): Auth) -> ApiResult<Json<Vec<Review>>> {
+    Ok(Json(s.hiatus.my_reviews(&a).await?))
+}
+
 /// Reviews about a member whose profile the caller may see.
 #[utoipa::path(get, path = "/api/v1/profiles/{id}/reviews", tag = "profiles", params(("id" = uuid::Uuid, Path, description = "Account id")),
     responses((status = 200, description = "Reviews", body = [Review])))]

@@ -9,6 +9,8 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod erased_address;
+mod erasure_race;
 mod tally;
 
 /// Runs every listed attack (an `async fn(Backend)` in the calling module, which starts the

@@ -201,14 +201,14 @@ async fn erasure_after_the_grace_period_keeps_what_counterparties_are_owed(t: &T
     t.advance(2 * SECOND);
     assert!(t.drain_jobs().await >= 1);
 
-    // The member is gone for good.
+    // The member is gone for good, and the address answers like one that never had an account.
     t.post(
         None,
         "/api/v1/sessions",
         json!({"email": f.email, "password": PASSWORD}),
     )
     .await
-    .problem(403, "account_deleted");
+    .problem(401, "bad_credentials");
     t.get(Some(&f), "/api/v1/me")
         .await
         .problem(401, "unauthorized");
@@ -257,10 +257,19 @@ async fn erasure_after_the_grace_period_keeps_what_counterparties_are_owed(t: &T
         .expect(200);
     assert_eq!(inv["issuer_id"], pid.as_str());
     assert_eq!(inv["status"], "paid");
-    // The review the client wrote about the member went with the profile.
+    // The client keeps the review they wrote, about the pseudonym; no public profile shows it.
     t.get(Some(&c), &format!("/api/v1/profiles/{pid}"))
         .await
         .problem(404, "not_found");
+    for id in [&pid, &f.id] {
+        t.get(Some(&c), &format!("/api/v1/profiles/{id}/reviews"))
+            .await
+            .problem(404, "not_found");
+    }
+    let mine = t.get(Some(&c), "/api/v1/me/reviews").await.expect(200);
+    assert_eq!(mine.as_array().unwrap().len(), 1, "{mine}");
+    assert_eq!(mine[0]["subject_id"], pid.as_str());
+    assert_eq!(mine[0]["body"], "Great photos");
 }
 
 async fn the_cancel_link_cancels_once_and_only_on_confirmation(t: &TestApp) {

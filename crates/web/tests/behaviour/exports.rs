@@ -31,7 +31,40 @@ on_both_backends!(
     a_failed_export_does_not_count_towards_the_daily_limit,
     simultaneous_requests_make_one_export,
     a_build_that_keeps_failing_ends_failed_with_a_reason,
+    an_export_holds_the_members_restoration_requests,
 );
+
+async fn an_export_holds_the_members_restoration_requests(t: &TestApp) {
+    let f = t.member("freelancer").await;
+    t.post(
+        None,
+        "/api/v1/restorations",
+        json!({"email": f.email, "explanation": "I lost my phone with the authenticator"}),
+    )
+    .await
+    .expect(202);
+    let id = id_of(&ready_export(t, &f, json!({})).await);
+    let bytes = archive_bytes(t, &f, &id).await;
+    assert_verifies(t, &bytes, &f).await;
+    let mut a = Archive::open(&bytes);
+    let records = a.records("restorations");
+    assert_eq!(records.len(), 1, "{records:?}");
+    let r = &records[0];
+    assert_eq!(r["status"], "awaiting_code", "{r}");
+    assert_eq!(
+        r["explanation"], "I lost my phone with the authenticator",
+        "{r}"
+    );
+    // The code, the token and the deciding agent stay out.
+    for secret in ["code_hash", "token_hash", "decided_by", "explanation_enc"] {
+        assert!(r.get(secret).is_none(), "{secret} is in the archive: {r}");
+    }
+    assert!(a.has("viewer/data/restorations.js"));
+    assert!(a.has("schema/restorations.schema.json"));
+    let manifest = a.json("manifest.json");
+    assert_eq!(manifest["exported"]["restorations"], 1, "{manifest}");
+    assert_eq!(manifest["held"]["restorations"], 1, "{manifest}");
+}
 
 const EXPORTS: &str = "/api/v1/me/exports";
 const MINUTE: i64 = 60 * SECOND;

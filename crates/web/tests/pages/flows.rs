@@ -337,9 +337,10 @@ async fn an_erased_account_gets_the_deleted_page(t: &TestApp) {
     t.advance(30 * DAY + SECOND);
     t.drain_jobs().await;
     let b = Browser::new(t);
+    // The erased address answers like one that never had an account.
     let page = b.login(&f.email, PASSWORD).await;
-    page.expect(410)
-        .says("This account was deleted and cannot be restored");
+    page.expect(401)
+        .says("The email or password is not correct.");
     assert_eq!(b.get("/account").await.location(), "/login");
     b.get("/account/deleted")
         .await
