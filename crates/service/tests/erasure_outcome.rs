@@ -1424,10 +1424,7 @@ async fn residue(postgres: bool) {
     let receipt = schedule(h, member, Some(canary("deletion detail"))).await;
     // Before erasure the scan finds the values stored in plain (the others are sealed,
     // cover letters and the free text of a closure reason among them).
-    let plain = [
-        "unsent attachment bytes",
-        "unsent attachment name",
-    ];
+    let plain = ["unsent attachment bytes", "unsent attachment name"];
     let sealed = ["proposal cover letter", "deletion detail"];
     let found = find_canaries(h, &sealed.map(canary)).await;
     assert!(found.is_empty(), "sealed values in plain: {found:?}");

@@ -31,12 +31,17 @@ mod postgres {
 
 async fn run(backend: Backend) {
     let started = Instant::now();
-    let t = TestApp::start_with(backend, true, |_| {}, |c| {
-        c.deletion_grace = 0;
-        // The subscription below points at this machine on purpose.
-        c.webhooks.allow_private = true;
-        c.webhooks.timeout = Duration::from_millis(200);
-    })
+    let t = TestApp::start_with(
+        backend,
+        true,
+        |_| {},
+        |c| {
+            c.deletion_grace = 0;
+            // The subscription below points at this machine on purpose.
+            c.webhooks.allow_private = true;
+            c.webhooks.timeout = Duration::from_millis(200);
+        },
+    )
     .await;
     // Nothing listens on port 9: deliveries fail fast, but their rows are written.
     t.h.subscribe_webhook(None, "http://127.0.0.1:9/hook", &["*".to_string()])
