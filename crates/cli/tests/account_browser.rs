@@ -191,13 +191,14 @@ async fn closing_walk(app: &App, b: &Browser, who: &str) {
     press(b, Key::Enter).await;
     drain(&app.h).await;
     b.driver().refresh().await.unwrap();
+    let page = body_text(b).await;
     let download = b
         .driver()
         .find(By::XPath(
             "//button[starts-with(normalize-space(.), 'Download your archive')]",
         ))
         .await
-        .unwrap()
+        .unwrap_or_else(|e| panic!("no download button ({e}) on the backup page: {page}"))
         .text()
         .await
         .unwrap();
@@ -590,6 +591,15 @@ async fn a_member_who_lost_their_password_is_restored_through_support() {
         "Code confirmed; the account history matches the explanation.",
     )
     .await;
+    // Deciding needs the agent's password on the decision itself: logging in does not count.
+    let pw = b
+        .driver()
+        .find(By::Css("form[action$='/approve'] input[name=password]"))
+        .await
+        .unwrap();
+    let pw_id = pw.id().await.unwrap().unwrap();
+    tab_to(&b, &pw_id).await;
+    press(&b, DEMO_PASSWORD).await;
     tab_to(&b, "Approve").await;
     press(&b, Key::Enter).await;
     tokio::time::sleep(Duration::from_millis(300)).await;

@@ -814,14 +814,17 @@ pub struct RestorationRecord {
     #[serde(serialize_with = "opt_time")]
     #[schemars(with = "Option<String>")]
     pub decided_at: Option<i64>,
-    /// What support wrote with its decision.
+    /// What support wrote with its decision (decrypted by the caller with the member's key).
+    #[sqlx(default)]
     pub decision_note: Option<String>,
     #[serde(skip)]
     pub explanation_enc: Option<Vec<u8>>,
+    #[serde(skip)]
+    pub decision_note_enc: Option<Vec<u8>>,
 }
 impl Record for RestorationRecord {
     const CATEGORY: &'static str = "restorations";
-    const PAGE: &'static str = "SELECT id, status, created_at, expires_at, verified_at, decided_at, decision_note, explanation_enc         FROM restoration_requests WHERE account_id = $1 AND id > $2 AND created_at >= $4 ORDER BY id LIMIT $3";
+    const PAGE: &'static str = "SELECT id, status, created_at, expires_at, verified_at, decided_at, explanation_enc, decision_note_enc FROM restoration_requests WHERE account_id = $1 AND id > $2 AND created_at >= $4 ORDER BY id LIMIT $3";
     const COUNT: &'static str =
         "SELECT COUNT(*) FROM restoration_requests WHERE account_id = $1 AND created_at >= $2";
     fn key(&self) -> &str {

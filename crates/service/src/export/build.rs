@@ -1315,6 +1315,10 @@ impl Hiatus {
                     dk.open_field("restoration_requests", "explanation", &r.id, e)
                         .ok()
                 });
+                r.decision_note = r.decision_note_enc.as_deref().and_then(|e| {
+                    dk.open_field("restoration_requests", "decision_note", &r.id, e)
+                        .ok()
+                });
             },
             async |_, _| Ok(()),
             None,

@@ -224,12 +224,6 @@ impl TestApp {
         Self::start_with(backend, mail, |_| {}, |_| {}).await
     }
 
-    /// Like [`TestApp::start`], hashing passwords with `password` (timing measurements need
-    /// the parameters a server really uses, not the cheap ones of the other tests).
-    pub async fn start_with_password(backend: Backend, password: PasswordParams) -> TestApp {
-        Self::start_with(backend, false, |_| {}, |c| c.password = password).await
-    }
-
     /// Like [`TestApp::start`], with the web options and the service configuration adjusted
     /// (after the test defaults are set) by `web` and `service`.
     pub async fn start_with(
