@@ -6,9 +6,9 @@
 //! Passwords are hashed with the production parameters here: with the cheap test parameters
 //! a hash takes microseconds and a timing difference would drown in noise either way.
 
-use crate::support::{Backend, Member, PASSWORD, SECOND, TestApp};
-use hiatus_domain::{AccountKind, Role};
-use hiatus_service::{PasswordParams, SignUp};
+use crate::support::{Backend, PASSWORD, SECOND, TestApp};
+use hiatus_domain::Role;
+use hiatus_service::PasswordParams;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
@@ -168,7 +168,7 @@ async fn run(backend: Backend) {
     }
 
     // Staff: the erased id's trail answers like a random id's.
-    let agent = staff(&t).await;
+    let agent = t.staff(Role::Support).await;
     let erased = t
         .get(
             Some(&agent),
@@ -196,30 +196,4 @@ async fn run(backend: Backend) {
         successes,
     );
     t.finish().await;
-}
-
-async fn staff(t: &TestApp) -> Member {
-    let email = format!("agent-{}@example.test", uuid::Uuid::new_v4().simple());
-    let id =
-        t.h.sign_up(
-            SignUp {
-                email: email.clone(),
-                password: PASSWORD.into(),
-                legal_name: "Agent".into(),
-                display_name: "Agent".into(),
-                kind: AccountKind::Client,
-                headline: String::new(),
-                bio: String::new(),
-            },
-            Role::Support,
-        )
-        .await
-        .unwrap();
-    let mut s = Member {
-        id: id.to_string(),
-        email,
-        token: String::new(),
-    };
-    s.token = t.login(&s).await["token"].as_str().unwrap().to_string();
-    s
 }

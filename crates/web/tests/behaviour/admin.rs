@@ -14,28 +14,7 @@ on_both_backends!(
 async fn support_records_a_debt_that_blocks_closing(t: &TestApp) {
     let f = t.member("freelancer").await;
     let other = t.member("client").await;
-    let email = format!("support-{}@example.test", &f.id[..8]);
-    let id =
-        t.h.sign_up(
-            SignUp {
-                email: email.clone(),
-                password: PASSWORD.into(),
-                legal_name: "Support".into(),
-                display_name: "Support".into(),
-                kind: AccountKind::Client,
-                headline: String::new(),
-                bio: String::new(),
-            },
-            Role::Support,
-        )
-        .await
-        .unwrap();
-    let mut staff = Member {
-        id: id.to_string(),
-        email,
-        token: String::new(),
-    };
-    staff.token = t.login(&staff).await["token"].as_str().unwrap().to_string();
+    let staff = t.staff(Role::Support).await;
 
     let path = format!("/api/v1/admin/accounts/{}/debt", f.id);
     let debt = json!({"minor": 2500, "currency": "USD"});

@@ -4,8 +4,7 @@
 //! sets the password once on POST.
 
 use crate::support::{Member, PASSWORD, TestApp, on_both_backends};
-use hiatus_domain::{AccountKind, Role};
-use hiatus_service::SignUp;
+use hiatus_domain::Role;
 use reqwest::Method;
 use serde_json::json;
 
@@ -15,29 +14,8 @@ on_both_backends!(
     the_reset_page_sets_the_password_once,
 );
 
-async fn staff(t: &TestApp, f: &Member) -> Member {
-    let email = format!("agent-{}@example.test", &f.id[..8]);
-    let id =
-        t.h.sign_up(
-            SignUp {
-                email: email.clone(),
-                password: PASSWORD.into(),
-                legal_name: "Agent".into(),
-                display_name: "Agent".into(),
-                kind: AccountKind::Client,
-                headline: String::new(),
-                bio: String::new(),
-            },
-            Role::Support,
-        )
-        .await
-        .unwrap();
-    let mut s = Member {
-        id: id.to_string(),
-        email,
-        token: String::new(),
-    };
-    s.token = t.login(&s).await["token"].as_str().unwrap().to_string();
+async fn staff(t: &TestApp) -> Member {
+    let s = t.staff(Role::Support).await;
     // Deciding requests needs an explicit re-authentication; the login does not count.
     t.post(
         Some(&s),
@@ -147,7 +125,7 @@ async fn requesters_need_the_token_and_learn_nothing(t: &TestApp) {
 
 async fn the_support_console_is_for_staff(t: &TestApp) {
     let f = t.member("freelancer").await;
-    let agent = staff(t, &f).await;
+    let agent = staff(t).await;
     let ticket = t
         .post(
             None,

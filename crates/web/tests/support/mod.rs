@@ -538,6 +538,38 @@ impl TestApp {
     }
 
     /// Logs in with the member's password and returns the session body.
+    /// A logged-in member of staff with `role` (created through the service: the API has no
+    /// way to make staff).
+    pub async fn staff(&self, role: hiatus_domain::Role) -> Member {
+        let email = format!("staff-{}@example.test", uuid::Uuid::new_v4().simple());
+        let id = self
+            .h
+            .sign_up(
+                hiatus_service::SignUp {
+                    email: email.clone(),
+                    password: PASSWORD.into(),
+                    legal_name: "Staff".into(),
+                    display_name: "Staff".into(),
+                    kind: hiatus_domain::AccountKind::Client,
+                    headline: String::new(),
+                    bio: String::new(),
+                },
+                role,
+            )
+            .await
+            .expect("staff sign-up");
+        let mut s = Member {
+            id: id.to_string(),
+            email,
+            token: String::new(),
+        };
+        s.token = self.login(&s).await["token"]
+            .as_str()
+            .expect("token")
+            .to_string();
+        s
+    }
+
     pub async fn login(&self, m: &Member) -> Value {
         self.post(
             None,
