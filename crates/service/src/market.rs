@@ -206,6 +206,10 @@ impl Hiatus {
         let mut tx = self.db.begin().await?;
         let (their_state, their_kind, their_settings) =
             self.member_state(&mut tx, to, "member").await?;
+        // A hidden member (deactivated, private, on a break) answers a stranger exactly like
+        // an id that does not exist: no code below may tell the two apart.
+        self.reachable(&mut tx, actor, to, their_state, &their_settings, "member")
+            .await?;
         let (freelancer_id, client_id) = match kind {
             ProposalKind::Proposal => {
                 if !actor.kind.freelances() || !their_kind.hires() {
@@ -389,6 +393,10 @@ impl Hiatus {
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let (st, kind, settings) = self.member_state(&mut tx, freelancer, "freelancer").await?;
+        // A private profile is not revealed by hiring its owner out of the blue: a hidden
+        // member answers a stranger like an id that does not exist, before any other check.
+        self.reachable(&mut tx, actor, freelancer, st, &settings, "freelancer")
+            .await?;
         if !kind.freelances() {
             return Err(ServiceError::invalid(
                 "wrong_side",
@@ -401,9 +409,6 @@ impl Hiatus {
                 "this freelancer is not taking new work",
             ));
         }
-        // A private profile is not revealed by hiring its owner out of the blue.
-        self.reachable(&mut tx, actor, freelancer, st, &settings, "freelancer")
-            .await?;
         let c = Contract {
             id: ContractId::new(),
             client_id: actor.account,

@@ -106,8 +106,10 @@ pub struct ProposalBody {
     pub cover_letter: String,
 }
 
-/// Sends a proposal or an invitation. 409 `counterparty_unavailable` when the other member
-/// is deactivated or leaving; 409 `account_not_active` when the caller is.
+/// Sends a proposal or an invitation. 404 when the other member is hidden (deactivated,
+/// private) and the caller never had a contract or thread with them, as for an unknown id;
+/// otherwise 409 `counterparty_unavailable` when they are deactivated or leaving. 409
+/// `account_not_active` when the caller is.
 #[utoipa::path(post, path = "/api/v1/proposals", tag = "marketplace", security(("bearer" = [])), request_body = ProposalBody,
     responses((status = 201, description = "Sent", body = Proposal)))]
 pub async fn send_proposal(

@@ -1,5 +1,5 @@
-//! Hidden members cannot be probed by id: a stranger who opens a thread with (or hires) a
-//! deactivated or private member gets 404, as for an unknown id, and `/people/{id}` then
+//! Hidden members cannot be probed by id: a stranger who opens a thread with, invites, sends
+//! a proposal to or hires a deactivated or private member gets 404, as for an unknown id, and `/people/{id}` then
 //! has nothing to show. Members who already know them (a contract or a thread) still reach
 //! them.
 
@@ -58,17 +58,36 @@ async fn strangers_cannot_reach_hidden_members(t: &TestApp) {
             t.get(Some(&stranger), &format!("/api/v1/profiles/{hidden}"))
                 .await,
         );
+        // Inviting or hiring them would also make them a counterparty, and a 409 or 422
+        // instead of 404 would tell the stranger that the id is a hidden member.
+        expect_404(
+            "invitation",
+            t.post(
+                Some(&stranger),
+                "/api/v1/proposals",
+                json!({"kind": "invitation", "to": hidden, "cover_letter": "Probe"}),
+            )
+            .await,
+        );
+        expect_404(
+            "proposal of the wrong side",
+            t.post(
+                Some(&stranger),
+                "/api/v1/proposals",
+                json!({"kind": "proposal", "to": hidden, "cover_letter": "Probe"}),
+            )
+            .await,
+        );
+        expect_404(
+            "contract",
+            t.post(
+                Some(&stranger),
+                "/api/v1/contracts",
+                json!({"freelancer_id": hidden, "title": "Probe"}),
+            )
+            .await,
+        );
     }
-    // Hiring the private member out of the blue would also make them a counterparty.
-    expect_404(
-        "contract",
-        t.post(
-            Some(&stranger),
-            "/api/v1/contracts",
-            json!({"freelancer_id": private.id, "title": "Probe"}),
-        )
-        .await,
-    );
     crate::tally::report(
         "stranger reaches a hidden member by id",
         t.backend.name(),
@@ -82,4 +101,12 @@ async fn strangers_cannot_reach_hidden_members(t: &TestApp) {
     t.get(Some(&known), &format!("/api/v1/people/{}", private.id))
         .await
         .expect(200);
+    // And are told why an invitation cannot go to the deactivated one.
+    t.post(
+        Some(&known),
+        "/api/v1/proposals",
+        json!({"kind": "invitation", "to": away.id, "cover_letter": "Back yet?"}),
+    )
+    .await
+    .problem(409, "counterparty_unavailable");
 }

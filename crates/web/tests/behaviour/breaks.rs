@@ -35,8 +35,8 @@ async fn a_break_with_an_end_date_ends_by_itself(t: &TestApp) {
         json!({"visibility": "private", "availability": "paused", "paused_until": until, "notifications": "muted"})
     );
     assert_eq!(t.settings(&f).await, during);
-    // Private for the break: a member without a contract no longer finds the profile, and
-    // paused: no invitations.
+    // Private for the break: a member without a contract no longer finds the profile, nor
+    // can invite it (as for an unknown id).
     t.get(Some(&c), &format!("/api/v1/profiles/{}", f.id))
         .await
         .problem(404, "not_found");
@@ -46,7 +46,7 @@ async fn a_break_with_an_end_date_ends_by_itself(t: &TestApp) {
         json!({"kind": "invitation", "to": f.id, "cover_letter": "Free?"}),
     )
     .await
-    .problem(409, "freelancer_unavailable");
+    .problem(404, "not_found");
     // A break is not a closure: the account stays active.
     assert_eq!(t.state(&f).await, "active");
 

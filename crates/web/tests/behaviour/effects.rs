@@ -108,17 +108,18 @@ async fn proposals_and_invitations_involving_a_deactivated_member_are_refused(t:
     let receipt = t.deactivate(&f).await.expect(200);
     assert_eq!(receipt["proposals_withdrawn"], 1);
 
-    // To a deactivated member.
+    // To a deactivated member: the client never worked with them, so the deactivated
+    // member answers like an unknown id (see the visibility attacks for those who did).
     t.post(Some(&c), "/api/v1/proposals", invitation.clone())
         .await
-        .problem(409, "counterparty_unavailable");
+        .problem(404, "not_found");
     t.post(
         Some(&c),
         "/api/v1/contracts",
         json!({"freelancer_id": f.id, "title": "Direct hire"}),
     )
     .await
-    .problem(409, "counterparty_unavailable");
+    .problem(404, "not_found");
     // From a deactivated member.
     t.post(Some(&f), "/api/v1/proposals", proposal.clone())
         .await
@@ -158,7 +159,7 @@ async fn proposals_and_invitations_involving_a_deactivated_member_are_refused(t:
     t.deactivate(&c).await.expect(200);
     t.post(Some(&f), "/api/v1/proposals", proposal.clone())
         .await
-        .problem(409, "counterparty_unavailable");
+        .problem(404, "not_found");
     t.post(Some(&c), "/api/v1/proposals", invitation.clone())
         .await
         .problem(409, "account_not_active");
