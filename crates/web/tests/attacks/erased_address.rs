@@ -27,7 +27,7 @@ mod postgres {
 }
 
 /// How many logins each of the three kinds the timing comparison makes.
-const ROUNDS: usize = 15;
+const ROUNDS: usize = 31;
 
 async fn run(backend: Backend) {
     let t = TestApp::start_with(
@@ -76,22 +76,52 @@ async fn run(backend: Backend) {
     };
     // Warm up the pool and the hashing thread before measuring.
     let _ = login(unknown.clone(), PASSWORD).await;
-    let mut times: [Vec<Duration>; 3] = Default::default();
-    let mut answers: [Vec<(u16, Value)>; 3] = Default::default();
     let kinds = [
         (unknown.clone(), PASSWORD),
         (f.email.clone(), PASSWORD),
         (f.email.clone(), "a wrong password for sure"),
     ];
-    for round in 0..ROUNDS {
-        // The order turns every round, so no kind always goes first (on a busy machine the
-        // first of a burst is often slower).
-        for k in 0..kinds.len() {
-            let i = (k + round) % kinds.len();
-            let (email, pw) = kinds[i].clone();
-            let (status, body, took) = login(email, pw).await;
-            times[i].push(took);
-            answers[i].push((status, body));
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    // Each round times the three logins back to back, in a turning order (on a busy machine
+    // the first of a burst is often slower), so the load of the machine weighs alike on them;
+    // the median of the per-round ratios must be within 10 %. The machine is shared and noisy:
+    // up to three measurements, and a real difference (a skipped hash, an extra write) shows
+    // in every one of them.
+    let mut answers: [Vec<(u16, Value)>; 3] = Default::default();
+    let mut within = [false; 2];
+    for measurement in 0..3 {
+        let mut times: [Vec<Duration>; 3] = Default::default();
+        for round in 0..ROUNDS {
+            for k in 0..kinds.len() {
+                let i = (k + round) % kinds.len();
+                let (email, pw) = kinds[i].clone();
+                let (status, body, took) = login(email, pw).await;
+                times[i].push(took);
+                answers[i].push((status, body));
+            }
+        }
+        let ms = |d: &Duration| d.as_secs_f64() * 1000.0;
+        let base = median(times[0].iter().map(ms).collect());
+        for (i, label) in [(1, "right password"), (2, "wrong password")] {
+            let m = median(times[i].iter().map(ms).collect());
+            let ratio = median(
+                times[i]
+                    .iter()
+                    .zip(&times[0])
+                    .map(|(a, b)| a.as_secs_f64() / b.as_secs_f64())
+                    .collect(),
+            );
+            eprintln!(
+                "{} (measurement {measurement}): median login {base:.1} ms for an unknown address, {m:.1} ms for the erased one ({label}); median ratio per round {ratio:.3}",
+                backend.name()
+            );
+            within[i - 1] |= (0.9..=1.1).contains(&ratio);
+        }
+        if within.iter().all(|w| *w) {
+            break;
         }
     }
     let reference = answers[0][0].clone();
@@ -105,36 +135,9 @@ async fn run(backend: Backend) {
             }
         }
     }
-    // Each round times the three logins back to back, in a turning order, so the load of
-    // the machine weighs alike on them; the median of the per-round ratios is printed too.
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    let ms = |d: &Duration| d.as_secs_f64() * 1000.0;
-    let base = median(times[0].iter().map(ms).collect());
-    for (i, label) in [(1, "right password"), (2, "wrong password")] {
-        let m = median(times[i].iter().map(ms).collect());
-        let ratio = median(
-            times[i]
-                .iter()
-                .zip(&times[0])
-                .map(|(a, b)| a.as_secs_f64() / b.as_secs_f64())
-                .collect(),
-        );
+    for w in within {
         attempts += 1;
-        eprintln!(
-            "{}: median login {base:.1} ms for an unknown address, {m:.1} ms for the erased one ({label}); median ratio per round {ratio:.3}",
-            backend.name()
-        );
-        // Both answers run the same code (the dummy hash), so what is left is noise: on a
-        // machine shared by parallel builds the medians of 15 logins of ~1 s move by 10-20 %
-        // from run to run either way. The check catches a shortcut (before the fix an erased
-        // address answered in about 1 ms against some 80 ms for an unknown one); the medians
-        // and ratios are printed for a closer look on a quiet machine.
-        if m < base * 0.5 || m > base * 2.0 {
-            successes += 1;
-        }
+        successes += u64::from(!w);
     }
 
     // Signing up with the erased address answers as with any free address (sign-up answers
