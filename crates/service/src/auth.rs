@@ -73,6 +73,10 @@ pub struct LoginOutcome {
     pub state: AccountState,
     pub landing: Landing,
     pub expires_at: Micros,
+    /// Proof that this client logged in to this address: sent back with later logins, it
+    /// keeps the owner's devices out of the block that a flood of wrong passwords from many
+    /// client addresses puts on the address.
+    pub device: String,
 }
 
 /// The client of re-authentication counters: the session itself is the subject.
@@ -207,14 +211,41 @@ impl Hiatus {
         password_text: &str,
         client: Option<IpAddr>,
     ) -> ServiceResult<LoginOutcome> {
+        self.login_with_device(email, password_text, client, None)
+            .await
+    }
+
+    /// Logs in like [`Hiatus::login_from`], with the device token an earlier login of this
+    /// client to this address returned ([`LoginOutcome::device`]).
+    ///
+    /// Wrong passwords for an address are also counted from all clients together: after
+    /// `login_max_failures_all_clients` within `login_lockout`, every client without a valid
+    /// device token for the address gets 429 for it, known and unknown addresses alike. The
+    /// owner's devices keep their own per-client limit only, so a botnet can neither guess
+    /// without bound nor lock the owner out.
+    pub async fn login_with_device(
+        &self,
+        email: &str,
+        password_text: &str,
+        client: Option<IpAddr>,
+        device: Option<&str>,
+    ) -> ServiceResult<LoginOutcome> {
         let Ok(email) = Email::parse(email) else {
             return Err(ServiceError::BadCredentials);
         };
         let now = self.now();
         let subject = throttle::login_subject(&self.keys.email_lookup(email.as_str()));
+        let known_device = device.is_some_and(|d| {
+            let want = self.device_token(&subject);
+            crate::link_token::constant_time_eq(d.as_bytes(), want.as_bytes())
+        });
         let client = client_key(client);
         let mut tx = self.db.read().await?;
-        let blocked = throttle::blocked_until(&mut tx, &subject, &client, now).await?;
+        let mut blocked = throttle::blocked_until(&mut tx, &subject, &client, now).await?;
+        if !known_device && blocked.is_none() {
+            blocked =
+                throttle::blocked_until(&mut tx, &subject, throttle::ALL_CLIENTS, now).await?;
+        }
         let found = accounts::find_by_email(&mut tx, &self.keys, &email).await?;
         tx.commit().await?;
         if let Some(until) = blocked {
@@ -247,6 +278,16 @@ impl Hiatus {
                 now,
                 self.config.login_lockout,
                 self.config.login_max_failures,
+                self.config.login_lockout,
+            )
+            .await?;
+            throttle::record_failure(
+                &mut tx,
+                &subject,
+                throttle::ALL_CLIENTS,
+                now,
+                self.config.login_lockout,
+                self.config.login_max_failures_all_clients,
                 self.config.login_lockout,
             )
             .await?;
@@ -295,7 +336,19 @@ impl Hiatus {
             state,
             landing,
             expires_at,
+            device: self.device_token(&subject),
         })
+    }
+
+    /// The device token of a login subject: a keyed hash, so only a client that once logged
+    /// in to the address holds it, and nothing needs to be stored.
+    fn device_token(&self, subject: &[u8]) -> String {
+        use hmac::{Hmac, KeyInit, Mac};
+        let key = self.keys.derive_secret("login device token v1");
+        let mut mac =
+            <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(&key[..]).expect("any key length");
+        mac.update(subject);
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&mac.finalize().into_bytes()[..24])
     }
 
     /// Removes wrong-password counters whose window and block are over (they hold client

@@ -40,6 +40,11 @@ pub struct ServiceConfig {
     /// client is refused for that address for `login_lockout`.
     pub login_max_failures: i64,
     pub login_lockout: Micros,
+    /// Wrong passwords for one address from all clients together within `login_lockout`
+    /// before clients that never logged in to it (no device token) are refused for that
+    /// address for `login_lockout`: guessing spread over many client addresses is bounded,
+    /// and the owner's own devices keep logging in.
+    pub login_max_failures_all_clients: i64,
     /// Wrong passwords per session at re-authentication within `login_lockout`.
     pub reauth_max_failures: i64,
     pub job_lease: Micros,
@@ -89,6 +94,7 @@ impl Default for ServiceConfig {
             password: PasswordParams::DEFAULT,
             regular_clients: RegularClientRule::default(),
             login_max_failures: 10,
+            login_max_failures_all_clients: 100,
             login_lockout: 15 * 60 * 1_000_000,
             reauth_max_failures: 5,
             job_lease: 5 * 60 * 1_000_000,

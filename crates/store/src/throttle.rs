@@ -1,7 +1,9 @@
 //! Wrong-password counters per (subject, client): the subject is what was guessed at (the
 //! keyed hash of an address, or a session), the client where the guesses came from. A block
 //! applies to that pair only, so guessing from one place never locks the owner out from
-//! another. Every change is one conditional upsert, so concurrent failures all count.
+//! another. Failures from all clients together are also counted (client [`ALL_CLIENTS`]), to
+//! bound guessing spread over many client addresses. Every change is one conditional upsert,
+//! so concurrent failures all count.
 
 use crate::args;
 use crate::db::Tx;
@@ -15,6 +17,9 @@ pub fn login_subject(email_lookup: &[u8]) -> Vec<u8> {
     s.extend_from_slice(email_lookup);
     s
 }
+
+/// The client under which failures from every client together are counted for a subject.
+pub const ALL_CLIENTS: &str = "*";
 
 /// The subject of a re-authentication: the session that asks.
 pub fn reauth_subject(session_id: &str) -> Vec<u8> {

@@ -13,6 +13,37 @@ use serde::de::DeserializeOwned;
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "hiatus_session";
 
+/// The cookie that carries a login's device token (see [`device_token`]).
+pub const DEVICE_COOKIE: &str = "hiatus_device";
+
+/// The header in which API clients send back the `device_token` of an earlier login.
+pub const DEVICE_HEADER: &str = "x-device-token";
+
+/// How long a browser keeps the device token: a year.
+pub const DEVICE_MAX_AGE: i64 = 365 * 24 * 3600;
+
+/// The device token a client sends with a login (header first, then cookie): it shows that
+/// this client logged in to the address before, so a flood of wrong passwords from other
+/// clients does not block it.
+pub fn device_token(parts: &Parts) -> Option<String> {
+    if let Some(v) = parts
+        .headers
+        .get(DEVICE_HEADER)
+        .and_then(|v| v.to_str().ok())
+    {
+        return Some(v.trim().to_string());
+    }
+    parts
+        .headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|c| c.to_str().ok())
+        .flat_map(|c| c.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == DEVICE_COOKIE)
+        .map(|(_, v)| v.to_string())
+}
+
 /// A JSON body; malformed JSON, wrong types and oversized bodies become problems.
 pub struct ApiJson<T>(pub T);
 

@@ -101,7 +101,8 @@ async fn host_prefix_cookies(
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     use axum::http::header::{COOKIE, SET_COOKIE};
-    let prefixed = format!("{HOST_PREFIX}{}", extract::SESSION_COOKIE);
+    const NAMES: [&str; 2] = [extract::SESSION_COOKIE, extract::DEVICE_COOKIE];
+    let prefixed = |name: &str| format!("{HOST_PREFIX}{name}");
     let pairs: Vec<String> = req
         .headers()
         .get_all(COOKIE)
@@ -112,10 +113,10 @@ async fn host_prefix_cookies(
         .filter(|p| !p.is_empty())
         .filter_map(|p| {
             let (k, v) = p.split_once('=')?;
-            if k == extract::SESSION_COOKIE {
+            if NAMES.contains(&k) {
                 None
-            } else if k == prefixed {
-                Some(format!("{}={v}", extract::SESSION_COOKIE))
+            } else if let Some(name) = NAMES.iter().find(|n| k == prefixed(n)) {
+                Some(format!("{name}={v}"))
             } else {
                 Some(p.to_string())
             }
@@ -133,10 +134,13 @@ async fn host_prefix_cookies(
         res.headers_mut().remove(SET_COOKIE);
         for v in set {
             let Ok(text) = v.to_str() else { continue };
-            let mut text = match text.strip_prefix(&format!("{}=", extract::SESSION_COOKIE)) {
-                Some(rest) => format!("{prefixed}={rest}"),
-                None => text.to_string(),
-            };
+            let mut text = NAMES
+                .iter()
+                .find_map(|n| {
+                    text.strip_prefix(&format!("{n}="))
+                        .map(|rest| format!("{}={rest}", prefixed(n)))
+                })
+                .unwrap_or_else(|| text.to_string());
             if !text
                 .split(';')
                 .any(|a| a.trim().eq_ignore_ascii_case("secure"))

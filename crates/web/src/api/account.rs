@@ -101,6 +101,10 @@ pub struct SessionBody {
     /// Where a client should take the member: home, "reactivate?" or "cancel deletion?".
     pub landing: Landing,
     pub expires_at: Micros,
+    /// Send as `X-Device-Token` with later logins to this address (browsers get it as an
+    /// HttpOnly cookie): a flood of wrong passwords from other clients then does not block
+    /// this one. It is no credential by itself.
+    pub device_token: String,
 }
 
 /// Logs in. Deactivated and deletion-scheduled members can log in too; `landing` says what
@@ -113,7 +117,11 @@ pub async fn login(
     ApiJson(b): ApiJson<LoginBody>,
 ) -> ApiResult<Response> {
     let client = crate::client::of_parts(&parts, &s.options.trusted_proxies);
-    let out = s.hiatus.login_from(&b.email, &b.password, client).await?;
+    let device = crate::extract::device_token(&parts);
+    let out = s
+        .hiatus
+        .login_with_device(&b.email, &b.password, client, device.as_deref())
+        .await?;
     let secure = if s.options.secure_cookies {
         "; Secure"
     } else {
@@ -124,16 +132,25 @@ pub async fn login(
         "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}",
         out.token
     );
+    let device_cookie = format!(
+        "{}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
+        crate::extract::DEVICE_COOKIE,
+        out.device,
+        crate::extract::DEVICE_MAX_AGE
+    );
     let mut res = Json(SessionBody {
         token: out.token,
         account_id: out.account,
         state: out.state,
         landing: out.landing,
         expires_at: out.expires_at,
+        device_token: out.device,
     })
     .into_response();
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        res.headers_mut().insert(header::SET_COOKIE, v);
+    for c in [cookie, device_cookie] {
+        if let Ok(v) = HeaderValue::from_str(&c) {
+            res.headers_mut().append(header::SET_COOKIE, v);
+        }
     }
     Ok(res)
 }

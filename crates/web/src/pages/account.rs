@@ -130,7 +130,12 @@ pub async fn login(State(s): State<AppState>, parts: Parts, f: Fields) -> Respon
         );
     }
     let client = crate::client::of_parts(&parts, &s.options.trusted_proxies);
-    match s.hiatus.login_from(&email, password, client).await {
+    let device = crate::extract::device_token(&parts);
+    match s
+        .hiatus
+        .login_with_device(&email, password, client, device.as_deref())
+        .await
+    {
         Ok(out) => {
             let max_age = (out.expires_at - s.hiatus.now()) / 1_000_000;
             let to = match s.hiatus.authenticate(&out.token).await {
@@ -143,6 +148,16 @@ pub async fn login(State(s): State<AppState>, parts: Parts, f: Fields) -> Respon
                 &format!(
                     "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{}",
                     out.token,
+                    cookie_flags(&s)
+                ),
+            );
+            set_cookie(
+                &mut res,
+                &format!(
+                    "{}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
+                    crate::extract::DEVICE_COOKIE,
+                    out.device,
+                    crate::extract::DEVICE_MAX_AGE,
                     cookie_flags(&s)
                 ),
             );

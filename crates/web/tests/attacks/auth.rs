@@ -13,6 +13,7 @@ crate::attack_on_both!(
     sign_up_does_not_tell_who_has_an_account,
     sign_up_is_throttled,
     wrong_passwords_do_not_lock_the_owner_out,
+    guesses_spread_over_many_clients_are_bounded,
     login_answers_and_timing_do_not_tell_who_has_an_account,
     restoration_codes_cannot_be_raced,
     a_fresh_login_cannot_close_the_account,
@@ -179,6 +180,104 @@ async fn wrong_passwords_do_not_lock_the_owner_out(backend: Backend) {
         30,
         locked_out,
     );
+    t.finish().await;
+}
+
+/// Logs in as `client` with a device token (`None`: a client that never logged in here); the
+/// status, and the device token of a successful login.
+async fn login_with_device(
+    t: &TestApp,
+    client: &str,
+    email: &str,
+    password: &str,
+    device: Option<&str>,
+) -> (u16, Option<String>) {
+    let mut req = t
+        .http
+        .post(format!("{}/api/v1/sessions", t.base))
+        .header("x-forwarded-for", client)
+        .json(&json!({"email": email, "password": password}));
+    if let Some(d) = device {
+        req = req.header("x-device-token", d);
+    }
+    let r = req.send().await.expect("request reaches the server");
+    let status = r.status().as_u16();
+    let body: Value = r.json().await.unwrap_or(Value::Null);
+    (status, body["device_token"].as_str().map(str::to_string))
+}
+
+/// A botnet guesses one address's password, one guess from each of 150 client addresses, so
+/// no per-client limit is ever reached. At most `login_max_failures_all_clients` (100) guesses
+/// are evaluated; an unknown address gets exactly the same answers; and the owner, on a device
+/// that logged in before, still gets in during the flood.
+async fn guesses_spread_over_many_clients_are_bounded(backend: Backend) {
+    let t = behind_proxy(backend, false).await;
+    let limit = t.h.config.login_max_failures_all_clients as u64;
+    let victim = t.member("freelancer").await;
+    let (status, device) =
+        login_with_device(&t, "198.51.100.20", &victim.email, PASSWORD, None).await;
+    assert_eq!(status, 200);
+    let device = device.expect("a login returns a device token");
+    let unknown = "never.registered@example.test";
+    let mut evaluated = 0;
+    let mut answers = [Vec::new(), Vec::new()];
+    for i in 0..150u32 {
+        let client = format!("10.{}.{}.{}", i / 250, i % 250, 1);
+        for (k, email) in [&victim.email[..], unknown].into_iter().enumerate() {
+            let (status, _) =
+                login_with_device(&t, &client, email, "guess guess guess", None).await;
+            assert!(status == 401 || status == 429, "{status}");
+            if k == 0 && status == 401 {
+                evaluated += 1;
+            }
+            answers[k].push(status);
+        }
+    }
+    assert!(
+        evaluated >= limit,
+        "the limit cut in early: {evaluated} guesses evaluated"
+    );
+    report(
+        "150 password guesses from 150 client addresses",
+        backend.name(),
+        150,
+        evaluated.saturating_sub(limit),
+    );
+    let differ = answers[0]
+        .iter()
+        .zip(&answers[1])
+        .filter(|(a, b)| a != b)
+        .count() as u64;
+    report(
+        "a guess flood answers a registered address unlike an unknown one",
+        backend.name(),
+        150,
+        differ,
+    );
+    // The owner's device, from a new network: in. A client that never logged in to the
+    // address waits for the window to end, even with the right password.
+    let (status, _) =
+        login_with_device(&t, "192.0.2.99", &victim.email, PASSWORD, Some(&device)).await;
+    report(
+        "a guess flood from many clients locks the owner's device out",
+        backend.name(),
+        1,
+        u64::from(status != 200),
+    );
+    let (status, _) = login_with_device(&t, "192.0.2.98", &victim.email, PASSWORD, None).await;
+    assert_eq!(status, 429, "a new client gets through during the flood");
+    let (status, _) = login_with_device(
+        &t,
+        "192.0.2.98",
+        &victim.email,
+        PASSWORD,
+        Some("forged-device-token"),
+    )
+    .await;
+    assert_eq!(status, 429, "a forged device token gets through");
+    t.advance(16 * 60 * crate::support::SECOND);
+    let (status, _) = login_with_device(&t, "192.0.2.98", &victim.email, PASSWORD, None).await;
+    assert_eq!(status, 200, "the block ends with its window");
     t.finish().await;
 }
 
