@@ -310,6 +310,17 @@ pub fn write_viewer_fixture(dir: &Path) -> ViewerFixture {
         })
         .collect();
     write_category(dir, "audit", &Value::Array(audit));
+    write_category(
+        dir,
+        "restorations",
+        &json!([{
+            "id": uuid(0x1a, 0), "status": "approved",
+            "explanation": format!("lost my phone {HOSTILE}"),
+            "created_at": rfc3339(t0), "expires_at": rfc3339(t0 + 86_400),
+            "verified_at": rfc3339(t0 + 600), "decided_at": rfc3339(t0 + 3_600),
+            "decision_note": "identity confirmed",
+        }]),
+    );
 
     let mut threads = vec![];
     let mut fixture_threads = vec![];
@@ -498,6 +509,12 @@ async fn viewer_lists_threads_and_opens_one_offline() {
         .text_of(r#"a.file-link[href="files/submission/logo%20_v0_%20%231.png"]"#)
         .await;
     assert_eq!(file.as_deref(), Some("logo <v0>.png"), "link to a file");
+    browser::show_section(&browser, "audit").await;
+    let shown = browser.text_of("#view").await.unwrap_or_default();
+    assert!(
+        shown.contains(&format!("lost my phone {HOSTILE}")) && shown.contains("identity confirmed"),
+        "the restoration request shown with the audit history"
+    );
     browser::show_section(&browser, "profile").await;
     let shown = browser.text_of("#view").await.unwrap_or_default();
     assert!(

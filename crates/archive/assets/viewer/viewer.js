@@ -45,7 +45,7 @@
   var CATEGORIES = [
     'account', 'profile', 'people', 'job_posts', 'proposals', 'contracts', 'milestones',
     'payments', 'payouts', 'balances', 'invoices', 'disputes', 'threads', 'submissions',
-    'files', 'reviews', 'audit', 'client_notices'
+    'files', 'reviews', 'audit', 'client_notices', 'restorations'
   ];
   var SECTIONS = [
     ['profile', 'Profile'],
@@ -347,7 +347,8 @@
       files: list('files').sort(byNewest('created_at')),
       reviews: list('reviews').sort(byNewest('created_at')),
       audit: list('audit').sort(byNewest('created_at')),
-      clientNotices: list('client_notices').sort(byNewest('sent_at'))
+      clientNotices: list('client_notices').sort(byNewest('sent_at')),
+      restorations: list('restorations').sort(byNewest('created_at'))
     };
     // Most recent first; a thread without messages counts from when it was opened.
     var activity = new Map();
@@ -1024,6 +1025,19 @@
         }, 'wide']
       ], rows);
     }, 'events'));
+
+    view.appendChild(h('h3', null, 'Requests to support to restore the account'));
+    if (isMissing('restorations')) { view.appendChild(missing('restorations', 'Restoration requests')); return; }
+    if (db.restorations.length === 0) { view.appendChild(empty('No restoration requests.')); return; }
+    view.appendChild(paged('restorations', db.restorations, PAGE_SIZE, function (rows) {
+      return table([
+        ['Asked', function (r) { return time(r.created_at); }],
+        ['Status', function (r) { return words(r.status); }],
+        ['What you wrote', function (r) { return r.explanation; }, 'wide'],
+        ['Decided', function (r) { return r.decided_at ? time(r.decided_at) : h('span', { class: 'none' }, '—'); }],
+        ['Support\'s note', function (r) { return r.decision_note; }, 'wide']
+      ], rows);
+    }, 'requests'));
   }
 
   var RENDERERS = {
