@@ -105,8 +105,8 @@ pub(crate) fn new_token() -> String {
 }
 
 impl Hiatus {
-    /// Registers a member (or, from the admin CLI, staff).
-    pub async fn sign_up(&self, s: SignUp, role: Role) -> ServiceResult<AccountId> {
+    /// Checks a sign-up's details and hashes its password (on a blocking thread).
+    pub(crate) async fn prepare_sign_up(&self, s: &SignUp) -> ServiceResult<(Email, String)> {
         let email = Email::parse(&s.email)
             .map_err(|e| ServiceError::invalid("invalid_email", e.to_string()))?;
         password::check_new(&s.password)?;
@@ -123,6 +123,14 @@ impl Hiatus {
                     "password hashing task failed".into(),
                 ))
             })?;
+        Ok((email, hash))
+    }
+
+    /// Registers a member (or, from the admin CLI, staff) whose address needs no
+    /// confirmation: operators, the demo and tests. The public sign-up is
+    /// [`Hiatus::register`].
+    pub async fn sign_up(&self, s: SignUp, role: Role) -> ServiceResult<AccountId> {
+        let (email, hash) = self.prepare_sign_up(&s).await?;
         let now = self.now();
         let id = AccountId::new();
         let mut tx = self.db.begin().await?;
@@ -160,35 +168,6 @@ impl Hiatus {
         Ok(id)
     }
 
-    /// Sign-up as the public sees it: the answer is the same whether or not the address is
-    /// taken, so it cannot be used to learn who has an account. A taken address (member or
-    /// staff) gets a mail saying so instead of a second account; the hashing cost is paid
-    /// either way.
-    pub async fn register(&self, s: SignUp) -> ServiceResult<()> {
-        let email = Email::parse(&s.email)
-            .map_err(|e| ServiceError::invalid("invalid_email", e.to_string()))?;
-        match self.sign_up(s, Role::Member).await {
-            Ok(_) => Ok(()),
-            Err(ServiceError::Conflict {
-                code: "email_taken",
-                ..
-            }) => {
-                let now = self.now();
-                let mut tx = self.db.begin().await?;
-                if let Some(acct) = accounts::find_by_email(&mut tx, &self.keys, &email).await?
-                    && acct.state()? != AccountState::Deleted
-                {
-                    let id = acct.account_id()?;
-                    audit::outbox(&mut tx, "account.signup_repeated", Some(id), json!({}), now)
-                        .await?;
-                }
-                tx.commit().await?;
-                Ok(())
-            }
-            Err(e) => Err(e),
-        }
-    }
-
     /// Logs in from an unknown client address (the CLI, tools). See [`Hiatus::login_from`].
     pub async fn login(&self, email: &str, password_text: &str) -> ServiceResult<LoginOutcome> {
         self.login_from(email, password_text, None).await
@@ -224,6 +203,10 @@ impl Hiatus {
         // address is not found; a deleted account found anyway (a tombstone written before
         // that) answers exactly as an unknown address does.
         let found = found.filter(|a| a.state().ok() != Some(AccountState::Deleted));
+        // An account whose address is not confirmed yet answers like a wrong password, after
+        // the same work (its hash is still checked): else signing up an address with a
+        // password of one's own and logging in with it would tell whether it was free.
+        let unconfirmed = self.awaits_confirmation(found.as_ref()).await?;
         let (id, state, stored) = match &found {
             Some(acct) => (
                 Some(acct.account_id()?),
@@ -238,7 +221,7 @@ impl Hiatus {
         let verified = tokio::task::spawn_blocking(move || password::verify(&pw, &stored))
             .await
             .unwrap_or(false);
-        let (Some(id), Some(state), true) = (id, state, verified) else {
+        let (Some(id), Some(state), true, false) = (id, state, verified, unconfirmed) else {
             let mut tx = self.db.begin().await?;
             throttle::record_failure(
                 &mut tx,
