@@ -31,7 +31,7 @@ struct LoginPage {
     error: Option<String>,
 }
 
-fn where_to(landing: Landing) -> &'static str {
+pub(super) fn where_to(landing: Landing) -> &'static str {
     match landing {
         Landing::Home => "/account",
         Landing::Reactivate => "/account/reactivate",
@@ -41,7 +41,7 @@ fn where_to(landing: Landing) -> &'static str {
 
 /// Where a login lands: the state's own page, or, for staff with nothing to decide about
 /// their own account, their console.
-fn landing_of(actor: &hiatus_service::Actor, landing: Landing) -> &'static str {
+pub(super) fn landing_of(actor: &hiatus_service::Actor, landing: Landing) -> &'static str {
     match landing {
         Landing::Home => staff_home(actor).unwrap_or("/account"),
         other => where_to(other),
@@ -166,7 +166,7 @@ pub async fn login(State(s): State<AppState>, parts: Parts, f: Fields) -> Respon
             StatusCode::UNAUTHORIZED,
             &parts,
             email,
-            Some("The email or password is not correct.".into()),
+            Some("Wrong email or password. If you just signed up, open the link we mailed you first.".into()),
             None,
         ),
         Err(e @ ServiceError::RateLimited { .. }) => login_form(
