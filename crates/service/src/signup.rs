@@ -185,10 +185,11 @@ impl Hiatus {
         Ok(until.map(|u| (token, u)))
     }
 
-    /// Whether a confirmation link can still be used (its page), and until when. Any link
-    /// that cannot is `confirmation_failed`, whatever the reason.
+    /// Whether a confirmation link can still be used (its page), and until when. A link of
+    /// our shape that cannot is `confirmation_failed`, whatever the reason; anything else
+    /// names nothing of ours (404).
     pub async fn signup_link_info(&self, token: &str) -> ServiceResult<Micros> {
-        link_token::check(token, "confirmation link").map_err(|_| not_confirmed())?;
+        link_token::check(token, "confirmation link")?;
         let mut tx = self.db.read().await?;
         let row = pending::find(&mut tx, token, self.now()).await?;
         tx.commit().await?;
