@@ -528,17 +528,8 @@ impl TestApp {
             .await
             .expect(202);
         assert_eq!(body["status"], "check_your_mail");
-        // A new account logs in only once its address is confirmed: with the link's token
-        // and the password, as the page the mailed link opens does.
-        let token = self.confirmation_token(&email).await;
-        let session = self
-            .post(
-                None,
-                "/api/v1/accounts/confirm",
-                json!({"token": token, "password": PASSWORD}),
-            )
-            .await
-            .expect(200);
+        // A new account logs in only once its address is confirmed.
+        let session = self.confirm_sign_up(&email, PASSWORD).await.expect(200);
         Member {
             token: session["token"].as_str().expect("token").to_string(),
             id: session["account_id"]
@@ -547,6 +538,19 @@ impl TestApp {
                 .to_string(),
             email,
         }
+    }
+
+    /// Confirms the sign-up of `email` through the API with `password` (the one chosen at
+    /// sign-up) and a freshly minted link, as the page the mailed link opens does; the answer
+    /// is a session, like a login's.
+    pub async fn confirm_sign_up(&self, email: &str, password: &str) -> Res {
+        let token = self.confirmation_token(email).await;
+        self.post(
+            None,
+            "/api/v1/accounts/confirm",
+            json!({"token": token, "password": password}),
+        )
+        .await
     }
 
     /// A fresh confirmation link's token for the unconfirmed account of `email`, minted the
