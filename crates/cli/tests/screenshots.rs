@@ -84,6 +84,21 @@ impl Walk {
     }
 }
 
+/// The confirmation link in the mail to `to` in the mail folder.
+fn confirmation_link(dir: &std::path::Path, to: &str) -> String {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let raw = std::fs::read_to_string(e.path()).unwrap_or_default();
+        let text = raw.replace("=\r\n", "").replace("=\n", "");
+        if (text.contains(&format!("<{to}>")) || text.contains(&format!("To: {to}")))
+            && let Some(at) = text.find("/signup/confirm/")
+        {
+            let start = text[..at].rfind("http").expect("the link's address");
+            return text[start..at + "/signup/confirm/".len() + 64].to_string();
+        }
+    }
+    panic!("no confirmation mail to {to}");
+}
+
 /// Clicks and waits until the next document has loaded.
 async fn click_and_wait(b: &Browser, css: &str) {
     b.js("window.__before_click = true; return true").await;
@@ -203,6 +218,25 @@ async fn walk(write: bool) -> BTreeMap<String, Value> {
     log_in(DEMO_LOGINS[5].email).await;
     w.go(&b, "/operator").await;
     w.shoot(&b, "17-operator").await;
+
+    // Someone new signs up, then opens the link from the mail.
+    b.driver().delete_all_cookies().await.unwrap();
+    w.go(&b, "/signup").await;
+    w.shoot(&b, "18-sign-up").await;
+    let email = "new.member@example.com";
+    fill(&b, "#email", email).await;
+    fill(&b, "#password", DEMO_PASSWORD).await;
+    fill(&b, "#confirm", DEMO_PASSWORD).await;
+    fill(&b, "#legal_name", "Noor Example").await;
+    fill(&b, "#display_name", "Noor").await;
+    click_and_wait(&b, "form[action='/signup'] button[type=submit]").await;
+    Worker::new(w.h.clone(), Duration::from_millis(10))
+        .drain()
+        .await
+        .unwrap();
+    let link = confirmation_link(&w._app.mail, email);
+    b.driver().goto(&link).await.unwrap();
+    w.shoot(&b, "19-confirm-address").await;
     b.quit().await;
     w.outlines
 }

@@ -109,8 +109,8 @@ pub(crate) fn new_token() -> String {
 }
 
 impl Hiatus {
-    /// Registers a member (or, from the admin CLI, staff).
-    pub async fn sign_up(&self, s: SignUp, role: Role) -> ServiceResult<AccountId> {
+    /// Checks a sign-up's details and hashes its password (on a blocking thread).
+    pub(crate) async fn prepare_sign_up(&self, s: &SignUp) -> ServiceResult<(Email, String)> {
         let email = Email::parse(&s.email)
             .map_err(|e| ServiceError::invalid("invalid_email", e.to_string()))?;
         password::check_new(&s.password)?;
@@ -127,6 +127,14 @@ impl Hiatus {
                     "password hashing task failed".into(),
                 ))
             })?;
+        Ok((email, hash))
+    }
+
+    /// Registers a member (or, from the admin CLI, staff) whose address needs no
+    /// confirmation: operators, the demo and tests. The public sign-up is
+    /// [`Hiatus::register`].
+    pub async fn sign_up(&self, s: SignUp, role: Role) -> ServiceResult<AccountId> {
+        let (email, hash) = self.prepare_sign_up(&s).await?;
         let now = self.now();
         let id = AccountId::new();
         let mut tx = self.db.begin().await?;
@@ -162,35 +170,6 @@ impl Hiatus {
         tx.commit().await?;
         tracing::info!(account = %id, "account created");
         Ok(id)
-    }
-
-    /// Sign-up as the public sees it: the answer is the same whether or not the address is
-    /// taken, so it cannot be used to learn who has an account. A taken address (member or
-    /// staff) gets a mail saying so instead of a second account; the hashing cost is paid
-    /// either way.
-    pub async fn register(&self, s: SignUp) -> ServiceResult<()> {
-        let email = Email::parse(&s.email)
-            .map_err(|e| ServiceError::invalid("invalid_email", e.to_string()))?;
-        match self.sign_up(s, Role::Member).await {
-            Ok(_) => Ok(()),
-            Err(ServiceError::Conflict {
-                code: "email_taken",
-                ..
-            }) => {
-                let now = self.now();
-                let mut tx = self.db.begin().await?;
-                if let Some(acct) = accounts::find_by_email(&mut tx, &self.keys, &email).await?
-                    && acct.state()? != AccountState::Deleted
-                {
-                    let id = acct.account_id()?;
-                    audit::outbox(&mut tx, "account.signup_repeated", Some(id), json!({}), now)
-                        .await?;
-                }
-                tx.commit().await?;
-                Ok(())
-            }
-            Err(e) => Err(e),
-        }
     }
 
     /// Logs in from an unknown client address (the CLI, tools). See [`Hiatus::login_from`].
@@ -234,7 +213,7 @@ impl Hiatus {
             return Err(ServiceError::BadCredentials);
         };
         let now = self.now();
-        let subject = throttle::login_subject(&self.keys.email_lookup(email.as_str()));
+        let subject = self.login_subject(&email);
         let known_device = device.is_some_and(|d| {
             let want = self.device_token(&subject);
             crate::link_token::constant_time_eq(d.as_bytes(), want.as_bytes())
@@ -255,6 +234,10 @@ impl Hiatus {
         // address is not found; a deleted account found anyway (a tombstone written before
         // that) answers exactly as an unknown address does.
         let found = found.filter(|a| a.state().ok() != Some(AccountState::Deleted));
+        // An account whose address is not confirmed yet answers like a wrong password, after
+        // the same work (its hash is still checked): else signing up an address with a
+        // password of one's own and logging in with it would tell whether it was free.
+        let unconfirmed = self.awaits_confirmation(found.as_ref()).await?;
         let (id, state, stored) = match &found {
             Some(acct) => (
                 Some(acct.account_id()?),
@@ -269,7 +252,7 @@ impl Hiatus {
         let verified = tokio::task::spawn_blocking(move || password::verify(&pw, &stored))
             .await
             .unwrap_or(false);
-        let (Some(id), Some(state), true) = (id, state, verified) else {
+        let (Some(id), Some(state), true, false) = (id, state, verified, unconfirmed) else {
             let mut tx = self.db.begin().await?;
             throttle::record_failure(
                 &mut tx,
@@ -338,6 +321,16 @@ impl Hiatus {
             expires_at,
             device: self.device_token(&subject),
         })
+    }
+
+    /// What wrong passwords for an address are counted under.
+    fn login_subject(&self, email: &Email) -> Vec<u8> {
+        throttle::login_subject(&self.keys.email_lookup(email.as_str()))
+    }
+
+    /// The device token a login to `email` returns (see [`LoginOutcome::device`]).
+    pub(crate) fn device_token_of(&self, email: &Email) -> String {
+        self.device_token(&self.login_subject(email))
     }
 
     /// The device token of a login subject: a keyed hash, so only a client that once logged

@@ -12,8 +12,9 @@ pub enum ServiceError {
     /// Not logged in, or the session ended.
     #[error("log in to continue")]
     Unauthorized,
-    /// Wrong email or password (deliberately not saying which).
-    #[error("the email or password is not correct")]
+    /// Wrong email or password, or an account whose address is not confirmed yet
+    /// (deliberately not saying which).
+    #[error("wrong email or password; if you just signed up, open the link we mailed you first")]
     BadCredentials,
     /// Logged in but not allowed.
     #[error("{message}")]

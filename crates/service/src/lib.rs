@@ -19,6 +19,7 @@ pub mod notices;
 pub mod ops;
 pub mod password;
 pub mod restoration;
+pub mod signup;
 pub mod webhook_target;
 pub mod webhooks;
 pub mod worker;

@@ -229,7 +229,7 @@ impl Header for IdempotencyKey {
 
 /// The events that are mailed to the member, and whether each is essential (sent even when
 /// notifications are muted).
-pub const MAILED: [(&str, bool); 18] = [
+pub const MAILED: [(&str, bool); 19] = [
     ("account.deactivated", true),
     ("account.reactivated", true),
     ("account.deletion_scheduled", true),
@@ -248,6 +248,7 @@ pub const MAILED: [(&str, bool); 18] = [
     ("account.password_changed", true),
     ("account.erased", true),
     ("account.signup_repeated", true),
+    (crate::signup::EVENT_CONFIRM, true),
 ];
 
 /// A rendered message.
@@ -377,6 +378,20 @@ pub fn render(
                 "If it was not you, you can ignore this message: your account was not changed.".into(),
             ],
         ),
+        crate::signup::EVENT_CONFIRM => {
+            let until = date("confirm_until").unwrap_or_else(|| "two days from the sign-up".into());
+            (
+                "Confirm your address to start using hiatus".into(),
+                vec![
+                    "Someone — we hope you — signed up for a hiatus account with this address.".into(),
+                    format!(
+                        "To confirm the address, open this link and enter the password chosen when signing up; you are then logged in. The link works once, until {until}: {}",
+                        payload["confirm_url"].as_str().unwrap_or(url)
+                    ),
+                    "The account cannot be used until then. If you did not sign up, ignore this message: nothing is done with this address without the link, and the account is removed when the link expires.".into(),
+                ],
+            )
+        }
         "restoration.requested" => (
             "Your code to restore your hiatus account".into(),
             vec![
@@ -700,6 +715,29 @@ impl Hiatus {
                 "{}/cancel-deletion/{token}",
                 cfg.public_url.trim_end_matches('/')
             ));
+        }
+        // The confirmation mail of a sign-up carries a link minted for this message; none
+        // once the address is confirmed, or a newer sign-up of it replaced this one. The name
+        // is whatever the sign-up typed, perhaps not the address owner's: it is left out.
+        if d.kind == crate::signup::EVENT_CONFIRM {
+            let signup = payload["signup_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let Some((token, until)) = self.mint_signup_link(account, &signup).await? else {
+                return Ok(Composed::Skip(
+                    "the address is confirmed, or a newer sign-up replaced this one".into(),
+                ));
+            };
+            payload["confirm_url"] = serde_json::Value::String(format!(
+                "{}/signup/confirm/{token}",
+                cfg.public_url.trim_end_matches('/')
+            ));
+            payload["confirm_until"] = serde_json::Value::from(until);
+            let Some(r) = render(&d.kind, "", &payload, &cfg.public_url) else {
+                return Ok(Composed::Skip(format!("no template for {}", d.kind)));
+            };
+            return self.message(d, None, email.as_str(), r);
         }
         // Restoration mail carries what is minted for this message alone: the one-time code,
         // the password-reset link; a denial, the agent's note. None of it is in the event.

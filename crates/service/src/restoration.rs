@@ -7,8 +7,8 @@
 //! on file, and its requests are deleted with it.
 //!
 //! A requester learns nothing about which addresses have accounts: a request for an unknown
-//! (or erased) address is stored and answered exactly like any other, and simply never
-//! receives a code.
+//! (or erased, or never confirmed) address is stored and answered exactly like any other, and
+//! simply never receives a code.
 
 use crate::auth::Actor;
 use crate::error::{ServiceError, ServiceResult};
@@ -152,6 +152,9 @@ impl Hiatus {
         if let Some(a) = found
             && a.state()? != AccountState::Deleted
             && a.role()? == Role::Member
+            // An account whose address was never confirmed has nothing to restore: its
+            // address is answered like one without an account.
+            && !hiatus_store::signup_confirmations::is_pending(&mut tx, &a.id).await?
         {
             let aid = a.account_id()?;
             let recent =

@@ -259,6 +259,12 @@ impl Worker {
                     }
                     Err(e) => tracing::warn!(error = %e, "sweep for due erasures failed"),
                 }
+                // Accounts never confirmed: gone when their link expires.
+                match self.hiatus.purge_unconfirmed().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(removed = n, "removed accounts never confirmed"),
+                    Err(e) => tracing::warn!(error = %e, "removing unconfirmed accounts failed"),
+                }
                 // Wrong-password counters hold client addresses: gone when their window is.
                 if let Err(e) = self.hiatus.purge_auth_throttle().await {
                     tracing::warn!(error = %e, "purging old wrong-password counters failed");

@@ -147,6 +147,41 @@ pub async fn insert(tx: &mut Tx, keys: &Keyring, a: &NewAccount) -> StoreResult<
     Ok(())
 }
 
+/// Replaces what a sign-up chose (kind, legal name, password, profile text and settings) on an
+/// account nobody has confirmed yet: a new sign-up of the same address wins over the earlier
+/// one, since neither proved to own the address. The id, address and data key stay.
+pub async fn replace_signup(tx: &mut Tx, keys: &Keyring, a: &NewAccount) -> StoreResult<()> {
+    let id = a.id.to_text();
+    let dk = get(tx, a.id).await?.data_key(keys)?;
+    tx.exec(
+        "UPDATE accounts SET kind = $2, legal_name_enc = $3, password_hash = $4, failed_logins = 0, locked_until = NULL, data_changed_at = $5 WHERE id = $1",
+        args![
+            id.clone(),
+            a.kind.as_str(),
+            dk.seal_field("accounts", "legal_name", &id, &a.legal_name),
+            a.password_hash.clone(),
+            a.now
+        ],
+    )
+    .await?;
+    tx.exec(
+        "UPDATE profiles SET display_name_enc = $2, headline_enc = $3, bio_enc = $4, visibility = $5, availability = $6, paused_until = $7, notifications = $8, updated_at = $9 WHERE account_id = $1",
+        args![
+            id.clone(),
+            dk.seal_field("profiles", "display_name", &id, &a.display_name),
+            dk.seal_field("profiles", "headline", &id, &a.headline),
+            dk.seal_field("profiles", "bio", &id, &a.bio),
+            a.settings.visibility.as_str(),
+            a.settings.availability.as_str(),
+            a.settings.paused_until,
+            a.settings.notifications.as_str(),
+            a.now
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
 /// An account by id.
 pub async fn get(tx: &mut Tx, id: AccountId) -> StoreResult<AccountRow> {
     tx.one(

@@ -26,6 +26,7 @@ pub mod policy;
 pub mod restorations;
 pub mod sealing;
 pub mod sessions;
+pub mod signup_confirmations;
 pub mod stats;
 pub mod throttle;
 pub mod webhooks;

@@ -228,6 +228,7 @@ pub fn router(hiatus: Hiatus, options: WebOptions) -> Router {
     };
     let guarded = Router::new()
         .route("/sessions", post(a::login))
+        .route("/accounts/confirm", post(a::confirm))
         .route("/sessions/reauth", post(a::reauth))
         .route("/me/deactivate", post(a::deactivate))
         .route("/me/deletion", post(e::schedule).delete(e::cancel))

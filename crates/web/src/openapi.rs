@@ -19,7 +19,7 @@ use utoipa::{Modify, OpenApi};
         r::request, r::status, r::code, r::queue, r::approve, r::deny, r::audit, r::reset,
         w::subscribe, w::list, w::remove, w::deliveries, w::replay,
         x::request, x::list, x::get, x::mint_link, x::download, x::key,
-        a::sign_up, a::login, a::logout, a::logout_others, a::reauth, a::me, a::update_profile, a::set_contact, a::update_settings,
+        a::sign_up, a::confirm, a::login, a::logout, a::logout_others, a::reauth, a::me, a::update_profile, a::set_contact, a::update_settings,
         a::start_break, a::end_break, a::preflight, a::deactivate, a::reactivate, a::audit, a::balances, a::withdraw, a::payouts,
         m::list_profiles, m::get_profile, m::profile_reviews, m::my_reviews, m::create_job_post, m::list_job_posts, m::send_proposal,
         m::list_proposals, m::respond_proposal, m::create_contract, m::list_contracts, m::get_contract, m::contract_action,

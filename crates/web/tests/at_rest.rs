@@ -81,14 +81,7 @@ async fn no_plaintext_personal_data_in_database_wal_or_blobs() {
     )
     .await
     .expect(202);
-    let session = t
-        .post(
-            None,
-            "/api/v1/sessions",
-            json!({"email": email, "password": password}),
-        )
-        .await
-        .expect(200);
+    let session = t.confirm_sign_up(&email, &password).await.expect(200);
     let id = session["account_id"].as_str().unwrap().to_string();
     let token = session["token"].as_str().unwrap().to_string();
     let me = support::Member {
@@ -350,7 +343,7 @@ async fn live_and_erase(
             json!({"email": f.email, "password": password}),
         )
     };
-    let session = login(&f).await.ok();
+    let session = t.confirm_sign_up(&f.email, &password).await.ok();
     f.token = session["token"].as_str().unwrap().to_string();
     f.id = session["account_id"].as_str().unwrap().to_string();
     t.call(

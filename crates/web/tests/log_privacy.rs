@@ -267,7 +267,10 @@ async fn canary_member(t: &TestApp, kind: &str, tag: &str) -> (Member, Vec<Strin
         email: email.clone(),
         token: String::new(),
     };
-    let login = t.login(&m).await;
+    let login = t
+        .confirm_sign_up(&email, support::PASSWORD)
+        .await
+        .expect(200);
     m.token = login["token"].as_str().unwrap().to_string();
     m.id = t.get(Some(&m), "/api/v1/me").await.expect(200)["id"]
         .as_str()

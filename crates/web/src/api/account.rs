@@ -44,10 +44,14 @@ pub struct SignUpAccepted {
     pub message: &'static str,
 }
 
-/// Signs up a member. The answer is `202` with the same body whether the address is new or
-/// already has an account (then its owner gets a mail saying so, and nothing is created), so
-/// sign-up cannot be used to learn who has an account. A new account can log in right away.
-/// Limited per client address (`429 rate_limited`).
+/// Signs up a member. The answer is `202` with the same body whether the address is free,
+/// already has an account (its owner gets a mail saying so, and nothing changes) or has one
+/// still waiting for confirmation (this sign-up replaces that one's password and profile), so
+/// sign-up cannot be used to learn who has an account. A new account confirms its address
+/// before its first login: the mail to the address has a link, which works once, for 48
+/// hours, together with the password chosen here (`POST /api/v1/accounts/confirm`, or the
+/// page the link opens). Until then a login answers `401 bad_credentials`, exactly like a
+/// wrong password. Limited per client address (`429 rate_limited`).
 #[utoipa::path(post, path = "/api/v1/accounts", tag = "accounts", request_body = SignUpBody,
     responses(
         (status = 202, description = "Accepted; check your mail", body = SignUpAccepted),
@@ -77,7 +81,7 @@ pub async fn sign_up(
         StatusCode::ACCEPTED,
         Json(SignUpAccepted {
             status: "check_your_mail",
-            message: "if this address can be used, you can log in with it now; we also sent it a mail",
+            message: "we sent a mail to this address: open its link and enter the password you chose to confirm the address and log in",
         }),
     )
         .into_response())
@@ -108,7 +112,8 @@ pub struct SessionBody {
 }
 
 /// Logs in. Deactivated and deletion-scheduled members can log in too; `landing` says what
-/// to offer them. An erased account's address answers like an unknown one (401).
+/// to offer them. An erased account's address answers like an unknown one, and a new account
+/// whose address is not confirmed yet like a wrong password (401 `bad_credentials`).
 #[utoipa::path(post, path = "/api/v1/sessions", tag = "sessions", request_body = LoginBody,
     responses((status = 200, description = "Logged in", body = SessionBody)))]
 pub async fn login(
@@ -122,6 +127,12 @@ pub async fn login(
         .hiatus
         .login_with_device(&b.email, &b.password, client, device.as_deref())
         .await?;
+    Ok(session_response(&s, out))
+}
+
+/// The answer to a login or a confirmation: the session in the body and as a cookie, and
+/// the device token as a long-lived cookie.
+fn session_response(s: &AppState, out: hiatus_service::LoginOutcome) -> Response {
     let secure = if s.options.secure_cookies {
         "; Secure"
     } else {
@@ -152,7 +163,37 @@ pub async fn login(
             res.headers_mut().append(header::SET_COOKIE, v);
         }
     }
-    Ok(res)
+    res
+}
+
+/// A confirmation link's token, with the password chosen at sign-up.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmBody {
+    /// The last part of the link in the confirmation mail (`…/signup/confirm/{token}`).
+    #[schema(max_length = 64)]
+    pub token: String,
+    /// The password chosen at sign-up.
+    #[schema(max_length = 256)]
+    pub password: String,
+}
+
+/// Confirms a new account's address with the token of the mailed link and the password chosen
+/// at sign-up, and logs in: the answer is a session, exactly like `POST /api/v1/sessions`. The
+/// link works once, for 48 hours, and only the latest sign-up's link works. A wrong password,
+/// or a link that is unknown, used, expired or replaced, all answer `422
+/// confirmation_failed`.
+#[utoipa::path(post, path = "/api/v1/accounts/confirm", tag = "accounts", request_body = ConfirmBody,
+    responses(
+        (status = 200, description = "Confirmed and logged in", body = SessionBody),
+        (status = 422, description = "The link or the password does not confirm an account", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts from this address")))]
+pub async fn confirm(
+    State(s): State<AppState>,
+    ApiJson(b): ApiJson<ConfirmBody>,
+) -> ApiResult<Response> {
+    let out = s.hiatus.confirm_signup(&b.token, &b.password).await?;
+    Ok(session_response(&s, out))
 }
 
 /// Logs out of this session.

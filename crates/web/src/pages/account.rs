@@ -31,7 +31,7 @@ struct LoginPage {
     error: Option<String>,
 }
 
-fn where_to(landing: Landing) -> &'static str {
+pub(super) fn where_to(landing: Landing) -> &'static str {
     match landing {
         Landing::Home => "/account",
         Landing::Reactivate => "/account/reactivate",
@@ -41,7 +41,7 @@ fn where_to(landing: Landing) -> &'static str {
 
 /// Where a login lands: the state's own page, or, for staff with nothing to decide about
 /// their own account, their console.
-fn landing_of(actor: &hiatus_service::Actor, landing: Landing) -> &'static str {
+pub(super) fn landing_of(actor: &hiatus_service::Actor, landing: Landing) -> &'static str {
     match landing {
         Landing::Home => staff_home(actor).unwrap_or("/account"),
         other => where_to(other),
@@ -60,6 +60,33 @@ pub(super) fn set_cookie(res: &mut Response, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {
         res.headers_mut().append(header::SET_COOKIE, v);
     }
+}
+
+/// The cookies of a new session: the session itself, and the device token (see
+/// [`crate::extract::device_token`]).
+pub(super) fn set_login_cookies(
+    res: &mut Response,
+    s: &AppState,
+    token: &str,
+    max_age: i64,
+    device: &str,
+) {
+    set_cookie(
+        res,
+        &format!(
+            "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{}",
+            cookie_flags(s)
+        ),
+    );
+    set_cookie(
+        res,
+        &format!(
+            "{}={device}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
+            crate::extract::DEVICE_COOKIE,
+            crate::extract::DEVICE_MAX_AGE,
+            cookie_flags(s)
+        ),
+    );
 }
 
 /// The login form, bound to this browser by a cookie.
@@ -143,24 +170,7 @@ pub async fn login(State(s): State<AppState>, parts: Parts, f: Fields) -> Respon
                 Err(_) => where_to(out.landing),
             };
             let mut res = see_other(to);
-            set_cookie(
-                &mut res,
-                &format!(
-                    "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{}",
-                    out.token,
-                    cookie_flags(&s)
-                ),
-            );
-            set_cookie(
-                &mut res,
-                &format!(
-                    "{}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
-                    crate::extract::DEVICE_COOKIE,
-                    out.device,
-                    crate::extract::DEVICE_MAX_AGE,
-                    cookie_flags(&s)
-                ),
-            );
+            set_login_cookies(&mut res, &s, &out.token, max_age, &out.device);
             set_cookie(
                 &mut res,
                 &format!("{LOGIN_COOKIE}=; Path=/login; HttpOnly; SameSite=Strict; Max-Age=0"),
@@ -181,7 +191,7 @@ pub async fn login(State(s): State<AppState>, parts: Parts, f: Fields) -> Respon
             StatusCode::UNAUTHORIZED,
             &parts,
             email,
-            Some("The email or password is not correct.".into()),
+            Some("Wrong email or password. If you just signed up, open the link we mailed you first.".into()),
             None,
         ),
         Err(e @ ServiceError::RateLimited { .. }) => login_form(

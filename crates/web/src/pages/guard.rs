@@ -4,7 +4,7 @@
 //! key derived from the server's master key, so it is different for every session, useless
 //! after logout, and needs no storage. The login form has no session yet: it gets a random
 //! value in a short-lived cookie and, in the form, the HMAC of that value; so do the pages of a
-//! restoration request, with a cookie of their own. A posted form is
+//! restoration request and the sign-up pages, each with a cookie of their own. A posted form is
 //! checked in middleware before any handler runs, so no handler can forget it.
 
 use super::view::{self, Layout};
@@ -26,6 +26,8 @@ pub const FORM_FIELD: &str = "csrf";
 pub const LOGIN_COOKIE: &str = "hiatus_login";
 /// The cookie that binds the restoration request form (no session either) to its browser.
 pub const RESTORE_FORM_COOKIE: &str = "hiatus_restore_form";
+/// The cookie that binds the sign-up and address confirmation forms to their browser.
+pub const SIGNUP_FORM_COOKIE: &str = "hiatus_signup_form";
 /// The largest form the pages accept.
 const FORM_LIMIT: usize = 64 * 1024;
 
@@ -54,6 +56,11 @@ pub fn restore_token(s: &AppState, cookie: &str) -> String {
     mac(s, "restore", cookie)
 }
 
+/// The form token of the sign-up pages' forms loaded with `cookie`.
+pub fn signup_token(s: &AppState, cookie: &str) -> String {
+    mac(s, "signup", cookie)
+}
+
 /// The tokens a form posted without a session may carry: one per form cookie the browser
 /// holds (each cookie only reaches its own pages).
 fn anonymous_tokens(s: &AppState, parts: &Parts) -> Vec<String> {
@@ -63,6 +70,9 @@ fn anonymous_tokens(s: &AppState, parts: &Parts) -> Vec<String> {
     }
     if let Some(c) = cookie(parts, RESTORE_FORM_COOKIE) {
         out.push(restore_token(s, &c));
+    }
+    if let Some(c) = cookie(parts, SIGNUP_FORM_COOKIE) {
+        out.push(signup_token(s, &c));
     }
     out
 }

@@ -1,4 +1,4 @@
-//! The account center: server-rendered pages for members (log in, the account's state,
+//! The account center: server-rendered pages for members (sign up, log in, the account's state,
 //! settings, the closing flow, the data export, restoration through support when the password
 //! is lost, and the work and money preflight asks them to settle before they leave) and for
 //! staff (the support console, the operator dashboard). They work without JavaScript; the one
@@ -17,6 +17,7 @@ mod money;
 mod operator;
 mod restore;
 mod settings;
+mod signup;
 mod support;
 mod view;
 mod work;
@@ -72,6 +73,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
         .route("/restore", get(restore::page).post(restore::request))
         .route("/restore/code", post(restore::code))
+        .route(
+            "/signup/confirm/{token}",
+            get(signup::confirm_page).post(signup::confirm),
+        )
         .route("/support/requests/{id}/approve", post(support::approve))
         .route("/support/requests/{id}/deny", post(support::deny))
         .route_layer(axum::middleware::from_fn_with_state(
@@ -82,6 +87,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/assets/hiatus.css", get(style))
         .route("/assets/export-progress.js", get(script))
         .route("/logout", post(account::logout))
+        .route("/signup", get(signup::page).post(signup::sign_up))
+        .route("/signup/check-your-mail", get(signup::sent))
         .route("/account", get(account::home))
         .route(
             "/account/reactivate",

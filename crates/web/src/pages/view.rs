@@ -153,7 +153,7 @@ pub fn failure(l: Layout, e: ServiceError, back: &str) -> Response {
             StatusCode::UNAUTHORIZED,
             l,
             "Not accepted",
-            "The email or password is not correct.",
+            "Wrong email or password. If you just signed up, open the link we mailed you first.",
             back_link,
         ),
         ServiceError::ReauthRequired => message(

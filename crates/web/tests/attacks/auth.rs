@@ -1,4 +1,5 @@
-//! Authentication attacks: learning who has an account (sign-up, login answers and timing),
+//! Authentication attacks: learning who has an account (sign-up, sign-up then login, login
+//! answers and timing, restoration requests),
 //! locking the owner out with wrong passwords, racing the restoration code's attempt limit,
 //! and closing an account with a stolen session.
 
@@ -12,6 +13,8 @@ use std::time::{Duration, Instant};
 crate::attack_on_both!(
     sign_up_does_not_tell_who_has_an_account,
     sign_up_is_throttled,
+    sign_up_then_login_does_not_tell_who_has_an_account,
+    restoration_does_not_tell_who_has_an_account,
     wrong_passwords_do_not_lock_the_owner_out,
     guesses_spread_over_many_clients_are_bounded,
     login_answers_and_timing_do_not_tell_who_has_an_account,
@@ -113,6 +116,201 @@ async fn sign_up_does_not_tell_who_has_an_account(backend: Backend) {
     }
     report(
         "sign-up tells a registered address from a new one",
+        backend.name(),
+        attempts,
+        successes,
+    );
+    t.finish().await;
+}
+
+/// Signs up `email` with `password` as `client`; the status and body.
+async fn sign_up_from(t: &TestApp, client: &str, email: &str, password: &str) -> (u16, Value) {
+    let r = t
+        .http
+        .post(format!("{}/api/v1/accounts", t.base))
+        .header("x-forwarded-for", client)
+        .json(
+            &json!({"email": email, "password": password, "legal_name": "Eve",
+                      "display_name": "Eve", "kind": "client"}),
+        )
+        .send()
+        .await
+        .expect("request reaches the server");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// The attacker signs an address up with a password of their own, then logs in with it: a
+/// free address used to log in (the account was new), a registered one did not. Now neither
+/// does until the address's owner confirms, and both answer alike, in the same time.
+async fn sign_up_then_login_does_not_tell_who_has_an_account(backend: Backend) {
+    let t = behind_proxy(backend, false).await;
+    let registered = t.member("freelancer").await;
+    let free = "free.then.login@example.test";
+    let attacker_pw = "the attacker's own password";
+    let mut attempts = 0;
+    let mut successes = 0;
+    // Round 0 finds the free address free; later rounds find it unconfirmed (signed up by the
+    // attacker before): all three must look alike.
+    for round in 0..4 {
+        let mut answers = Vec::new();
+        for (who, email) in [("registered", &registered.email[..]), ("free", free)] {
+            let client = format!("203.0.113.{}", 10 + round * 2 + usize::from(who == "free"));
+            let signed = sign_up_from(&t, &client, email, attacker_pw).await;
+            let logged = login_from(&t, &client, email, attacker_pw).await;
+            if logged.0 == 200 {
+                eprintln!("round {round}: the attacker logged in to the {who} address");
+                successes += 1;
+            }
+            answers.push((signed, logged));
+        }
+        attempts += 1;
+        if answers[0] != answers[1] {
+            eprintln!("round {round}: {:?} vs {:?}", answers[0], answers[1]);
+            successes += 1;
+        }
+        assert_eq!(answers[0].1.0, 401, "{:?}", answers[0]);
+    }
+    // Timing of the login: a registered address with the attacker's (wrong) password against
+    // the unconfirmed one with the attacker's (right) password; each try from a client of its
+    // own, interleaved in alternating order, up to three rounds on a noisy machine.
+    let mut ratios = Vec::new();
+    for round in 0..3 {
+        let mut reg = Vec::new();
+        let mut unconfirmed = Vec::new();
+        for i in 0..41 {
+            let mut pair = [(&registered.email[..], true), (free, false)];
+            if i % 2 == 1 {
+                pair.reverse();
+            }
+            for (email, is_registered) in pair {
+                let client = format!(
+                    "198.19.{round}.{}",
+                    i + 1 + if is_registered { 0 } else { 100 }
+                );
+                let started = Instant::now();
+                let (status, _) = login_from(&t, &client, email, attacker_pw).await;
+                let took = started.elapsed();
+                assert_eq!(status, 401);
+                if i > 0 {
+                    if is_registered {
+                        reg.push(took)
+                    } else {
+                        unconfirmed.push(took)
+                    }
+                }
+            }
+        }
+        let (r, u) = (median(reg), median(unconfirmed));
+        let ratio = u.as_secs_f64() / r.as_secs_f64();
+        eprintln!(
+            "sign-up then login timing on {} (round {round}): median registered {r:?}, unconfirmed {u:?}, ratio {ratio:.3}",
+            backend.name(),
+        );
+        ratios.push(ratio);
+        if (0.9..=1.1).contains(&ratio) {
+            break;
+        }
+    }
+    attempts += 1;
+    successes += u64::from(!ratios.iter().any(|r| (0.9..=1.1).contains(r)));
+    // The registered account is untouched: its owner's password still works.
+    t.login(&registered).await;
+    report(
+        "sign-up then login tells a registered address from a new one",
+        backend.name(),
+        attempts,
+        successes,
+    );
+    t.finish().await;
+}
+
+/// A restoration request's answers with what differs per request (its id, token and times)
+/// left out.
+fn without_ids(mut v: Value) -> Value {
+    if let Some(o) = v.as_object_mut() {
+        for k in ["id", "token", "created_at", "expires_at", "instance"] {
+            if o.contains_key(k) {
+                o.insert(k.into(), Value::from("…"));
+            }
+        }
+    }
+    v
+}
+
+/// Restoration for a registered address, for one whose sign-up was never confirmed and for
+/// one without an account: the request, its status and a wrong code answer alike.
+async fn restoration_does_not_tell_who_has_an_account(backend: Backend) {
+    let t = TestApp::start_with_mail(backend).await;
+    let registered = t.member("freelancer").await;
+    let unconfirmed = "signed.up.only@example.test";
+    t.post(None, "/api/v1/accounts", sign_up_body(unconfirmed))
+        .await
+        .expect(202);
+    let unknown = "no.account.here@example.test";
+    let mut flows = Vec::new();
+    for email in [&registered.email[..], unconfirmed, unknown] {
+        let r = t
+            .post(
+                None,
+                "/api/v1/restorations",
+                json!({"email": email, "explanation": "lost my password"}),
+            )
+            .await;
+        let ticket = r.body.clone();
+        let id = ticket["id"].as_str().unwrap_or_default().to_string();
+        let token = ticket["token"].as_str().unwrap_or_default().to_string();
+        let status = t
+            .http
+            .get(format!("{}/api/v1/restorations/{id}", t.base))
+            .header("x-restoration-token", &token)
+            .send()
+            .await
+            .unwrap();
+        let status = (
+            status.status().as_u16(),
+            status.json::<Value>().await.unwrap_or_default(),
+        );
+        let code = t
+            .post(
+                None,
+                &format!("/api/v1/restorations/{id}/code"),
+                json!({"token": token, "code": "00000000"}),
+            )
+            .await;
+        flows.push(vec![
+            (r.status, without_ids(ticket)),
+            (status.0, without_ids(status.1)),
+            (code.status, without_ids(code.body)),
+        ]);
+    }
+    let mut attempts = 0;
+    let mut successes = 0;
+    for (who, flow) in [("registered", &flows[0]), ("unconfirmed", &flows[1])] {
+        for (step, (mine, theirs)) in flow.iter().zip(flows[2].iter()).enumerate() {
+            attempts += 1;
+            if mine != theirs {
+                eprintln!("{who}, step {step}: {mine:?} vs {theirs:?}");
+                successes += 1;
+            }
+        }
+    }
+    assert_eq!(flows[2][0].0, 202);
+    // Only the registered address gets a code; an address never confirmed has nothing to
+    // restore.
+    t.drain_jobs().await;
+    assert!(
+        t.mail_to(&registered.email)
+            .iter()
+            .any(|m| m.contains("enter this code"))
+    );
+    assert!(
+        !t.mail_to(unconfirmed)
+            .iter()
+            .any(|m| m.contains("enter this code"))
+    );
+    report(
+        "restoration tells a registered address from an unknown one",
         backend.name(),
         attempts,
         successes,

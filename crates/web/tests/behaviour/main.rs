@@ -16,3 +16,4 @@ mod metrics;
 mod preflight;
 mod restoration;
 mod reviews;
+mod signup;

@@ -41,7 +41,7 @@ async fn login_through_the_form_lands_on_the_account_home(t: &TestApp) {
     let wrong = b.login(&m.email, "not the password").await;
     wrong
         .expect(401)
-        .says("The email or password is not correct.");
+        .says("Wrong email or password. If you just signed up, open the link we mailed you first.");
     assert!(!wrong.body.contains("not the password"));
 
     // The login post sets the session cookie: HttpOnly, SameSite, no script can read it.
@@ -340,7 +340,7 @@ async fn an_erased_account_gets_the_deleted_page(t: &TestApp) {
     // The erased address answers like one that never had an account.
     let page = b.login(&f.email, PASSWORD).await;
     page.expect(401)
-        .says("The email or password is not correct.");
+        .says("Wrong email or password. If you just signed up, open the link we mailed you first.");
     assert_eq!(b.get("/account").await.location(), "/login");
     b.get("/account/deleted")
         .await

@@ -8,4 +8,5 @@ mod browser;
 mod flows;
 mod resolve;
 mod safety;
+mod signup;
 mod staff;

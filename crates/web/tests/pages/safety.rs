@@ -23,7 +23,7 @@ const STAFF_PAGES: [&str; 4] = [
 ];
 
 /// Every page route the account center registers for GET, but the staff pages.
-const GET_PAGES: [&str; 34] = [
+const GET_PAGES: [&str; 37] = [
     "/login",
     "/account",
     "/account/reactivate",
@@ -58,6 +58,9 @@ const GET_PAGES: [&str; 34] = [
     "/assets/export-progress.js",
     "/restore",
     "/restore/status",
+    "/signup",
+    "/signup/check-your-mail",
+    "/signup/confirm/{token}",
 ];
 
 /// Row counts of every table, filled-in values of every column, the timestamps a state
@@ -124,6 +127,7 @@ fn is_page(href: &str) -> bool {
             "/login",
             "/assets/",
             "/restore",
+            "/signup",
             "/support",
             "/operator",
             "/contracts",
@@ -515,14 +519,18 @@ async fn pages_of_every_state_only_read(t: &TestApp) {
         }
         for route in GET_PAGES {
             // A page of one record is read with an id that names none (the crawler above
-            // reads the real ones through the links).
-            let path = &route.replace("{id}", "01900000-0000-7000-8000-000000000000");
+            // reads the real ones through the links), a link's page with a token that names
+            // none.
+            let path = &route
+                .replace("{id}", "01900000-0000-7000-8000-000000000000")
+                .replace("{token}", &"0".repeat(64));
             for who in [&b, &anonymous] {
                 let page = who.get(path).await;
                 assert!(
                     page.status == 200
                         || page.status == 303
-                        || (route.contains("{id}") && page.status == 404),
+                        || (route.contains("{id}") && page.status == 404)
+                        || (route.contains("{token}") && page.status == 410),
                     "GET {path} ({state}): {}\n{}",
                     page.status,
                     page.body

@@ -313,7 +313,7 @@ async fn a_member_who_lost_their_password_is_restored_through_the_pages(t: &Test
         .login(&f.email, PASSWORD)
         .await
         .expect(401)
-        .says("The email or password is not correct.");
+        .says("Wrong email or password. If you just signed up, open the link we mailed you first.");
     fresh
         .login(&f.email, "my brand new password")
         .await
