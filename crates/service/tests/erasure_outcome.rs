@@ -911,7 +911,7 @@ async fn postgres_counterparties_keep_everything_generated_l() {
 fn row_key(table: &str) -> &'static str {
     match table {
         "export_links" | "deletion_cancel_links" | "password_resets" => "token_hash",
-        "profiles" => "account_id",
+        "profiles" | "signup_confirmations" => "account_id",
         "invoice_pdfs" => "invoice_id",
         "client_notices" => "account_id || ':' || client_id",
         "balances" => "account_id || ':' || currency",
