@@ -87,7 +87,7 @@ impl ContractAction {
 }
 
 /// Takes the row locks of a contract's two accounts, client first (the order the contract
-/// use cases touch them in), and returns the rows. An unknown account is `what`, not found.
+/// use cases touch them in), and returns the rows. An unknown id is a 404 like any other.
 async fn lock_parties(
     tx: &mut Tx,
     client: AccountId,
