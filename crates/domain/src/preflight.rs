@@ -35,13 +35,14 @@ pub enum FindingCode {
     NoCurrentExport,
     RegularClientsNotTold,
     OpenProposalsWithdrawn,
+    OpenOffersClosed,
     OpenJobPostsClosed,
     BreakWouldDo,
 }
 
 impl FindingCode {
     /// Every code, blockers first.
-    pub const ALL: [FindingCode; 12] = [
+    pub const ALL: [FindingCode; 13] = [
         FindingCode::OpenContracts,
         FindingCode::PaymentsInEscrow,
         FindingCode::PayoutsNotSettled,
@@ -52,6 +53,7 @@ impl FindingCode {
         FindingCode::NoCurrentExport,
         FindingCode::RegularClientsNotTold,
         FindingCode::OpenProposalsWithdrawn,
+        FindingCode::OpenOffersClosed,
         FindingCode::OpenJobPostsClosed,
         FindingCode::BreakWouldDo,
     ];
@@ -117,7 +119,7 @@ pub struct Finding {
 /// The facts preflight decides on, gathered by the store for one member.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PreflightFacts {
-    /// Contracts open, paused or in dispute.
+    /// Contracts open, paused or in dispute (offers not accepted yet are not among them).
     pub live_contracts: Vec<RecordRef>,
     /// Payments in escrow or pending release, as payer or payee.
     pub unsettled_payments: Vec<RecordRef>,
@@ -137,6 +139,8 @@ pub struct PreflightFacts {
     pub regular_clients_not_told: Vec<RecordRef>,
     /// Open proposals and invitations sent by the member.
     pub open_proposals: Vec<RecordRef>,
+    /// Contract offers waiting for an answer, made to the member or by them.
+    pub open_offers: Vec<RecordRef>,
     /// Open job posts of the member.
     pub open_job_posts: Vec<RecordRef>,
     /// The member gave a temporary reason.
@@ -336,6 +340,20 @@ impl Preflight {
                 "/proposals?status=open",
             );
         }
+        if !f.open_offers.is_empty() {
+            push(
+                FindingCode::OpenOffersClosed,
+                f.open_offers.clone(),
+                format!(
+                    "{} contract offer{} {} waiting for an answer: offers made to you will be declined, offers you made withdrawn.",
+                    n(&f.open_offers),
+                    plural(n(&f.open_offers)),
+                    are(n(&f.open_offers))
+                ),
+                "Answer or withdraw each offer",
+                "/contracts",
+            );
+        }
         if !f.open_job_posts.is_empty() {
             push(
                 FindingCode::OpenJobPostsClosed,
@@ -481,6 +499,13 @@ mod tests {
                 FindingCode::OpenProposalsWithdrawn,
                 PreflightFacts {
                     open_proposals: r("proposal"),
+                    ..clean()
+                },
+            ),
+            (
+                FindingCode::OpenOffersClosed,
+                PreflightFacts {
+                    open_offers: r("contract"),
                     ..clean()
                 },
             ),

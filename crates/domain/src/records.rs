@@ -22,8 +22,10 @@ record_enum!(
     Role { Member => "member", Support => "support", Operator => "operator" }
 );
 record_enum!(
-    /// A contract's status. Open, paused and in-dispute contracts block closing.
-    ContractStatus { Open => "open", Paused => "paused", InDispute => "in_dispute", Ended => "ended" }
+    /// A contract's status. A client's direct hire starts as an offer the freelancer accepts
+    /// (open) or declines; the client may withdraw it before an answer. Open, paused and
+    /// in-dispute contracts block closing; offers do not.
+    ContractStatus { Offered => "offered", Open => "open", Paused => "paused", InDispute => "in_dispute", Ended => "ended", Declined => "declined", Withdrawn => "withdrawn" }
 );
 record_enum!(
     /// A payment's status. Escrowed and pending payments block closing.
@@ -63,9 +65,27 @@ record_enum!(
 );
 
 impl ContractStatus {
-    /// Open, paused or in dispute: work or money may still move.
+    /// Open, paused or in dispute: accepted, and work or money may still move.
     pub fn is_live(&self) -> bool {
-        !matches!(self, ContractStatus::Ended)
+        matches!(
+            self,
+            ContractStatus::Open | ContractStatus::Paused | ContractStatus::InDispute
+        )
+    }
+
+    /// The freelancer accepted it (or it came from an accepted proposal): both sides
+    /// consented, so work, money and reviews may follow.
+    pub fn was_accepted(&self) -> bool {
+        self.is_live() || *self == ContractStatus::Ended
+    }
+
+    /// Nothing more happens to it: ended, or an offer declined or withdrawn. It carries the
+    /// time that happened in `ended_at`.
+    pub fn is_final(&self) -> bool {
+        matches!(
+            self,
+            ContractStatus::Ended | ContractStatus::Declined | ContractStatus::Withdrawn
+        )
     }
 }
 
@@ -87,5 +107,32 @@ impl AccountKind {
     /// Can act as a client.
     pub fn hires(&self) -> bool {
         matches!(self, AccountKind::Client | AccountKind::Both)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ContractStatus as S;
+
+    #[test]
+    fn only_accepted_contracts_are_live_or_reviewable() {
+        let all = [
+            S::Offered,
+            S::Open,
+            S::Paused,
+            S::InDispute,
+            S::Ended,
+            S::Declined,
+            S::Withdrawn,
+        ];
+        let live: Vec<_> = all.iter().filter(|s| s.is_live()).collect();
+        assert_eq!(live, [&S::Open, &S::Paused, &S::InDispute]);
+        let accepted: Vec<_> = all.iter().filter(|s| s.was_accepted()).collect();
+        assert_eq!(accepted, [&S::Open, &S::Paused, &S::InDispute, &S::Ended]);
+        let last: Vec<_> = all.iter().filter(|s| s.is_final()).collect();
+        assert_eq!(last, [&S::Ended, &S::Declined, &S::Withdrawn]);
+        for s in all {
+            assert_eq!(S::parse(s.as_str()).unwrap(), s);
+        }
     }
 }

@@ -27,17 +27,23 @@ pub struct Proposal {
     pub created_at: Micros,
 }
 
-/// A contract.
+/// A contract: from a client's direct hire, an offer until the freelancer answers; from an
+/// accepted proposal or invitation, open at once.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Contract {
     pub id: ContractId,
     pub client_id: AccountId,
     pub freelancer_id: AccountId,
     pub title: String,
+    /// `offered` (waiting for the freelancer), `open`, `paused`, `in_dispute`, `ended`, or
+    /// for an offer never accepted `declined` (by the freelancer) or `withdrawn` (by the
+    /// client).
     pub status: ContractStatus,
     #[schema(value_type = String)]
     pub currency: Currency,
+    /// When the client made the offer (or the proposal was accepted).
     pub created_at: Micros,
+    /// When it ended, or when the offer was declined or withdrawn.
     pub ended_at: Option<Micros>,
 }
 

@@ -153,6 +153,9 @@ impl Hiatus {
         let c = self
             .create_contract(&carla, ana.account, "Logo and brand book", Currency::USD)
             .await?;
+        // A direct hire is an offer until the freelancer accepts it.
+        self.contract_action(&ana, c.id, ContractAction::Accept)
+            .await?;
         self.fund_milestone(&carla, c.id, "Logo concepts", usd(120_000))
             .await?;
         let (t, _) = self
@@ -176,6 +179,8 @@ impl Hiatus {
         ] {
             let c = self
                 .create_contract(client, ben.account, title, Currency::USD)
+                .await?;
+            self.contract_action(&ben, c.id, ContractAction::Accept)
                 .await?;
             let (_, p) = self
                 .fund_milestone(client, c.id, title, usd(amount))

@@ -91,6 +91,9 @@ pub struct DeletionReceipt {
     pub at: Micros,
     pub due_at: Micros,
     pub proposals_withdrawn: u64,
+    /// Contract offers waiting for an answer: those made to the member declined, those they
+    /// made withdrawn.
+    pub offers_closed: u64,
     pub job_posts_closed: u64,
     pub warnings: Vec<Finding>,
     pub plan: ErasurePlan,
@@ -352,6 +355,7 @@ impl Hiatus {
             .passed_preflight(&mut tx, actor.account, Intent::Delete, req.reason, now)
             .await?;
         let proposals_withdrawn = market::withdraw_open_proposals(&mut tx, actor.account).await?;
+        let offers_closed = market::close_pending_offers(&mut tx, actor.account, now).await?;
         let job_posts_closed = market::close_open_job_posts(&mut tx, actor.account).await?;
         let existing = erasures::get(&mut tx, actor.account).await?;
         let label = match existing.as_ref().and_then(|e| e.pseudonym.clone()) {
@@ -411,6 +415,7 @@ impl Hiatus {
                     "note": req.detail.is_some(),
                     "due_at": due_at,
                     "proposals_withdrawn": proposals_withdrawn,
+                    "offers_closed": offers_closed,
                     "job_posts_closed": job_posts_closed,
                     "warnings": pre.warnings.iter().map(|w| w.code).collect::<Vec<_>>(),
                 }),
@@ -438,6 +443,7 @@ impl Hiatus {
             at: now,
             due_at,
             proposals_withdrawn,
+            offers_closed,
             job_posts_closed,
             warnings: pre.warnings,
             plan,

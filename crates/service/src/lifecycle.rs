@@ -68,6 +68,9 @@ pub struct Receipt {
     pub state: AccountState,
     pub at: Micros,
     pub proposals_withdrawn: u64,
+    /// Contract offers waiting for an answer: those made to the member declined, those they
+    /// made withdrawn.
+    pub offers_closed: u64,
     pub job_posts_closed: u64,
     pub warnings: Vec<Finding>,
     /// How to come back, in words.
@@ -351,6 +354,7 @@ impl Hiatus {
             .passed_preflight(&mut tx, actor.account, Intent::Deactivate, req.reason, now)
             .await?;
         let proposals_withdrawn = market::withdraw_open_proposals(&mut tx, actor.account).await?;
+        let offers_closed = market::close_pending_offers(&mut tx, actor.account, now).await?;
         let job_posts_closed = market::close_open_job_posts(&mut tx, actor.account).await?;
         accounts::set_state(&mut tx, actor.account, next, None, now).await?;
         let event = audit::record(
@@ -363,6 +367,7 @@ impl Hiatus {
                 detail: json!({
                     "note": req.detail.is_some(),
                     "proposals_withdrawn": proposals_withdrawn,
+                    "offers_closed": offers_closed,
                     "job_posts_closed": job_posts_closed,
                     "warnings": pre.warnings.iter().map(|w| w.code).collect::<Vec<_>>(),
                 }),
@@ -388,6 +393,7 @@ impl Hiatus {
             state: next,
             at: now,
             proposals_withdrawn,
+            offers_closed,
             job_posts_closed,
             warnings: pre.warnings,
             next: "Your profile is hidden and your data is kept. Log in any time and choose Reactivate to come back.".into(),

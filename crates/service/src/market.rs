@@ -63,11 +63,58 @@ pub enum ProposalAction {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ContractAction {
+    /// The freelancer accepts an offer: it becomes an open contract.
+    Accept,
+    /// The freelancer declines an offer.
+    Decline,
+    /// The client takes an offer back before the freelancer answers.
+    Withdraw,
     Pause,
     Resume,
     End,
     OpenDispute,
     ResolveDispute,
+}
+
+impl ContractAction {
+    /// The answers to an offer, which only one side may give.
+    fn answers_offer(self) -> bool {
+        matches!(
+            self,
+            ContractAction::Accept | ContractAction::Decline | ContractAction::Withdraw
+        )
+    }
+}
+
+/// Takes the row locks of a contract's two accounts, client first (the order the contract
+/// use cases touch them in), and returns the rows. An unknown id is a 404 like any other.
+async fn lock_parties(
+    tx: &mut Tx,
+    client: AccountId,
+    freelancer: AccountId,
+) -> ServiceResult<[accounts::AccountRow; 2]> {
+    Ok([
+        accounts::get_for_update(tx, client)
+            .await
+            .map_err(not_found("member"))?,
+        accounts::get_for_update(tx, freelancer)
+            .await
+            .map_err(not_found("freelancer"))?,
+    ])
+}
+
+/// 409 for anything but an answer on a contract the freelancer has not accepted: no work,
+/// money or review happens under an offer, nor under one declined or withdrawn.
+fn not_accepted(status: ContractStatus) -> ServiceError {
+    let why = match status {
+        ContractStatus::Declined => "the freelancer declined this offer",
+        ContractStatus::Withdrawn => "the client withdrew this offer",
+        _ => "the freelancer has not accepted this offer yet",
+    };
+    ServiceError::conflict(
+        "contract_not_accepted",
+        format!("{why}: nothing can be funded, delivered, invoiced or reviewed under it"),
+    )
 }
 
 /// What can be done to a payment.
@@ -368,7 +415,8 @@ impl Hiatus {
         Ok((p, contract))
     }
 
-    /// Starts a contract directly (the client, with a freelancer). Both must be active.
+    /// Offers a contract directly (the client, to a freelancer). Both must be active. The
+    /// contract starts `offered`: nothing can happen under it until the freelancer accepts.
     pub async fn create_contract(
         &self,
         actor: &Actor,
@@ -392,6 +440,9 @@ impl Hiatus {
         }
         let now = self.now();
         let mut tx = self.db.begin().await?;
+        // Closing an account closes its pending offers under the account's row lock: taking
+        // both rows here means no offer slips in beside a deactivation and stays pending.
+        lock_parties(&mut tx, actor.account, freelancer).await?;
         let (st, kind, settings) = self.member_state(&mut tx, freelancer, "freelancer").await?;
         // A private profile is not revealed by hiring its owner out of the blue: a hidden
         // member answers a stranger like an id that does not exist, before any other check.
@@ -414,7 +465,7 @@ impl Hiatus {
             client_id: actor.account,
             freelancer_id: freelancer,
             title: title.to_string(),
-            status: ContractStatus::Open,
+            status: ContractStatus::Offered,
             currency,
             created_at: now,
             ended_at: None,
@@ -424,7 +475,7 @@ impl Hiatus {
         self.audit(
             &mut tx,
             actor,
-            "contract.created",
+            "contract.offered",
             json!({"contract_id": c.id}),
             now,
         )
@@ -469,9 +520,11 @@ impl Hiatus {
         .await
     }
 
-    /// Pauses, resumes, ends, or disputes a contract. Ending is refused while money is in escrow.
+    /// Answers an offer (the freelancer accepts or declines, the client withdraws), or pauses,
+    /// resumes, ends, or disputes a contract. Ending is refused while money is in escrow.
     /// The status moves with a conditional update made first, so two concurrent actions
-    /// cannot both apply, and a milestone funded in parallel is either seen here or refused.
+    /// cannot both apply (the loser gets 409), and a milestone funded in parallel is either
+    /// seen here or refused.
     pub async fn contract_action(
         &self,
         actor: &Actor,
@@ -482,7 +535,26 @@ impl Hiatus {
         let mut tx = self.db.begin().await?;
         let mut c = self.party_contract(&mut tx, actor, id).await?;
         use ContractStatus as S;
+        let is_client = c.client_id == actor.account;
+        match action {
+            ContractAction::Accept | ContractAction::Decline if is_client => {
+                return Err(ServiceError::forbidden(
+                    "not_your_move",
+                    "only the freelancer accepts or declines an offer; the client can withdraw it",
+                ));
+            }
+            ContractAction::Withdraw if !is_client => {
+                return Err(ServiceError::forbidden(
+                    "not_your_move",
+                    "only the client withdraws an offer; the freelancer accepts or declines it",
+                ));
+            }
+            _ => {}
+        }
         let (from, next): (&[S], S) = match (action, c.status) {
+            (ContractAction::Accept, S::Offered) => (&[S::Offered], S::Open),
+            (ContractAction::Decline, S::Offered) => (&[S::Offered], S::Declined),
+            (ContractAction::Withdraw, S::Offered) => (&[S::Offered], S::Withdrawn),
             (ContractAction::Pause, S::Open) => (&[S::Open], S::Paused),
             (ContractAction::Resume, S::Paused) => (&[S::Paused], S::Open),
             (ContractAction::End, S::Open | S::Paused) => (&[S::Open, S::Paused], S::Ended),
@@ -490,17 +562,41 @@ impl Hiatus {
                 (&[S::Open, S::Paused], S::InDispute)
             }
             (ContractAction::ResolveDispute, S::InDispute) => (&[S::InDispute], S::Open),
+            (a, s) if !a.answers_offer() && !s.was_accepted() => return Err(not_accepted(s)),
             (a, s) => {
                 return Err(ServiceError::conflict(
                     "contract_action_invalid",
                     format!(
                         "cannot {} a contract that is {}",
                         format!("{a:?}").to_lowercase(),
-                        s.as_str()
+                        s.as_str().replace('_', " ")
                     ),
                 ));
             }
         };
+        if action.answers_offer() {
+            // Both accounts' rows first, as closing an account does before it closes the
+            // account's offers: an offer is never accepted beside a deactivation that would
+            // have declined it, and the two never wait on each other's rows.
+            let [client, freelancer] = lock_parties(&mut tx, c.client_id, c.freelancer_id).await?;
+            if action == ContractAction::Accept {
+                if !Effects::of(freelancer.state()?).proposals {
+                    return Err(ServiceError::conflict(
+                        "account_not_active",
+                        format!(
+                            "your account is {}; reactivate it to accept offers",
+                            freelancer.state()?
+                        ),
+                    ));
+                }
+                if client.role()? != Role::Member || !Effects::of(client.state()?).proposals {
+                    return Err(ServiceError::conflict(
+                        "counterparty_unavailable",
+                        "the client is no longer available",
+                    ));
+                }
+            }
+        }
         if !market::move_contract(&mut tx, id, from, next, now).await? {
             return Err(ServiceError::conflict(
                 "contract_changed",
@@ -535,10 +631,14 @@ impl Hiatus {
             ContractAction::ResolveDispute => {
                 market::resolve_open_disputes(&mut tx, c.id, now).await?;
             }
-            ContractAction::Pause | ContractAction::Resume => {}
+            ContractAction::Accept
+            | ContractAction::Decline
+            | ContractAction::Withdraw
+            | ContractAction::Pause
+            | ContractAction::Resume => {}
         }
         c.status = next;
-        if next == S::Ended {
+        if next.is_final() {
             c.ended_at = Some(now);
         }
         accounts::touch_data(&mut tx, &[&c.client_id, &c.freelancer_id], now).await?;
@@ -574,6 +674,9 @@ impl Hiatus {
             ));
         }
         Self::require_active(actor, "account_not_active", "fund milestones")?;
+        if !c.status.was_accepted() {
+            return Err(not_accepted(c.status));
+        }
         if c.status != ContractStatus::Open {
             return Err(ServiceError::conflict(
                 "contract_not_open",
@@ -869,7 +972,8 @@ impl Hiatus {
         Ok(true)
     }
 
-    /// Issues an invoice (the freelancer of a contract, to its client).
+    /// Issues an invoice (the freelancer of a contract, to its client) while the contract is
+    /// accepted and not ended.
     pub async fn issue_invoice(
         &self,
         actor: &Actor,
@@ -894,6 +998,15 @@ impl Hiatus {
             return Err(ServiceError::forbidden(
                 "freelancer_only",
                 "only the freelancer of a contract issues its invoices",
+            ));
+        }
+        if !c.status.was_accepted() {
+            return Err(not_accepted(c.status));
+        }
+        if !c.status.is_live() {
+            return Err(ServiceError::conflict(
+                "contract_ended",
+                "invoices are issued while a contract is open, paused or in dispute",
             ));
         }
         let id = InvoiceId::new();
@@ -1246,6 +1359,9 @@ impl Hiatus {
                 "only the freelancer of a contract submits work",
             ));
         }
+        if !c.status.was_accepted() {
+            return Err(not_accepted(c.status));
+        }
         if !c.status.is_live() {
             return Err(ServiceError::conflict(
                 "contract_ended",
@@ -1457,7 +1573,8 @@ impl Hiatus {
         Ok((meta(&row, name), bytes))
     }
 
-    /// Reviews the other party of a contract (once per contract, after it ended).
+    /// Reviews the other party of a contract (once per contract, after it was accepted and
+    /// then ended; never an offer, answered or not).
     pub async fn write_review(
         &self,
         actor: &Actor,
@@ -1476,6 +1593,9 @@ impl Hiatus {
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let c = self.party_contract(&mut tx, actor, contract).await?;
+        if !c.status.was_accepted() {
+            return Err(not_accepted(c.status));
+        }
         if c.status != ContractStatus::Ended {
             return Err(ServiceError::conflict(
                 "contract_not_ended",

@@ -1402,6 +1402,9 @@ async fn residue(postgres: bool) {
         .create_contract(&ca, member, "Logo work", Currency::USD)
         .await
         .unwrap();
+    h.contract_action(&ma, contract.id, ContractAction::Accept)
+        .await
+        .unwrap();
     let (t, _) = h
         .start_thread(&ca, member, "Logo", "Hello there", Some(contract.id))
         .await

@@ -720,6 +720,9 @@ async fn worker_of(h: &Hiatus, client: &Actor, n: usize) -> (AccountId, hiatus_d
         .create_contract(client, id, "Race work", hiatus_domain::Currency::USD)
         .await
         .unwrap();
+    h.contract_action(&a, c.id, ContractAction::Accept)
+        .await
+        .unwrap();
     let (t, _) = h
         .start_thread(client, id, "Race", "Ready?", Some(c.id))
         .await

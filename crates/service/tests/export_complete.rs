@@ -401,6 +401,9 @@ async fn invoice_pdfs_render_once(postgres: bool) {
         .create_contract(&c, f.account, "Invoices", usd)
         .await
         .unwrap();
+    h.contract_action(&f, k.id, hiatus_service::market::ContractAction::Accept)
+        .await
+        .unwrap();
     let mut invoices = Vec::new();
     for n in 1..=3 {
         let i = h

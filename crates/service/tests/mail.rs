@@ -253,6 +253,9 @@ async fn telling_clients_reaches_exactly_the_regular_ones(postgres: bool) {
         e.h.create_contract(&old, f.account, "Long ago", usd)
             .await
             .unwrap();
+    e.h.contract_action(&f, k.id, hiatus_service::market::ContractAction::Accept)
+        .await
+        .unwrap();
     e.h.contract_action(&old, k.id, hiatus_service::market::ContractAction::End)
         .await
         .unwrap();
@@ -264,6 +267,9 @@ async fn telling_clients_reaches_exactly_the_regular_ones(postgres: bool) {
             e.h.create_contract(&c, f.account, "Recent work", usd)
                 .await
                 .unwrap();
+        e.h.contract_action(&f, k.id, hiatus_service::market::ContractAction::Accept)
+            .await
+            .unwrap();
         e.h.contract_action(&c, k.id, hiatus_service::market::ContractAction::End)
             .await
             .unwrap();

@@ -99,6 +99,9 @@ async fn retained_records_are_purged_on_their_dates(postgres: bool) {
         e.h.create_contract(&c, f.account, "Audit", usd)
             .await
             .unwrap();
+    e.h.contract_action(&f, k.id, ContractAction::Accept)
+        .await
+        .unwrap();
     let inv =
         e.h.issue_invoice(&f, k.id, "Audit work", Money::new(50_000, usd).unwrap(), 14)
             .await

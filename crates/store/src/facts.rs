@@ -32,14 +32,16 @@ pub async fn regular_clients(
              CAST(CASE WHEN n.client_id IS NULL THEN 0 ELSE 1 END AS BIGINT) \
              FROM (SELECT client_id, COUNT(*) AS contracts, SUM(CASE WHEN status <> 'ended' THEN 1 ELSE 0 END) AS live, \
                    MAX(COALESCE(ended_at, created_at)) AS last \
-                   FROM contracts WHERE freelancer_id = $1 GROUP BY client_id \
+                   FROM contracts WHERE freelancer_id = $1 AND status NOT IN ('offered', 'declined', 'withdrawn') GROUP BY client_id \
                    HAVING SUM(CASE WHEN status <> 'ended' THEN 1 ELSE 0 END) > 0 OR MAX(COALESCE(ended_at, created_at)) >= $2 OR COUNT(*) >= $3) g \
              LEFT JOIN client_notices n ON n.account_id = $1 AND n.client_id = g.client_id \
              ORDER BY g.contracts DESC, g.client_id",
-            // The HAVING clause passes exactly the clients `rule.judge` accepts (it still
-            // decides, below): a member with years of one-off clients should not ship every
-            // one of them out of the database on each preflight. Grouping before the join
-            // looks up notices for the regular clients only, not for every contract.
+            // Only accepted contracts count: an offer the freelancer never accepted makes
+            // nobody a regular client. The HAVING clause passes exactly the clients
+            // `rule.judge` accepts (it still decides, below): a member with years of one-off
+            // clients should not ship every one of them out of the database on each
+            // preflight. Grouping before the join looks up notices for the regular clients
+            // only, not for every contract.
             args![
                 member.to_text(),
                 now - rule.recent_days * DAY_MICROS,
@@ -129,7 +131,21 @@ pub async fn preflight_facts(
     let live_contracts = refs(
         tx,
         "contract",
-        "SELECT id, title FROM contracts WHERE (freelancer_id = $1 OR client_id = $1) AND status <> 'ended' ORDER BY created_at LIMIT $2",
+        // Offers (pending, declined or withdrawn) are not contracts anyone works under. The
+        // list spells out `<> 'ended'`, the predicate of PostgreSQL's partial indexes on
+        // live contracts, so the planner keeps using them.
+        "SELECT id, title FROM contracts WHERE (freelancer_id = $1 OR client_id = $1) \
+         AND status <> 'ended' AND status NOT IN ('offered', 'declined', 'withdrawn') ORDER BY created_at LIMIT $2",
+        &m,
+    )
+    .await?;
+    let open_offers = refs(
+        tx,
+        "contract",
+        "SELECT id, title FROM ( \
+            SELECT id, title, created_at FROM contracts WHERE freelancer_id = $1 AND status = 'offered' \
+            UNION ALL SELECT id, title, created_at FROM contracts WHERE client_id = $1 AND status = 'offered' \
+         ) o ORDER BY created_at LIMIT $2",
         &m,
     )
     .await?;
@@ -225,6 +241,7 @@ pub async fn preflight_facts(
         export_current: export_current > 0,
         regular_clients_not_told,
         open_proposals,
+        open_offers,
         open_job_posts,
         reason_temporary,
     })

@@ -271,7 +271,8 @@ pub async fn contracts_of(
     rows.into_iter().map(ContractRow::into_domain).collect()
 }
 
-/// Moves a contract from one of `from` to `to` (ending it stamps `ended_at`), only when it
+/// Moves a contract from one of `from` to `to` (ending it, declining or withdrawing an offer
+/// stamps `ended_at`), only when it
 /// is still in one of `from`: false when a concurrent request changed it first. On
 /// PostgreSQL the update also locks the row until commit, so a milestone funded or a payment
 /// settled in parallel waits for this transaction and then sees the new status.
@@ -282,7 +283,7 @@ pub async fn move_contract(
     to: ContractStatus,
     now: Micros,
 ) -> StoreResult<bool> {
-    let ended = (to == ContractStatus::Ended).then_some(now);
+    let ended = to.is_final().then_some(now);
     // Four statuses at most: unused slots repeat the first, which changes nothing.
     let slot = |i: usize| from.get(i).or(from.first()).map(|s| s.as_str().to_string());
     let n = tx
@@ -292,6 +293,25 @@ pub async fn move_contract(
         )
         .await?;
     Ok(n == 1)
+}
+
+/// Closes the contract offers waiting for an answer that involve a member who is leaving:
+/// those made to them are declined, those they made withdrawn, all stamped `now`. Returns
+/// how many.
+pub async fn close_pending_offers(tx: &mut Tx, member: AccountId, now: Micros) -> StoreResult<u64> {
+    let declined = tx
+        .exec(
+            "UPDATE contracts SET status = 'declined', ended_at = $2 WHERE freelancer_id = $1 AND status = 'offered'",
+            args![member.to_text(), now],
+        )
+        .await?;
+    let withdrawn = tx
+        .exec(
+            "UPDATE contracts SET status = 'withdrawn', ended_at = $2 WHERE client_id = $1 AND status = 'offered'",
+            args![member.to_text(), now],
+        )
+        .await?;
+    Ok(declined + withdrawn)
 }
 
 /// Takes the contract's row lock when it is still open (PostgreSQL; SQLite already holds
@@ -1062,18 +1082,21 @@ pub async fn unsettled_payments_of_contract(tx: &mut Tx, cid: ContractId) -> Sto
     .await
 }
 
-/// True when two accounts share a contract (either side, any status).
+/// True when two accounts share a contract the freelancer accepted (either side; open or
+/// ended). An offer, answered or not, makes nobody a counterparty: a client cannot gain
+/// sight of a private profile by sending an offer.
 pub async fn have_contract(tx: &mut Tx, a: AccountId, b: AccountId) -> StoreResult<bool> {
     let n: i64 = tx
         .scalar(
-            "SELECT COUNT(*) FROM contracts WHERE (client_id = $1 AND freelancer_id = $2) OR (client_id = $2 AND freelancer_id = $1)",
+            "SELECT COUNT(*) FROM contracts WHERE ((client_id = $1 AND freelancer_id = $2) OR (client_id = $2 AND freelancer_id = $1)) \
+             AND status NOT IN ('offered', 'declined', 'withdrawn')",
             args![a.to_text(), b.to_text()],
         )
         .await?;
     Ok(n > 0)
 }
 
-/// True when two accounts share a contract (any status) or a message thread: they already
+/// True when two accounts share an accepted contract or a message thread: they already
 /// know each other, so one may reach the other even while hidden.
 pub async fn know_each_other(tx: &mut Tx, a: AccountId, b: AccountId) -> StoreResult<bool> {
     if have_contract(tx, a, b).await? {

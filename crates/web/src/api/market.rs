@@ -176,9 +176,12 @@ pub struct ContractBody {
     pub currency: Option<Currency>,
 }
 
-/// Starts a contract with a freelancer (clients).
+/// Offers a contract to a freelancer (clients). It starts `offered`: nothing can be funded,
+/// delivered, invoiced or reviewed under it until the freelancer accepts it through
+/// `POST /api/v1/contracts/{id}/actions` (`accept` or `decline`); the client may `withdraw`
+/// it until then.
 #[utoipa::path(post, path = "/api/v1/contracts", tag = "marketplace", security(("bearer" = [])), request_body = ContractBody,
-    responses((status = 201, description = "Created", body = Contract)))]
+    responses((status = 201, description = "The offer, waiting for the freelancer", body = Contract)))]
 pub async fn create_contract(
     State(s): State<AppState>,
     Auth(a): Auth,
@@ -230,7 +233,10 @@ pub struct ContractActionBody {
     pub action: ContractAction,
 }
 
-/// Pauses, resumes, ends, disputes or resolves the dispute of a contract.
+/// Answers an offer (`accept` or `decline`: the freelancer; `withdraw`: the client; anyone
+/// else's answer is 403 `not_your_move`), or pauses, resumes, ends, disputes or resolves the
+/// dispute of an accepted contract. Of concurrent requests for one change, one applies and
+/// the others get 409.
 #[utoipa::path(post, path = "/api/v1/contracts/{id}/actions", tag = "marketplace", security(("bearer" = [])), request_body = ContractActionBody,
     params(("id" = uuid::Uuid, Path, description = "Contract id")),
     responses((status = 200, description = "The contract now", body = Contract)))]
@@ -258,7 +264,9 @@ pub struct Funded {
     pub payment: Payment,
 }
 
-/// Funds a milestone (the client): the amount goes into escrow.
+/// Funds a milestone (the client) of an open contract: the amount goes into escrow. An offer
+/// the freelancer has not accepted (or declined, or withdrawn) answers 409
+/// `contract_not_accepted`.
 #[utoipa::path(post, path = "/api/v1/contracts/{id}/milestones", tag = "marketplace", security(("bearer" = [])), request_body = MilestoneBody,
     params(("id" = uuid::Uuid, Path, description = "Contract id")),
     responses((status = 201, description = "Funded", body = Funded)))]
@@ -318,7 +326,8 @@ pub struct SubmissionOut {
     pub files: Vec<FileMeta>,
 }
 
-/// Delivers work under a contract (its freelancer).
+/// Delivers work under an accepted, not ended contract (its freelancer); 409
+/// `contract_not_accepted` for an offer.
 #[utoipa::path(post, path = "/api/v1/contracts/{id}/submissions", tag = "marketplace", security(("bearer" = [])), request_body = SubmissionBody,
     params(("id" = uuid::Uuid, Path, description = "Contract id")),
     responses((status = 201, description = "Submitted", body = SubmissionOut)))]
@@ -367,7 +376,8 @@ pub struct InvoiceBody {
     pub due_in_days: Option<i64>,
 }
 
-/// Issues an invoice to the contract's client (its freelancer).
+/// Issues an invoice to the contract's client (its freelancer) while the contract is accepted
+/// and not ended; 409 `contract_not_accepted` for an offer, `contract_ended` after the end.
 #[utoipa::path(post, path = "/api/v1/contracts/{id}/invoices", tag = "marketplace", security(("bearer" = [])), request_body = InvoiceBody,
     params(("id" = uuid::Uuid, Path, description = "Contract id")),
     responses((status = 201, description = "Issued", body = Invoice)))]
@@ -403,7 +413,8 @@ pub struct ReviewBody {
     pub body: String,
 }
 
-/// Reviews the other party of an ended contract.
+/// Reviews the other party of a contract that was accepted and then ended; an offer, answered
+/// or not, is never reviewed (409 `contract_not_accepted`).
 #[utoipa::path(post, path = "/api/v1/contracts/{id}/reviews", tag = "marketplace", security(("bearer" = [])), request_body = ReviewBody,
     params(("id" = uuid::Uuid, Path, description = "Contract id")),
     responses((status = 201, description = "Written", body = Review)))]

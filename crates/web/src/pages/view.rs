@@ -93,6 +93,9 @@ fn notice(code: &str) -> Option<&'static str> {
         "proposal_declined" => "It is declined.",
         "dispute_resolved" => "The dispute is marked resolved, and the contract is open again.",
         "contract_ended" => "The contract is ended.",
+        "offer_accepted" => "You accepted the offer: the contract is open.",
+        "offer_declined" => "You declined the offer.",
+        "offer_withdrawn" => "Your offer is withdrawn: it can no longer be accepted.",
         _ => return None,
     })
 }

@@ -1,7 +1,7 @@
-//! The member's work: contracts (open and paused ones can be ended) and message threads
-//! (read-only), with every other person shown by the name the member may see — for an erased
-//! member, their pseudonym — and the contracts in dispute, whose dispute can be marked
-//! resolved. These are also the pages preflight points to when a contract has to be ended or a
+//! The member's work: contracts (offers are answered on the contract's page; open and paused
+//! contracts can be ended) and message threads (read-only), with every other person shown by
+//! the name the member may see — for an erased member, their pseudonym — and the contracts in
+//! dispute, whose dispute can be marked resolved. These are also the pages preflight points to when a contract has to be ended or a
 //! dispute resolved first.
 
 use super::guard::{Fields, Member, PageQuery};
@@ -311,13 +311,58 @@ async fn thread_view(
 struct ContractPage {
     l: Layout,
     c: ContractLine,
+    /// Where the offer stands, in words, while the contract is (or was only) an offer.
+    offer: Option<String>,
+    /// The answers the member can give to the offer.
+    answers: Vec<RowAction>,
     threads: Vec<ThreadView>,
 }
 
-/// GET /contracts/{id}: the contract, the other party by the name the member may see, and
-/// the messages of its threads.
-pub async fn contract(State(s): State<AppState>, m: Member, Path(id): Path<String>) -> Response {
-    let l = Layout::member(&m, "work");
+/// Where an offer stands for the member, and the answers they can give: the freelancer
+/// accepts or declines, the client withdraws. `other` names the other party.
+fn offer_view(c: &Contract, me: AccountId, other: &str) -> (Option<String>, Vec<RowAction>) {
+    let client = c.client_id == me;
+    let answer = |act: &str, words: &'static str| RowAction {
+        action: format!("/contracts/{}/{act}", c.id),
+        words,
+        about: c.title.clone(),
+        status: None,
+    };
+    match (c.status, client) {
+        (ContractStatus::Offered, false) => (
+            Some(format!(
+                "{other} offers you this contract. Nothing is funded, delivered or invoiced under it until you accept it."
+            )),
+            vec![
+                answer("accept", "Accept the offer"),
+                answer("decline", "Decline the offer"),
+            ],
+        ),
+        (ContractStatus::Offered, true) => (
+            Some(format!(
+                "Your offer waits for {other} to accept it. You can withdraw it until they answer."
+            )),
+            vec![answer("withdraw", "Withdraw the offer")],
+        ),
+        (ContractStatus::Declined, false) => (Some("You declined this offer.".into()), vec![]),
+        (ContractStatus::Declined, true) => (Some(format!("{other} declined this offer.")), vec![]),
+        (ContractStatus::Withdrawn, false) => {
+            (Some(format!("{other} withdrew this offer.")), vec![])
+        }
+        (ContractStatus::Withdrawn, true) => (Some("You withdrew this offer.".into()), vec![]),
+        _ => (None, vec![]),
+    }
+}
+
+/// GET /contracts/{id}: the contract, the other party by the name the member may see, where
+/// an offer stands with the answers the member can give, and the messages of its threads.
+pub async fn contract(
+    State(s): State<AppState>,
+    m: Member,
+    Path(id): Path<String>,
+    PageQuery(q): PageQuery<ListQuery>,
+) -> Response {
+    let l = Layout::member(&m, "work").with_notice(q.ok.as_deref());
     let c = match view::record_id(&id, "contract") {
         Ok(id) => s.hiatus.contract(&m.actor, id).await,
         Err(e) => Err(e),
@@ -328,7 +373,9 @@ pub async fn contract(State(s): State<AppState>, m: Member, Path(id): Path<Strin
     };
     let id = c.id;
     let mut names = Names::new(&s.hiatus, &m.actor);
+    let c_offer = c.clone();
     let line = ContractLine::of(&mut names, c, Vec::new()).await;
+    let (offer, answers) = offer_view(&c_offer, m.actor.account, &line.other);
     let threads = match s.hiatus.my_threads(&m.actor, 500, 0).await {
         Ok(v) => v,
         Err(e) => return view::failure(l, e, "/contracts"),
@@ -345,9 +392,58 @@ pub async fn contract(State(s): State<AppState>, m: Member, Path(id): Path<Strin
         ContractPage {
             l,
             c: line,
+            offer,
+            answers,
             threads: views,
         },
     )
+}
+
+/// POST /contracts/{id}/{accept|decline|withdraw}: answers an offer, then back to the
+/// contract with what happened.
+async fn answer_offer(s: &AppState, m: &Member, id: &str, action: ContractAction) -> Response {
+    let back = match id.parse::<ContractId>() {
+        Ok(c) => format!("/contracts/{c}"),
+        Err(_) => "/contracts".to_string(),
+    };
+    let outcome = async {
+        let id: ContractId = view::record_id(id, "contract")?;
+        s.hiatus.contract_action(&m.actor, id, action).await?;
+        let ok = match action {
+            ContractAction::Accept => "offer_accepted",
+            ContractAction::Decline => "offer_declined",
+            _ => "offer_withdrawn",
+        };
+        Ok(format!("/contracts/{id}?ok={ok}"))
+    };
+    view::done(m, outcome.await, &back)
+}
+
+/// POST /contracts/{id}/accept
+pub async fn accept_offer(
+    State(s): State<AppState>,
+    m: Member,
+    Path(id): Path<String>,
+) -> Response {
+    answer_offer(&s, &m, &id, ContractAction::Accept).await
+}
+
+/// POST /contracts/{id}/decline
+pub async fn decline_offer(
+    State(s): State<AppState>,
+    m: Member,
+    Path(id): Path<String>,
+) -> Response {
+    answer_offer(&s, &m, &id, ContractAction::Decline).await
+}
+
+/// POST /contracts/{id}/withdraw
+pub async fn withdraw_offer(
+    State(s): State<AppState>,
+    m: Member,
+    Path(id): Path<String>,
+) -> Response {
+    answer_offer(&s, &m, &id, ContractAction::Withdraw).await
 }
 
 /// A thread in the list.

@@ -38,6 +38,7 @@ macro_rules! attack_on_both {
 pub(crate) use attack_on_both;
 
 mod auth;
+mod consent;
 mod forms;
 mod money;
 mod proxies;

@@ -16,6 +16,7 @@ on_both_backends!(
     no_current_export_is_a_warning_until_downloaded_since_the_last_change,
     regular_clients_not_told_are_a_warning,
     open_proposals_are_withdrawn_and_job_posts_closed,
+    offers_do_not_block_and_are_closed_when_a_party_leaves,
     a_temporary_reason_suggests_a_break,
 );
 
@@ -547,4 +548,92 @@ async fn a_temporary_reason_suggests_a_break(t: &TestApp) {
             .any(|w| w["code"] == "break_would_do"),
         "{receipt}"
     );
+}
+
+/// A contract as `m` sees it.
+async fn contract_seen_by(t: &TestApp, m: &Member, k: &str) -> Value {
+    t.get(Some(m), &format!("/api/v1/contracts/{k}"))
+        .await
+        .expect(200)
+}
+
+async fn offers_do_not_block_and_are_closed_when_a_party_leaves(t: &TestApp) {
+    let f = t.member("freelancer").await;
+    let c = t.member("client").await;
+    let other_c = t.member("client").await;
+    let other_f = t.member("freelancer").await;
+    // An offer in each state: waiting, declined, withdrawn; and one the client made elsewhere.
+    let pending = t.offer(&c, &f, "Pending").await;
+    let declined = t.offer(&other_c, &f, "Declined").await;
+    t.contract_action(&f, &declined, "decline")
+        .await
+        .expect(200);
+    let withdrawn = t.offer(&c, &f, "Withdrawn").await;
+    t.contract_action(&c, &withdrawn, "withdraw")
+        .await
+        .expect(200);
+    let elsewhere = t.offer(&c, &other_f, "Elsewhere").await;
+
+    // No offer is an open contract, and none makes its client a regular client.
+    for m in [&f, &c, &other_c, &other_f] {
+        let p = t.preflight(m).await;
+        assert!(p.blockers().is_empty(), "{}", p.0);
+        assert!(p.find("regular_clients_not_told").is_none(), "{}", p.0);
+    }
+    let waiting = t.preflight(&f).await;
+    assert_eq!(
+        waiting.find("open_offers_closed").unwrap()["severity"],
+        "warning"
+    );
+    assert_eq!(waiting.record_ids("open_offers_closed"), [pending.as_str()]);
+    let mut made = t.preflight(&c).await.record_ids("open_offers_closed");
+    made.sort();
+    let mut expected = vec![pending.clone(), elsewhere.clone()];
+    expected.sort();
+    assert_eq!(made, expected);
+    assert!(
+        t.preflight(&other_c)
+            .await
+            .find("open_offers_closed")
+            .is_none()
+    );
+
+    // The freelancer leaves: the offer waiting for them is declined in the same step.
+    let receipt = t.deactivate(&f).await.expect(200);
+    assert_eq!(receipt["offers_closed"], 1, "{receipt}");
+    let k = contract_seen_by(t, &c, &pending).await;
+    assert_eq!(k["status"], "declined");
+    assert_eq!(k["ended_at"], json!(t.now()));
+    assert_eq!(
+        contract_seen_by(t, &c, &withdrawn).await["status"],
+        "withdrawn"
+    );
+    assert_eq!(
+        contract_seen_by(t, &other_c, &declined).await["status"],
+        "declined"
+    );
+
+    // The client schedules deletion: the offer they made elsewhere is withdrawn, and can no
+    // longer be accepted.
+    let receipt = t
+        .post(
+            Some(&c),
+            "/api/v1/me/deletion",
+            json!({"password": PASSWORD, "reason": "privacy_concerns", "confirmation": "delete my account"}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(receipt["offers_closed"], 1, "{receipt}");
+    assert_eq!(
+        contract_seen_by(t, &other_f, &elsewhere).await["status"],
+        "withdrawn"
+    );
+    t.contract_action(&other_f, &elsewhere, "accept")
+        .await
+        .problem(409, "contract_action_invalid");
+    // Reactivating brings nothing back to life.
+    t.reactivate(&f).await.expect(200);
+    t.contract_action(&f, &pending, "accept")
+        .await
+        .problem(409, "contract_action_invalid");
 }

@@ -15,6 +15,7 @@ on_both_backends!(
     the_export_page_shows_history_download_and_how_to_verify,
     skipping_the_backup_is_recorded_and_still_warned,
     every_thread_opens_for_its_participants_only,
+    an_offer_is_answered_on_its_page,
 );
 
 async fn login_through_the_form_lands_on_the_account_home(t: &TestApp) {
@@ -661,4 +662,85 @@ async fn every_thread_opens_for_its_participants_only(t: &TestApp) {
         .await
         .expect(404)
         .never_says("Thread number 0");
+}
+
+async fn an_offer_is_answered_on_its_page(t: &TestApp) {
+    let c = t.member("client").await;
+    let f = t.member("freelancer").await;
+    let status = async |k: &str| {
+        t.get(Some(&c), &format!("/api/v1/contracts/{k}"))
+            .await
+            .expect(200)["status"]
+            .clone()
+    };
+    let fb = Browser::new(t);
+    fb.login(&f.email, PASSWORD).await.expect(200);
+    let cb = Browser::new(t);
+    cb.login(&c.email, PASSWORD).await.expect(200);
+
+    // The freelancer sees the offer with Accept and Decline; the client sees Withdraw.
+    let k = t.offer(&c, &f, "Brand book").await;
+    let page = format!("/contracts/{k}");
+    let (accept, decline, withdraw) = (
+        format!("/contracts/{k}/accept"),
+        format!("/contracts/{k}/decline"),
+        format!("/contracts/{k}/withdraw"),
+    );
+    let action = |a: &str| format!("action=\"{a}\"");
+    fb.get(&page)
+        .await
+        .expect(200)
+        .says("offers you this contract")
+        .says(&action(&accept))
+        .says(&action(&decline))
+        .never_says(&action(&withdraw));
+    cb.get(&page)
+        .await
+        .expect(200)
+        .says("Your offer waits for")
+        .says(&action(&withdraw))
+        .never_says(&action(&accept))
+        .never_says(&action(&decline));
+    // The client posting the freelancer's answer is refused; so is a post without the token.
+    let token = cb.get(&page).await.csrf();
+    cb.post(&accept, &[("csrf", &token)]).await.expect(403);
+    fb.post(&accept, &[]).await.expect(403);
+    assert_eq!(status(&k).await, "offered");
+
+    // Accepted through the page: the contract is open and the answers are gone.
+    fb.submit(&page, &accept, &[])
+        .await
+        .expect(200)
+        .says("You accepted the offer")
+        .says("<dd>open</dd>")
+        .never_says(&action(&decline));
+    assert_eq!(status(&k).await, "open");
+
+    // Declined through the page; the client reads that it was.
+    let k = t.offer(&c, &f, "Catalogue").await;
+    let page = format!("/contracts/{k}");
+    fb.submit(&page, &format!("/contracts/{k}/decline"), &[])
+        .await
+        .expect(200)
+        .says("You declined the offer.");
+    assert_eq!(status(&k).await, "declined");
+    cb.get(&page)
+        .await
+        .expect(200)
+        .says("declined this offer")
+        .never_says(&format!("/contracts/{k}/withdraw"));
+
+    // Withdrawn through the page; the freelancer can no longer accept it.
+    let k = t.offer(&c, &f, "Poster").await;
+    let page = format!("/contracts/{k}");
+    cb.submit(&page, &format!("/contracts/{k}/withdraw"), &[])
+        .await
+        .expect(200)
+        .says("Your offer is withdrawn");
+    assert_eq!(status(&k).await, "withdrawn");
+    fb.get(&page)
+        .await
+        .expect(200)
+        .says("withdrew this offer")
+        .never_says(&format!("/contracts/{k}/accept"));
 }

@@ -666,21 +666,34 @@ impl TestApp {
         )
     }
 
-    /// A contract between `client` and `freelancer`, started by the client.
+    /// An open contract between `client` and `freelancer`: offered by the client, accepted
+    /// by the freelancer.
     pub async fn contract(&self, client: &Member, freelancer: &Member, title: &str) -> String {
-        self.post(
-            Some(client),
-            "/api/v1/contracts",
-            json!({"freelancer_id": freelancer.id, "title": title}),
-        )
-        .await
-        .expect(201)["id"]
-            .as_str()
-            .expect("contract id")
-            .to_string()
+        let k = self.offer(client, freelancer, title).await;
+        let c = self
+            .contract_action(freelancer, &k, "accept")
+            .await
+            .expect(200);
+        assert_eq!(c["status"], "open", "{c}");
+        k
     }
 
-    /// Applies a contract action (`pause`, `resume`, `end`, `open_dispute`, `resolve_dispute`).
+    /// A contract offer from `client` to `freelancer`, not answered yet.
+    pub async fn offer(&self, client: &Member, freelancer: &Member, title: &str) -> String {
+        let c = self
+            .post(
+                Some(client),
+                "/api/v1/contracts",
+                json!({"freelancer_id": freelancer.id, "title": title}),
+            )
+            .await
+            .expect(201);
+        assert_eq!(c["status"], "offered", "{c}");
+        c["id"].as_str().expect("contract id").to_string()
+    }
+
+    /// Applies a contract action (`accept`, `decline`, `withdraw`, `pause`, `resume`, `end`,
+    /// `open_dispute`, `resolve_dispute`).
     pub async fn contract_action(&self, who: &Member, contract: &str, action: &str) -> Res {
         self.post(
             Some(who),
