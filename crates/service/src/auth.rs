@@ -211,7 +211,7 @@ impl Hiatus {
             return Err(ServiceError::BadCredentials);
         };
         let now = self.now();
-        let subject = throttle::login_subject(&self.keys.email_lookup(email.as_str()));
+        let subject = throttle::login_subject(&self.keys.stable_email_hash(email.as_str()));
         let client = client_key(client);
         let mut tx = self.db.read().await?;
         let blocked = throttle::blocked_until(&mut tx, &subject, &client, now).await?;
