@@ -9,6 +9,8 @@ use hiatus_store::epochs::{day_of, epoch_start};
 use hiatus_store::key_epochs::{self, EpochCount, Rewrapped};
 use hiatus_store::{Keyring, StoreError};
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Notify, watch};
 
 /// Keys re-wrapped per write transaction. Each commit rewrites the pages of the email lookup
 /// index the batch touched, and lookups are random, so every batch touches most of the index:
@@ -255,6 +257,45 @@ impl Hiatus {
             )),
             keyring_file: self.keys.file().map(|p| p.display().to_string()),
         })
+    }
+}
+
+/// How often a long-running process reads the keyring file again, to adopt retirements
+/// another process made (a `hiatus keys retire`, another machine's worker).
+pub const KEYRING_RELOAD_EVERY: Duration = Duration::from_secs(300);
+
+impl Hiatus {
+    /// Reads the keyring file again every `every`, and at once when `now` is notified (the
+    /// CLI does on SIGHUP), until `shutdown` turns true: epoch keys another process retired
+    /// are wiped from this process's memory too, so it can no longer open what they wrapped.
+    /// A file that cannot be read is logged and tried again next time; the keys in memory
+    /// stay as they were (a reload never brings back a retired epoch).
+    pub async fn reload_keyring_until(
+        &self,
+        every: Duration,
+        now: Arc<Notify>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        if self.keys.file().is_none() {
+            return;
+        }
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = now.notified() => {}
+                _ = shutdown.wait_for(|s| *s) => return,
+            }
+            let before = self.keys.oldest_epoch();
+            match self.keys.reload() {
+                Ok(oldest) if oldest > before => tracing::info!(
+                    oldest_epoch = oldest,
+                    retired = oldest - before,
+                    "keyring reloaded: epoch keys retired elsewhere are gone from this process"
+                ),
+                Ok(_) => tracing::debug!("keyring reloaded: nothing retired"),
+                Err(e) => tracing::warn!(error = %e, "the keyring file could not be read again"),
+            }
+        }
     }
 }
 

@@ -1,8 +1,8 @@
 //! Key epochs: what a copy of the database taken before an erasure reveals once the epoch
 //! keys of that time are destroyed (nothing: neither sealed fields nor whether an address had
 //! an account), rotation under load, email lookups that move with the epoch, retirement's
-//! refusal to destroy keys that live members still need, and the upgrade of keys wrapped
-//! under the master key.
+//! refusal to destroy keys that live members still need, the upgrade of keys wrapped under
+//! the master key, and long-running processes adopting retirements made elsewhere.
 
 mod support;
 
@@ -13,8 +13,11 @@ use hiatus_service::{Actor, Hiatus, PasswordParams, ServiceError, SignUp, passwo
 use hiatus_store::accounts::{self, ProfileText};
 use hiatus_store::bulk::{self, NoProgress, Plan, Shape};
 use hiatus_store::crypto::wrapped_epoch;
-use hiatus_store::{Db, DbOptions, StoreError, args};
+use hiatus_store::epochs::{self, Ratchet};
+use hiatus_store::{Db, DbOptions, Keyring, SecretKey, StoreError, args};
 use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use support::{Env, env, env_with};
 
 fn actor(h: &Hiatus, id: AccountId, kind: AccountKind) -> Actor {
@@ -682,4 +685,95 @@ async fn email_lookups_move_with_the_epoch_and_go_with_it_on_both_backends() {
         }
         e.finish().await;
     }
+}
+
+/// A long-running process (a `serve --no-worker`, which never rotates or retires itself)
+/// reads the keyring file again every few minutes and when told to (SIGHUP): after another
+/// process retired an epoch, it can no longer open a key wrapped under it.
+#[tokio::test]
+async fn a_running_process_reloads_the_keyring_and_forgets_retired_epochs() {
+    let e = env(false).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keyring");
+    let master = SecretKey::generate();
+    epochs::write_file(&path, &master, &Ratchet::new(101, SecretKey::generate())).unwrap();
+    // The process that retires (an operator's `hiatus keys retire`), its clock in epoch 101.
+    let day = Arc::new(AtomicI64::new(101));
+    let d = day.clone();
+    let operator = Keyring::open_file(master.clone(), &path)
+        .unwrap()
+        .with_clock(Arc::new(move || {
+            epochs::epoch_start(d.load(Ordering::SeqCst) as u64)
+        }));
+    let (_, under_101) = operator.new_data_key("a1");
+    day.store(102, Ordering::SeqCst);
+    let (_, under_102) = operator.new_data_key("a1");
+    assert_eq!(wrapped_epoch(&under_102), Some(102));
+
+    // The long-running process, with the same keyring file.
+    let serving = Hiatus::new(
+        e.h.db.clone(),
+        e.h.blobs.clone(),
+        Keyring::open_file(master, &path).unwrap(),
+        Arc::new(e.clock.clone()),
+        e.h.config.clone(),
+    );
+    for w in [&under_101, &under_102] {
+        assert!(serving.keys.unwrap_data_key("a1", Some(w)).is_ok());
+    }
+    let opens = |w: &[u8]| serving.keys.unwrap_data_key("a1", Some(w)).is_ok();
+    async fn until(what: &str, f: impl Fn() -> bool) {
+        let started = std::time::Instant::now();
+        while f() {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(10),
+                "{what}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
+    // Every few minutes (here: every 50 ms).
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let now = Arc::new(tokio::sync::Notify::new());
+    let periodic = tokio::spawn({
+        let (h, now, shutdown) = (serving.clone(), now.clone(), shutdown.clone());
+        async move {
+            h.reload_keyring_until(std::time::Duration::from_millis(50), now, shutdown)
+                .await
+        }
+    });
+    operator.retire_before(102).unwrap();
+    until("the periodic reload did not adopt the retirement", || {
+        opens(&under_101)
+    })
+    .await;
+    assert!(matches!(
+        serving.keys.unwrap_data_key("a1", Some(&under_101)),
+        Err(StoreError::KeyRetired(101))
+    ));
+    assert!(opens(&under_102));
+    stop.send(true).unwrap();
+    periodic.await.unwrap();
+
+    // At once when told to, long before the next periodic reload.
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let told = tokio::spawn({
+        let (h, now) = (serving.clone(), now.clone());
+        async move {
+            h.reload_keyring_until(std::time::Duration::from_secs(3600), now, shutdown)
+                .await
+        }
+    });
+    operator.retire_before(103).unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert!(opens(&under_102), "reloaded before it was told to");
+    now.notify_one();
+    until("the reload on request did not adopt the retirement", || {
+        opens(&under_102)
+    })
+    .await;
+    stop.send(true).unwrap();
+    told.await.unwrap();
+    e.finish().await;
 }
