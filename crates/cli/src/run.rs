@@ -4,6 +4,7 @@ use crate::config::{self, Global};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use hiatus_domain::{AccountKind, Role};
+use hiatus_service::keys::KEYRING_RELOAD_EVERY;
 use hiatus_service::worker::Worker;
 use hiatus_service::{Clock, Hiatus, PasswordParams, SignUp, SystemClock, password};
 use hiatus_store::Backend;
@@ -12,8 +13,9 @@ use hiatus_web::WebOptions;
 use hiatus_web::client::TrustedProxies;
 use indicatif::{MultiProgress, ProgressBar, ProgressState, ProgressStyle};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 /// Options of `serve`.
 #[derive(Args, Debug)]
@@ -176,6 +178,36 @@ fn shutdown_signal() -> watch::Receiver<bool> {
     rx
 }
 
+/// Reads the keyring file again every few minutes and at once on SIGHUP, until shutdown, so
+/// a long-running process adopts retirements other processes made (see
+/// [`Hiatus::reload_keyring_until`]).
+fn keep_keyring_fresh(h: &Hiatus, shutdown: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+    let now = Arc::new(Notify::new());
+    #[cfg(unix)]
+    {
+        let now = now.clone();
+        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .expect("signal handler");
+        let mut stop = shutdown.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    Some(()) = hup.recv() => {
+                        tracing::info!("SIGHUP: reloading the keyring file");
+                        now.notify_one();
+                    }
+                    _ = stop.wait_for(|s| *s) => return,
+                }
+            }
+        });
+    }
+    let h = h.clone();
+    tokio::spawn(async move {
+        h.reload_keyring_until(KEYRING_RELOAD_EVERY, now, shutdown)
+            .await
+    })
+}
+
 /// Runs the server (and a worker) until a signal.
 pub async fn serve_with(
     h: Hiatus,
@@ -187,6 +219,7 @@ pub async fn serve_with(
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     let addr = listener.local_addr()?;
+    let reloader = keep_keyring_fresh(&h, shutdown.clone());
     let worker = if args.no_worker {
         None
     } else {
@@ -218,6 +251,7 @@ pub async fn serve_with(
     if let Some(w) = worker {
         let _ = w.await;
     }
+    let _ = reloader.await;
     h.db.close().await;
     Ok(())
 }
@@ -244,7 +278,10 @@ pub async fn worker(g: &Global, args: WorkerArgs) -> Result<()> {
         let n = w.drain().await?;
         eprintln!("ran {n} job(s)");
     } else {
-        w.run(shutdown_signal()).await;
+        let shutdown = shutdown_signal();
+        let reloader = keep_keyring_fresh(&h, shutdown.clone());
+        w.run(shutdown).await;
+        let _ = reloader.await;
     }
     h.db.close().await;
     Ok(())

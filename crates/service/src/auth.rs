@@ -325,7 +325,7 @@ impl Hiatus {
 
     /// What wrong passwords for an address are counted under.
     fn login_subject(&self, email: &Email) -> Vec<u8> {
-        throttle::login_subject(&self.keys.email_lookup(email.as_str()))
+        throttle::login_subject(&self.keys.stable_email_hash(email.as_str()))
     }
 
     /// The device token a login to `email` returns (see [`LoginOutcome::device`]).

@@ -1,7 +1,8 @@
 //! Key epochs: what a copy of the database taken before an erasure reveals once the epoch
-//! keys of that time are destroyed (nothing), rotation under load, retirement's refusal to
-//! destroy keys that live members still need, and the upgrade of keys wrapped under the
-//! master key.
+//! keys of that time are destroyed (nothing: neither sealed fields nor whether an address had
+//! an account), rotation under load, email lookups that move with the epoch, retirement's
+//! refusal to destroy keys that live members still need, the upgrade of keys wrapped under
+//! the master key, and long-running processes adopting retirements made elsewhere.
 
 mod support;
 
@@ -12,8 +13,11 @@ use hiatus_service::{Actor, Hiatus, PasswordParams, ServiceError, SignUp, passwo
 use hiatus_store::accounts::{self, ProfileText};
 use hiatus_store::bulk::{self, NoProgress, Plan, Shape};
 use hiatus_store::crypto::wrapped_epoch;
-use hiatus_store::{Db, DbOptions, StoreError, args};
+use hiatus_store::epochs::{self, Ratchet};
+use hiatus_store::{Db, DbOptions, Keyring, SecretKey, StoreError, args};
 use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use support::{Env, env, env_with};
 
 fn actor(h: &Hiatus, id: AccountId, kind: AccountKind) -> Actor {
@@ -176,12 +180,20 @@ async fn a_dump_taken_before_erasure_is_unreadable_once_its_epochs_are_retired()
     erase_now(&e, victim).await;
     let erased_at = e.h.now();
     // Right after the erasure the dump is still an open book: its wrapped key opens with the
-    // keys hiatus holds (what issue 14 found). Retirement is what closes it.
-    let dumped = wrapped_key_in_dump(&text, victim).expect("the dump holds the wrapped key");
+    // keys hiatus holds (what issue 14 found), and its email lookup confirms the member's
+    // address. Retirement is what closes both.
+    let dumped =
+        column_in_dump(&text, victim, "data_key_wrapped").expect("the dump holds the wrapped key");
     assert!(
         e.h.keys
             .unwrap_data_key(&victim.to_text(), Some(&dumped))
             .is_ok()
+    );
+    let dumped_lookup =
+        column_in_dump(&text, victim, "email_lookup").expect("the dump holds the email lookup");
+    assert!(
+        every_lookup_hiatus_can_compute(&e.h, &c.email()).contains(&dumped_lookup),
+        "the dumped lookup should confirm the address before retirement"
     );
     let receipt = e.h.erasure_receipt(victim).await.unwrap();
     let gone_at = receipt.unreadable_everywhere_at.unwrap();
@@ -214,6 +226,13 @@ async fn a_dump_taken_before_erasure_is_unreadable_once_its_epochs_are_retired()
     e.h.login(&live_c.email(), "a long enough password")
         .await
         .unwrap();
+
+    // The dump's lookup no longer confirms the erased member's address with any key hiatus
+    // still holds (master key and keyring included).
+    assert!(
+        !every_lookup_hiatus_can_compute(&e.h, &c.email()).contains(&dumped_lookup),
+        "the dump still confirms the erased member's address"
+    );
 
     // Restore the dump into a new database and open it with every key hiatus still holds.
     let restored_name = format!("{}_restored", pg_name(&url));
@@ -284,6 +303,16 @@ async fn a_dump_taken_before_erasure_is_unreadable_once_its_epochs_are_retired()
             .await
             .is_ok(),
     );
+    // Nor does the restored copy find the member by address: login answers as for an
+    // unknown address.
+    attempts += 2;
+    opened += i32::from(
+        restored
+            .login(&c.email(), "a long enough password")
+            .await
+            .is_ok(),
+    );
+    opened += i32::from(restored.find_account(&c.email()).await.is_ok());
     assert_eq!(
         opened, 0,
         "{opened} of {attempts} attempts read the erased member"
@@ -297,14 +326,15 @@ async fn a_dump_taken_before_erasure_is_unreadable_once_its_epochs_are_retired()
     e.finish().await;
 }
 
-/// The wrapped data key of `id` in a plain `pg_dump` (read from the COPY text).
-fn wrapped_key_in_dump(text: &str, id: AccountId) -> Option<Vec<u8>> {
+/// The value of a bytea `column` of account `id` in a plain `pg_dump` (read from the COPY
+/// text).
+fn column_in_dump(text: &str, id: AccountId, column: &str) -> Option<Vec<u8>> {
     let id = id.to_text();
     let mut in_accounts = None;
     for line in text.lines() {
         if line.starts_with("COPY public.accounts ") {
             let cols = &line[line.find('(')? + 1..line.find(')')?];
-            in_accounts = cols.split(", ").position(|c| c == "data_key_wrapped");
+            in_accounts = cols.split(", ").position(|c| c == column);
             continue;
         }
         if let Some(col) = in_accounts {
@@ -357,8 +387,10 @@ async fn retirement_waits_for_rotation_on_both_backends() {
     }
 }
 
-/// A database from before key epochs: data keys wrapped directly under the master key, no
-/// epoch recorded. The first rotation re-wraps them; the member's data opens throughout.
+/// A database from before key epochs: data keys wrapped directly under the master key, email
+/// lookups hashed under the master-derived key, no epoch recorded. The first rotation
+/// re-wraps the keys and rehashes the lookups; the member's data opens and the member logs in
+/// throughout.
 #[tokio::test]
 async fn legacy_keys_are_rewrapped_by_the_first_rotation_on_both_backends() {
     for postgres in [false, true] {
@@ -379,16 +411,47 @@ async fn legacy_keys_are_rewrapped_by_the_first_rotation_on_both_backends() {
                     .unwrap_data_key(&id.to_text(), wrapped.as_deref())
                     .unwrap();
             let legacy = e.h.keys.legacy_wrap_for_tests(&id.to_text(), &dk);
+            // And the email lookup hashed under the master-derived key, as every lookup was
+            // before lookups were keyed per epoch.
+            let lookup = e.h.keys.email_lookup(None, &c.email()).unwrap();
             tx.exec(
-                "UPDATE accounts SET data_key_wrapped = $1, key_epoch = NULL WHERE id = $2",
-                args![legacy, id.to_text()],
+                "UPDATE accounts SET data_key_wrapped = $1, key_epoch = NULL, email_lookup = $3 WHERE id = $2",
+                args![legacy, id.to_text(), lookup],
             )
             .await
             .unwrap();
             tx.commit().await.unwrap();
         }
+        // Changed behind the service's back: it would otherwise read the epochs in use again
+        // within seconds.
+        e.h.keys.forget_lookup_epochs();
         let a = actor(&e.h, id, AccountKind::Freelancer);
         assert_eq!(e.h.me(&a).await.unwrap().bio, c.get("Bio"));
+        // Found under the old lookup: login, and sign-up sees the address taken.
+        let pw = "a long enough password";
+        assert_eq!(e.h.login(&c.email(), pw).await.unwrap().account, id);
+        let taken = e.h.sign_up(
+            SignUp {
+                email: c.email(),
+                password: pw.into(),
+                legal_name: "Someone Else".into(),
+                display_name: "Someone".into(),
+                kind: AccountKind::Client,
+                headline: String::new(),
+                bio: String::new(),
+            },
+            Role::Member,
+        );
+        assert!(
+            matches!(
+                taken.await,
+                Err(ServiceError::Conflict {
+                    code: "email_taken",
+                    ..
+                })
+            ),
+            "a second account got the address"
+        );
         let before = e.h.key_status().await.unwrap();
         assert!(
             before.keys.iter().any(|k| k.epoch.is_none() && k.keys == 1),
@@ -415,6 +478,14 @@ async fn legacy_keys_are_rewrapped_by_the_first_rotation_on_both_backends() {
             Some(after.current_epoch)
         );
         assert_eq!(e.h.me(&a).await.unwrap().phone, Some(c.phone()));
+        // The lookup moved to the epoch, and the account is still found by its address.
+        assert_eq!(
+            stored_lookup(&e.h, id).await,
+            e.h.keys
+                .email_lookup(Some(after.current_epoch), &c.email())
+                .unwrap()
+        );
+        assert_eq!(e.h.login(&c.email(), pw).await.unwrap().account, id);
         e.finish().await;
     }
 }
@@ -480,5 +551,229 @@ async fn logins_keep_working_while_a_rotation_runs() {
     assert!(r.rewrapped > 6_000, "{r:?}");
     assert!(during > 0, "no login overlapped the rotation");
     assert_eq!(e.h.rotate_keys().await.unwrap().rewrapped, 0);
+    e.finish().await;
+}
+
+/// The email lookup stored for an account, as a copy of the database holds it.
+async fn stored_lookup(h: &Hiatus, id: AccountId) -> Vec<u8> {
+    let mut tx = h.db.read().await.unwrap();
+    let l: Vec<u8> = tx
+        .scalar(
+            "SELECT email_lookup FROM accounts WHERE id = $1",
+            args![id.to_text()],
+        )
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    l
+}
+
+/// Every email lookup the keys hiatus holds can compute for an address: under each epoch
+/// still derivable, up to the next one, and under the master-derived key of rows from before
+/// per-epoch lookups.
+fn every_lookup_hiatus_can_compute(h: &Hiatus, email: &str) -> Vec<Vec<u8>> {
+    let k = &h.keys;
+    let mut all = vec![k.email_lookup(None, email).unwrap()];
+    for epoch in k.oldest_epoch()..=k.current_epoch() + k.epoch_days() {
+        all.push(k.email_lookup(Some(epoch), email).unwrap());
+    }
+    all
+}
+
+/// The email lookup is keyed per epoch: rotation rehashes it under the new epoch, login and
+/// sign-up find the account under every live epoch throughout, and once the old epoch is
+/// retired a lookup copied before the rotation matches nothing hiatus can compute for the
+/// address. An erased address answers like an unknown one.
+#[tokio::test]
+async fn email_lookups_move_with_the_epoch_and_go_with_it_on_both_backends() {
+    for postgres in [false, true] {
+        let e = env_with(postgres, |c| c.key_retention_days = 3).await;
+        let c = Canaries::new();
+        let id = canary_member(&e.h, &c).await;
+        let gone = Canaries::new();
+        let gone_id = canary_member(&e.h, &gone).await;
+        let first = e.h.keys.current_epoch();
+        // What a copy of the database taken now holds: lookups hashed under this epoch.
+        let copied = stored_lookup(&e.h, id).await;
+        let copied_gone = stored_lookup(&e.h, gone_id).await;
+        assert_eq!(
+            copied,
+            e.h.keys.email_lookup(Some(first), &c.email()).unwrap()
+        );
+        assert_ne!(copied, e.h.keys.email_lookup(None, &c.email()).unwrap());
+        assert_ne!(copied, e.h.keys.stable_email_hash(&c.email()));
+        // The erasure's grace period moves the clock a month on: a new epoch.
+        erase_now(&e, gone_id).await;
+
+        // Rotation rehashes the lookup under the new epoch; the account is found throughout.
+        let pw = "a long enough password";
+        e.h.login(&c.email(), pw).await.unwrap();
+        let r = e.h.rotate_keys().await.unwrap();
+        assert!(r.rewrapped >= 1, "{r:?}");
+        let second = e.h.keys.current_epoch();
+        assert!(second > first);
+        let now_stored = stored_lookup(&e.h, id).await;
+        assert_eq!(
+            now_stored,
+            e.h.keys.email_lookup(Some(second), &c.email()).unwrap()
+        );
+        assert_ne!(now_stored, copied);
+        let l = e.h.login(&c.email(), pw).await.unwrap();
+        assert_eq!(l.account, id);
+        // The address is still taken, whatever epoch its lookup is under.
+        let again = e.h.sign_up(
+            SignUp {
+                email: c.email(),
+                password: pw.into(),
+                legal_name: "Someone Else".into(),
+                display_name: "Someone".into(),
+                kind: AccountKind::Client,
+                headline: String::new(),
+                bio: String::new(),
+            },
+            Role::Member,
+        );
+        assert!(
+            matches!(
+                again.await,
+                Err(ServiceError::Conflict {
+                    code: "email_taken",
+                    ..
+                })
+            ),
+            "a second account got the address"
+        );
+        // Until the first epoch is retired, its key still confirms the copied lookup.
+        assert!(every_lookup_hiatus_can_compute(&e.h, &c.email()).contains(&copied));
+
+        // Past the retention window: maintenance rotates and retires.
+        e.clock.advance(5 * DAY_MICROS);
+        let (_, retired) = e.h.maintain_keys().await.unwrap();
+        assert!(retired.oldest_epoch > first, "{retired:?}");
+        let l = e.h.login(&c.email(), pw).await.unwrap();
+        assert_eq!(l.account, id);
+        // The lookups copied before the rotation match nothing hiatus can compute any more.
+        let computable = every_lookup_hiatus_can_compute(&e.h, &c.email());
+        assert!(
+            !computable.contains(&copied),
+            "the copied lookup still matches"
+        );
+        let computable = every_lookup_hiatus_can_compute(&e.h, &gone.email());
+        assert!(
+            !computable.contains(&copied_gone),
+            "the erased member's copied lookup still matches"
+        );
+
+        // The erased address answers like one that never had an account.
+        let unknown = format!("never{}@example.com", c.get(""));
+        for email in [gone.email(), unknown] {
+            let err = e.h.login(&email, pw).await.unwrap_err();
+            assert!(matches!(err, ServiceError::BadCredentials), "{err:?}");
+            let fresh = e.h.sign_up(
+                SignUp {
+                    email: email.clone(),
+                    password: pw.into(),
+                    legal_name: "Someone New".into(),
+                    display_name: "Someone".into(),
+                    kind: AccountKind::Client,
+                    headline: String::new(),
+                    bio: String::new(),
+                },
+                Role::Member,
+            );
+            assert!(fresh.await.is_ok(), "{email} is free again");
+        }
+        e.finish().await;
+    }
+}
+
+/// A long-running process (a `serve --no-worker`, which never rotates or retires itself)
+/// reads the keyring file again every few minutes and when told to (SIGHUP): after another
+/// process retired an epoch, it can no longer open a key wrapped under it.
+#[tokio::test]
+async fn a_running_process_reloads_the_keyring_and_forgets_retired_epochs() {
+    let e = env(false).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keyring");
+    let master = SecretKey::generate();
+    epochs::write_file(&path, &master, &Ratchet::new(101, SecretKey::generate())).unwrap();
+    // The process that retires (an operator's `hiatus keys retire`), its clock in epoch 101.
+    let day = Arc::new(AtomicI64::new(101));
+    let d = day.clone();
+    let operator = Keyring::open_file(master.clone(), &path)
+        .unwrap()
+        .with_clock(Arc::new(move || {
+            epochs::epoch_start(d.load(Ordering::SeqCst) as u64)
+        }));
+    let (_, under_101) = operator.new_data_key("a1");
+    day.store(102, Ordering::SeqCst);
+    let (_, under_102) = operator.new_data_key("a1");
+    assert_eq!(wrapped_epoch(&under_102), Some(102));
+
+    // The long-running process, with the same keyring file.
+    let serving = Hiatus::new(
+        e.h.db.clone(),
+        e.h.blobs.clone(),
+        Keyring::open_file(master, &path).unwrap(),
+        Arc::new(e.clock.clone()),
+        e.h.config.clone(),
+    );
+    for w in [&under_101, &under_102] {
+        assert!(serving.keys.unwrap_data_key("a1", Some(w)).is_ok());
+    }
+    let opens = |w: &[u8]| serving.keys.unwrap_data_key("a1", Some(w)).is_ok();
+    async fn until(what: &str, f: impl Fn() -> bool) {
+        let started = std::time::Instant::now();
+        while f() {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(10),
+                "{what}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
+    // Every few minutes (here: every 50 ms).
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let now = Arc::new(tokio::sync::Notify::new());
+    let periodic = tokio::spawn({
+        let (h, now, shutdown) = (serving.clone(), now.clone(), shutdown.clone());
+        async move {
+            h.reload_keyring_until(std::time::Duration::from_millis(50), now, shutdown)
+                .await
+        }
+    });
+    operator.retire_before(102).unwrap();
+    until("the periodic reload did not adopt the retirement", || {
+        opens(&under_101)
+    })
+    .await;
+    assert!(matches!(
+        serving.keys.unwrap_data_key("a1", Some(&under_101)),
+        Err(StoreError::KeyRetired(101))
+    ));
+    assert!(opens(&under_102));
+    stop.send(true).unwrap();
+    periodic.await.unwrap();
+
+    // At once when told to, long before the next periodic reload.
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let told = tokio::spawn({
+        let (h, now) = (serving.clone(), now.clone());
+        async move {
+            h.reload_keyring_until(std::time::Duration::from_secs(3600), now, shutdown)
+                .await
+        }
+    });
+    operator.retire_before(103).unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert!(opens(&under_102), "reloaded before it was told to");
+    now.notify_one();
+    until("the reload on request did not adopt the retirement", || {
+        opens(&under_102)
+    })
+    .await;
+    stop.send(true).unwrap();
+    told.await.unwrap();
     e.finish().await;
 }

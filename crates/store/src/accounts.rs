@@ -3,7 +3,7 @@
 
 use crate::args;
 use crate::crypto::{DataKey, Keyring};
-use crate::db::Tx;
+use crate::db::{Arg, Tx};
 use crate::error::{StoreError, StoreResult};
 use hiatus_domain::{
     AccountId, AccountKind, AccountState, Availability, Email, Micros, NotificationMode,
@@ -102,10 +102,31 @@ struct ProfileRow {
 
 /// Inserts an account and its profile. A second account with the same email is a
 /// [`StoreError::Conflict`].
+///
+/// The email lookup is hashed under the epoch the data key is wrapped under, and lookups of
+/// other epochs are not caught by the unique index: the address is first searched under every
+/// epoch live accounts are recorded under, read afresh, with concurrent sign-ups for the same
+/// address serialized (SQLite writers already are; PostgreSQL takes a transaction lock keyed
+/// by the address's epoch-independent hash).
 pub async fn insert(tx: &mut Tx, keys: &Keyring, a: &NewAccount) -> StoreResult<()> {
+    if tx.backend() == crate::db::Backend::Postgres {
+        let h = keys.stable_email_hash(a.email.as_str());
+        let lock = i64::from_be_bytes(h[..8].try_into().expect("32-byte hash"));
+        tx.exec("SELECT pg_advisory_xact_lock($1)", args![lock])
+            .await?;
+    }
+    let live = live_lookup_epochs(tx, keys).await?;
+    if find_by_lookups(tx, &keys.email_lookups(&live, a.email.as_str()))
+        .await?
+        .is_some()
+    {
+        return Err(StoreError::Conflict("email".into()));
+    }
     let id = a.id.to_text();
     let (dk, wrapped) = keys.new_data_key(&id);
-    let epoch = crate::crypto::wrapped_epoch(&wrapped).map(|e| e as i64);
+    let epoch = crate::crypto::wrapped_epoch(&wrapped);
+    let lookup = keys.email_lookup(epoch, a.email.as_str())?;
+    let epoch = epoch.map(|e| e as i64);
     tx.exec(
         "INSERT INTO accounts (id, kind, role, state, email_lookup, email_enc, legal_name_enc, data_key_wrapped, key_epoch, password_hash, data_changed_at, state_changed_at, created_at) \
          VALUES ($1, $2, $3, 'active', $4, $5, $6, $7, $10, $8, $9, $9, $9)",
@@ -113,7 +134,7 @@ pub async fn insert(tx: &mut Tx, keys: &Keyring, a: &NewAccount) -> StoreResult<
             id.clone(),
             a.kind.as_str(),
             a.role.as_str(),
-            keys.email_lookup(a.email.as_str()),
+            lookup,
             dk.seal_field("accounts", "email", &id, a.email.as_str()),
             dk.seal_field("accounts", "legal_name", &id, &a.legal_name),
             wrapped,
@@ -206,17 +227,53 @@ pub async fn get_for_update(tx: &mut Tx, id: AccountId) -> StoreResult<AccountRo
     }
 }
 
-/// The account registered under an email address, if any.
+/// The account registered under an email address, if any: searched under every epoch live
+/// accounts are recorded under (remembered for a few seconds, see
+/// [`Keyring::lookup_epochs`]), so the same work is done for every address.
 pub async fn find_by_email(
     tx: &mut Tx,
     keys: &Keyring,
     email: &Email,
 ) -> StoreResult<Option<AccountRow>> {
-    tx.opt(
-        "SELECT id, kind, role, state, password_hash, data_key_wrapped, failed_logins, locked_until, deletion_due_at, data_changed_at, state_changed_at, created_at FROM accounts WHERE email_lookup = $1",
-        args![keys.email_lookup(email.as_str())],
-    )
-    .await
+    let live = match keys.lookup_epochs() {
+        Some(live) => live,
+        None => live_lookup_epochs(tx, keys).await?,
+    };
+    find_by_lookups(tx, &keys.email_lookups(&live, email.as_str())).await
+}
+
+/// The epochs live accounts are recorded under, read from the database (and remembered).
+pub(crate) async fn live_lookup_epochs(
+    tx: &mut Tx,
+    keys: &Keyring,
+) -> StoreResult<Vec<Option<u64>>> {
+    let live: Vec<Option<u64>> = crate::key_epochs::live(tx)
+        .await?
+        .into_iter()
+        .map(|e| e.and_then(|e| u64::try_from(e).ok()))
+        .collect();
+    keys.remember_lookup_epochs(live.clone());
+    Ok(live)
+}
+
+/// The account stored under any of `lookups`. One statement text per number of lookups
+/// (they are few: one per live epoch, plus the current and the next).
+pub(crate) async fn find_by_lookups(
+    tx: &mut Tx,
+    lookups: &[Vec<u8>],
+) -> StoreResult<Option<AccountRow>> {
+    let mut sql = String::from(
+        "SELECT id, kind, role, state, password_hash, data_key_wrapped, failed_logins, locked_until, deletion_due_at, data_changed_at, state_changed_at, created_at FROM accounts WHERE email_lookup IN (",
+    );
+    for i in 1..=lookups.len() {
+        if i > 1 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!("${i}"));
+    }
+    sql.push_str(") ORDER BY created_at, id LIMIT 1");
+    let args = lookups.iter().map(|l| Arg::from(l.clone())).collect();
+    Ok(tx.all_dyn(&sql, args).await?.into_iter().next())
 }
 
 /// The contact email and legal name, decrypted.

@@ -18,7 +18,6 @@ mod writer;
 
 pub use writer::Table;
 
-use crate::args;
 use crate::blobs::Blobs;
 use crate::crypto::Keyring;
 use crate::db::{Db, EncodedArgs, Tx};
@@ -201,17 +200,19 @@ pub async fn load(
 
 async fn refuse_second_load(db: &Db, keys: &Keyring, plan: &Plan) -> StoreResult<()> {
     let mut tx = db.read().await?;
-    let n: i64 = tx
-        .scalar(
-            "SELECT COUNT(*) FROM accounts WHERE email_lookup = $1 OR email_lookup = $2",
-            args![
-                keys.email_lookup(&world::member_email(plan.seed, 0)),
-                keys.email_lookup(&world::background_email(plan.seed, 0))
-            ],
-        )
-        .await?;
+    let live = crate::accounts::live_lookup_epochs(&mut tx, keys).await?;
+    let mut found = false;
+    for email in [
+        world::member_email(plan.seed, 0),
+        world::background_email(plan.seed, 0),
+    ] {
+        let lookups = keys.email_lookups(&live, &email);
+        found |= crate::accounts::find_by_lookups(&mut tx, &lookups)
+            .await?
+            .is_some();
+    }
     tx.commit().await?;
-    if n > 0 {
+    if found {
         return Err(StoreError::Conflict(format!(
             "this database already holds the data of seed {}: use another seed or a fresh database",
             plan.seed

@@ -14,7 +14,8 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 const VERSION: u8 = 1;
@@ -110,12 +111,17 @@ impl fmt::Debug for SecretKey {
 pub type NowFn = Arc<dyn Fn() -> i64 + Send + Sync>;
 
 /// The server's keys: the master key, which seals the keyring file and derives a few
-/// long-lived secrets; the epoch ratchet, whose keys wrap data keys; and a lookup key for the
-/// keyed hash of email addresses (derived from the master key, so one secret is enough).
+/// long-lived secrets; and the epoch ratchet, whose keys wrap data keys and key the hashes
+/// under which accounts are found by email (see [`Keyring::lookup_key`]).
 #[derive(Clone)]
 pub struct Keyring {
     master: SecretKey,
-    lookup: SecretKey,
+    /// The email lookup key of rows written before lookups were keyed per epoch (derived
+    /// from the master key); such rows have no recorded epoch until a rotation rehashes them.
+    legacy_lookup: SecretKey,
+    /// The epochs under which live accounts' email lookups are hashed, as last read from the
+    /// database (see [`Keyring::lookup_epochs`]).
+    lookup_epochs: Arc<Mutex<Option<LookupEpochs>>>,
     /// `None` until first used, for a keyring with no file (tests): it then starts at the
     /// epoch its clock says.
     epochs: Arc<RwLock<Option<Ratchet>>>,
@@ -129,7 +135,7 @@ impl fmt::Debug for Keyring {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Keyring")
             .field("master", &self.master)
-            .field("lookup", &self.lookup)
+            .field("legacy_lookup", &self.legacy_lookup)
             .field("file", &self.file)
             .field("epoch_days", &self.epoch_days)
             .finish_non_exhaustive()
@@ -141,6 +147,36 @@ impl fmt::Debug for Keyring {
 pub struct DataKey {
     key: SecretKey,
     owner: String,
+}
+
+/// The key of the keyed hash under which accounts are found by email, for one epoch.
+#[derive(Clone, Debug)]
+pub struct LookupKey(SecretKey);
+
+impl LookupKey {
+    /// The keyed hash of a normalized email.
+    pub fn hash(&self, normalized_email: &str) -> Vec<u8> {
+        keyed_hash(&self.0.0, normalized_email.as_bytes()).to_vec()
+    }
+}
+
+/// How long the epochs of live accounts' email lookups are remembered before they are read
+/// from the database again.
+pub const LOOKUP_EPOCHS_FOR: Duration = Duration::from_secs(30);
+
+/// The remembered epochs of live accounts' email lookups.
+#[derive(Debug)]
+struct LookupEpochs {
+    epochs: Vec<Option<u64>>,
+    /// The current epoch when they were read.
+    current: u64,
+    read_at: Instant,
+}
+
+fn keyed_hash(key: &[u8; 32], msg: &[u8]) -> [u8; 32] {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("any key length");
+    mac.update(msg);
+    mac.finalize().into_bytes().into()
 }
 
 /// The first byte of a data key wrapped under an epoch key; a data key wrapped directly under
@@ -166,12 +202,11 @@ impl Keyring {
     /// From the master key alone, with the epoch state in memory only (a fresh random seed):
     /// for tests and tools whose data lives no longer than the process.
     pub fn new(master: SecretKey) -> Self {
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&master.0).expect("any key length");
-        mac.update(b"hiatus email lookup key v1");
-        let lookup: [u8; 32] = mac.finalize().into_bytes().into();
+        let legacy_lookup = SecretKey(keyed_hash(&master.0, b"hiatus email lookup key v1"));
         Self {
             master,
-            lookup: SecretKey(lookup),
+            legacy_lookup,
+            lookup_epochs: Arc::new(Mutex::new(None)),
             epochs: Arc::new(RwLock::new(None)),
             file: None,
             now: Arc::new(system_now),
@@ -279,12 +314,83 @@ impl Keyring {
         zeroize::Zeroizing::new(mac.finalize().into_bytes().into())
     }
 
-    /// The keyed hash under which an account is found by its normalized email.
-    pub fn email_lookup(&self, normalized_email: &str) -> Vec<u8> {
-        let mut mac =
-            <Hmac<Sha256> as KeyInit>::new_from_slice(&self.lookup.0).expect("any key length");
-        mac.update(normalized_email.as_bytes());
-        mac.finalize().into_bytes().to_vec()
+    /// The key of the hash under which accounts whose data key is wrapped under `epoch` are
+    /// found by email; `None` for rows from before lookups were keyed per epoch (no recorded
+    /// epoch), whose key is derived from the master key. An epoch's lookup key is derived from
+    /// its epoch key, so once the epoch is retired no key hiatus holds can tell whether an
+    /// address matches a lookup a copy of the database kept from that epoch.
+    pub fn lookup_key(&self, epoch: Option<u64>) -> StoreResult<LookupKey> {
+        Ok(LookupKey(match epoch {
+            Some(e) => SecretKey(keyed_hash(
+                self.epoch_key(e)?.bytes(),
+                b"hiatus email lookup v1",
+            )),
+            None => self.legacy_lookup.clone(),
+        }))
+    }
+
+    /// The keyed hash of a normalized email under `epoch` (see [`Keyring::lookup_key`]).
+    pub fn email_lookup(&self, epoch: Option<u64>, normalized_email: &str) -> StoreResult<Vec<u8>> {
+        Ok(self.lookup_key(epoch)?.hash(normalized_email))
+    }
+
+    /// The lookups to search for `normalized_email`: one per epoch of `live` (the epochs
+    /// live accounts are recorded under) plus the current and the next epoch, which new
+    /// accounts and rotations write under (the next one for a process whose clock runs a
+    /// little ahead). Epochs whose key is gone are skipped: nothing live is under them. The
+    /// work depends on `live` only, never on the address, so it takes as long for an address
+    /// with an account as for one without.
+    pub fn email_lookups(&self, live: &[Option<u64>], normalized_email: &str) -> Vec<Vec<u8>> {
+        let current = self.current_epoch();
+        let mut epochs: Vec<Option<u64>> = live.to_vec();
+        epochs.extend([Some(current), Some(current + self.epoch_days)]);
+        epochs.sort_unstable();
+        epochs.dedup();
+        epochs
+            .into_iter()
+            .filter_map(|e| self.lookup_key(e).ok())
+            .map(|k| k.hash(normalized_email))
+            .collect()
+    }
+
+    /// A keyed hash of a normalized email that stays the same across epochs: what wrong
+    /// passwords are counted against per address tried. Never stored with an account, so it
+    /// finds none.
+    pub fn stable_email_hash(&self, normalized_email: &str) -> Vec<u8> {
+        let key = self.derive_secret("login throttle subject");
+        LookupKey(SecretKey(*key)).hash(normalized_email)
+    }
+
+    /// The epochs live accounts' email lookups are hashed under, as remembered from the
+    /// database by [`Keyring::remember_lookup_epochs`]: `None` once [`LOOKUP_EPOCHS_FOR`]
+    /// has passed or a new epoch has begun, so the caller reads them again. Between two reads
+    /// the set can only shrink (rotation moves rows to the current epoch, which
+    /// [`Keyring::email_lookups`] always adds), except for a process whose clock runs an
+    /// epoch behind; the short lifetime bounds that.
+    pub fn lookup_epochs(&self) -> Option<Vec<Option<u64>>> {
+        let current = self.current_epoch();
+        let guard = self.lookup_epochs.lock().expect("lookup epochs lock");
+        guard
+            .as_ref()
+            .filter(|c| c.current == current && c.read_at.elapsed() < LOOKUP_EPOCHS_FOR)
+            .map(|c| c.epochs.clone())
+    }
+
+    /// Remembers the epochs live accounts' email lookups are hashed under (read from the
+    /// database), for [`Keyring::lookup_epochs`].
+    pub fn remember_lookup_epochs(&self, epochs: Vec<Option<u64>>) {
+        let current = self.current_epoch();
+        *self.lookup_epochs.lock().expect("lookup epochs lock") = Some(LookupEpochs {
+            epochs,
+            current,
+            read_at: Instant::now(),
+        });
+    }
+
+    /// Forgets the remembered lookup epochs, so the next lookup reads them from the
+    /// database (after something other than hiatus changed them, as tests do).
+    pub fn forget_lookup_epochs(&self) {
+        *self.lookup_epochs.lock().expect("lookup epochs lock") = None;
     }
 
     /// A new data key for `account_id`, with its wrapped form for storage (under the current
@@ -335,6 +441,11 @@ impl Keyring {
             key: SecretKey(b),
             owner: account_id.to_string(),
         })
+    }
+
+    /// Wraps an unwrapped data key under `epoch` for storage.
+    pub fn wrap_data_key(&self, key: &DataKey, epoch: u64) -> StoreResult<Vec<u8>> {
+        self.wrap(&key.owner, &key.key, epoch)
     }
 
     /// The stored key re-wrapped under epoch `to`, or `None` when it already is under `to` or
@@ -505,22 +616,6 @@ mod tests {
         assert!(other.unwrap_data_key("a1", Some(&wrapped)).is_err());
     }
 
-    #[test]
-    fn email_lookup_is_keyed_and_stable() {
-        let k = SecretKey::generate();
-        let a = Keyring::new(k.clone());
-        let b = Keyring::new(k);
-        assert_eq!(
-            a.email_lookup("x@example.com"),
-            b.email_lookup("x@example.com")
-        );
-        assert_ne!(
-            a.email_lookup("x@example.com"),
-            Keyring::new(SecretKey::generate()).email_lookup("x@example.com")
-        );
-        assert!(format!("{a:?}").contains("redacted"));
-    }
-
     /// A keyring whose clock the test moves.
     fn ring_at(day: i64) -> (Keyring, Arc<std::sync::atomic::AtomicI64>) {
         use std::sync::atomic::{AtomicI64, Ordering};
@@ -529,6 +624,73 @@ mod tests {
         let ring = Keyring::new(SecretKey::generate())
             .with_clock(Arc::new(move || c.load(Ordering::SeqCst)));
         (ring, t)
+    }
+
+    #[test]
+    fn email_lookups_are_keyed_per_epoch_and_go_with_the_epoch() {
+        use std::sync::atomic::Ordering;
+        let (ring, t) = ring_at(20_000);
+        let email = "x@example.com";
+        let at = |e: Option<u64>| ring.email_lookup(e, email).unwrap();
+        // Stable within an epoch and across handles; different between epochs, from the
+        // master-derived key of rows without an epoch, and from the throttle's hash.
+        assert_eq!(
+            at(Some(20_000)),
+            ring.clone().email_lookup(Some(20_000), email).unwrap()
+        );
+        assert_ne!(at(Some(20_000)), at(Some(20_001)));
+        assert_ne!(at(Some(20_000)), at(None));
+        assert_ne!(
+            at(Some(20_000)),
+            ring.email_lookup(Some(20_000), "y@example.com").unwrap()
+        );
+        let subject = ring.stable_email_hash(email);
+        assert!(![at(None), at(Some(20_000)), at(Some(20_001))].contains(&subject));
+        // Another master key: other lookups everywhere.
+        let other = Keyring::new(SecretKey::generate());
+        assert_ne!(other.email_lookup(None, email).unwrap(), at(None));
+        assert_ne!(other.stable_email_hash(email), subject);
+
+        // The lookups searched: each live epoch, the current and the next one, once each.
+        t.store(20_001 * epochs::EPOCH_UNIT_MICROS, Ordering::SeqCst);
+        let live = [None, Some(20_000), Some(20_001)];
+        let searched = ring.email_lookups(&live, email);
+        assert_eq!(
+            searched,
+            vec![
+                at(None),
+                at(Some(20_000)),
+                at(Some(20_001)),
+                at(Some(20_002))
+            ]
+        );
+        // After retirement the old epoch's lookup cannot be computed, and is not searched;
+        // the throttle's hash does not change with the epoch.
+        ring.retire_before(20_001).unwrap();
+        assert!(matches!(
+            ring.email_lookup(Some(20_000), email),
+            Err(StoreError::KeyRetired(20_000))
+        ));
+        let searched = ring.email_lookups(&live, email);
+        assert_eq!(searched, vec![at(None), at(Some(20_001)), at(Some(20_002))]);
+        assert_eq!(ring.stable_email_hash(email), subject);
+        assert!(format!("{ring:?}").contains("redacted"));
+    }
+
+    #[test]
+    fn remembered_lookup_epochs_expire_with_the_epoch() {
+        use std::sync::atomic::Ordering;
+        let (ring, t) = ring_at(20_000);
+        assert_eq!(ring.lookup_epochs(), None);
+        ring.remember_lookup_epochs(vec![None, Some(20_000)]);
+        assert_eq!(ring.clone().lookup_epochs(), Some(vec![None, Some(20_000)]));
+        // A new epoch: read them again.
+        t.store(20_001 * epochs::EPOCH_UNIT_MICROS, Ordering::SeqCst);
+        assert_eq!(ring.lookup_epochs(), None);
+        ring.remember_lookup_epochs(vec![Some(20_001)]);
+        assert!(ring.lookup_epochs().is_some());
+        ring.forget_lookup_epochs();
+        assert_eq!(ring.lookup_epochs(), None);
     }
 
     #[test]

@@ -11,10 +11,12 @@ use crate::error::StoreResult;
 use hiatus_domain::Micros;
 
 /// The subject of a login: the keyed hash of the address that was tried, whether or not it
-/// belongs to an account (so known and unknown addresses are throttled alike).
-pub fn login_subject(email_lookup: &[u8]) -> Vec<u8> {
+/// belongs to an account (so known and unknown addresses are throttled alike). It is
+/// [`crate::Keyring::stable_email_hash`], not the account's email lookup: that one changes
+/// with every key epoch, and a rotation must not reset the count.
+pub fn login_subject(address_hash: &[u8]) -> Vec<u8> {
     let mut s = b"login:".to_vec();
-    s.extend_from_slice(email_lookup);
+    s.extend_from_slice(address_hash);
     s
 }
 

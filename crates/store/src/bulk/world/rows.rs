@@ -6,7 +6,7 @@ use crate::blobs::Blobs;
 use crate::bulk::rng::{IdGen, Rng};
 use crate::bulk::text;
 use crate::bulk::writer::{Sink, Stopped, Table, Work};
-use crate::crypto::{DataKey, Keyring};
+use crate::crypto::{DataKey, Keyring, LookupKey};
 use crate::db::Arg;
 use hiatus_domain::{DAY_MICROS, Micros};
 use sha2::{Digest, Sha256};
@@ -99,9 +99,24 @@ impl World {
     ) -> Result<Vec<DataKey>, Stopped> {
         let mut out = Vec::with_capacity(people.len());
         let password_hash: Arc<str> = Arc::from(self.plan.password_hash.as_str());
+        // Lookups are hashed under the epoch each data key is wrapped under, as sign-up does;
+        // its lookup key is derived once (again only if a new epoch begins mid-load).
+        let mut lookup_key: Option<(Option<u64>, LookupKey)> = None;
         for p in people {
             let (dk, wrapped) = keys.new_data_key(&p.id);
-            let epoch = crate::crypto::wrapped_epoch(&wrapped).map(|e| e as i64);
+            let epoch = crate::crypto::wrapped_epoch(&wrapped);
+            let lookup = match &lookup_key {
+                Some((e, k)) if *e == epoch => k.hash(&p.email),
+                _ => {
+                    let k = keys
+                        .lookup_key(epoch)
+                        .expect("the current epoch is never retired");
+                    let h = k.hash(&p.email);
+                    lookup_key = Some((epoch, k));
+                    h
+                }
+            };
+            let epoch = epoch.map(|e| e as i64);
             let state = if p.deactivated {
                 "deactivated"
             } else {
@@ -115,7 +130,7 @@ impl World {
                     self.code(p.kind.as_str()),
                     self.code("member"),
                     self.code(state),
-                    keys.email_lookup(&p.email).into(),
+                    lookup.into(),
                     dk.seal_field("accounts", "email", &p.id, &p.email).into(),
                     dk.seal_field("accounts", "legal_name", &p.id, &legal_name)
                         .into(),
