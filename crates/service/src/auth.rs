@@ -295,6 +295,22 @@ impl Hiatus {
             return Err(ServiceError::BadCredentials);
         }
         throttle::clear(&mut tx, &subject, &client).await?;
+        let out = self
+            .open_session(tx, id, state, self.device_token(&subject))
+            .await?;
+        Ok(out)
+    }
+
+    /// Starts a session for a member whose password was just checked, records the login,
+    /// and commits `tx`.
+    pub(crate) async fn open_session(
+        &self,
+        mut tx: hiatus_store::Tx,
+        id: AccountId,
+        state: AccountState,
+        device: String,
+    ) -> ServiceResult<LoginOutcome> {
+        let now = self.now();
         let token = new_token();
         let expires_at = now + self.config.session_ttl;
         sessions::create(
@@ -312,14 +328,13 @@ impl Hiatus {
         )
         .await?;
         tx.commit().await?;
-        let landing = Effects::of(state).login.unwrap_or(Landing::Home);
         Ok(LoginOutcome {
             token,
             account: id,
             state,
-            landing,
+            landing: Effects::of(state).login.unwrap_or(Landing::Home),
             expires_at,
-            device: self.device_token(&subject),
+            device,
         })
     }
 

@@ -9,15 +9,14 @@
 //! and the address's owner cannot be led into confirming an account whose password someone
 //! else knows. Unconfirmed accounts whose link expired are removed by the worker.
 
-use crate::auth::{LoginOutcome, SignUp, new_token};
+use crate::auth::{LoginOutcome, SignUp};
 use crate::error::{ServiceError, ServiceResult};
 use crate::{Hiatus, link_token, password};
-use hiatus_domain::effects::{Effects, Landing};
+use hiatus_domain::Visibility;
 use hiatus_domain::{AccountId, AccountState, DAY_MICROS, Micros, ProfileSettings, Role};
-use hiatus_domain::{SessionId, Visibility};
 use hiatus_store::accounts::{self, AccountRow, NewAccount};
 use hiatus_store::audit::{self, NewAuditEvent};
-use hiatus_store::{StoreError, sessions, signup_confirmations as pending};
+use hiatus_store::{StoreError, signup_confirmations as pending};
 use serde_json::json;
 
 /// How long a confirmation link works; an account not confirmed by then is removed.
@@ -239,37 +238,16 @@ impl Hiatus {
         }
         accounts::update_settings(&mut tx, id, &ProfileSettings::default(), false, false, now)
             .await?;
-        let session = new_token();
-        let expires_at = now + self.config.session_ttl;
-        sessions::create(
-            &mut tx,
-            SessionId::new(),
-            id,
-            &session,
-            now,
-            self.config.session_ttl,
-        )
-        .await?;
         audit::record(
             &mut tx,
             NewAuditEvent::by_member(id, "account.confirmed", json!({}), now),
         )
         .await?;
-        audit::record(
-            &mut tx,
-            NewAuditEvent::by_member(id, "login.succeeded", json!({"state": state.as_str()}), now),
-        )
-        .await?;
-        tx.commit().await?;
+        let out = self
+            .open_session(tx, id, state, self.device_token_of(&email))
+            .await?;
         tracing::info!(account = %id, "address confirmed");
-        Ok(LoginOutcome {
-            token: session,
-            account: id,
-            state,
-            landing: Effects::of(state).login.unwrap_or(Landing::Home),
-            expires_at,
-            device: self.device_token_of(&email),
-        })
+        Ok(out)
     }
 
     /// Removes unconfirmed accounts whose link expired, with everything they have (nobody

@@ -62,15 +62,21 @@ pub(super) fn set_cookie(res: &mut Response, value: &str) {
     }
 }
 
+/// Where a new session goes (the landing its state calls for), with its cookies.
+pub(super) async fn logged_in(s: &AppState, out: hiatus_service::LoginOutcome) -> Response {
+    let max_age = (out.expires_at - s.hiatus.now()) / 1_000_000;
+    let to = match s.hiatus.authenticate(&out.token).await {
+        Ok(actor) => landing_of(&actor, out.landing),
+        Err(_) => where_to(out.landing),
+    };
+    let mut res = see_other(to);
+    set_login_cookies(&mut res, s, &out.token, max_age, &out.device);
+    res
+}
+
 /// The cookies of a new session: the session itself, and the device token (see
 /// [`crate::extract::device_token`]).
-pub(super) fn set_login_cookies(
-    res: &mut Response,
-    s: &AppState,
-    token: &str,
-    max_age: i64,
-    device: &str,
-) {
+fn set_login_cookies(res: &mut Response, s: &AppState, token: &str, max_age: i64, device: &str) {
     set_cookie(
         res,
         &format!(
@@ -164,13 +170,7 @@ pub async fn login(State(s): State<AppState>, parts: Parts, f: Fields) -> Respon
         .await
     {
         Ok(out) => {
-            let max_age = (out.expires_at - s.hiatus.now()) / 1_000_000;
-            let to = match s.hiatus.authenticate(&out.token).await {
-                Ok(actor) => landing_of(&actor, out.landing),
-                Err(_) => where_to(out.landing),
-            };
-            let mut res = see_other(to);
-            set_login_cookies(&mut res, &s, &out.token, max_age, &out.device);
+            let mut res = logged_in(&s, out).await;
             set_cookie(
                 &mut res,
                 &format!("{LOGIN_COOKIE}=; Path=/login; HttpOnly; SameSite=Strict; Max-Age=0"),

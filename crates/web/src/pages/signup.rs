@@ -3,7 +3,7 @@
 //! the page the mailed link opens, where the password chosen at sign-up confirms the address
 //! and logs in. The forms have no session: a cookie of their own binds them to the browser.
 
-use super::account::{cookie_flags, landing_of, set_cookie, where_to};
+use super::account::{cookie_flags, set_cookie};
 use super::guard::{self, Fields, SIGNUP_FORM_COOKIE};
 use super::view::{self, Layout, render, see_other};
 use crate::AppState;
@@ -216,13 +216,7 @@ pub async fn confirm(
         .await
     {
         Ok(out) => {
-            let max_age = (out.expires_at - s.hiatus.now()) / 1_000_000;
-            let to = match s.hiatus.authenticate(&out.token).await {
-                Ok(actor) => landing_of(&actor, out.landing),
-                Err(_) => where_to(out.landing),
-            };
-            let mut res = see_other(to);
-            super::account::set_login_cookies(&mut res, &s, &out.token, max_age, &out.device);
+            let mut res = super::account::logged_in(&s, out).await;
             set_cookie(
                 &mut res,
                 &format!(
