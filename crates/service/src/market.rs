@@ -86,21 +86,32 @@ impl ContractAction {
     }
 }
 
-/// Takes the row locks of a contract's two accounts, client first (the order the contract
-/// use cases touch them in), and returns the rows. An unknown id is a 404 like any other.
+/// Takes the row locks of a contract's two accounts and returns the rows (client, then
+/// freelancer). An unknown id is a 404 like any other.
 async fn lock_parties(
     tx: &mut Tx,
     client: AccountId,
     freelancer: AccountId,
 ) -> ServiceResult<[accounts::AccountRow; 2]> {
-    Ok([
-        accounts::get_for_update(tx, client)
+    // Locked in one order whoever calls (see `accounts::lock_in_order`), so two transactions
+    // on the same pair never wait on each other crosswise.
+    if accounts::lock_in_order(client, freelancer) {
+        let c = accounts::get_for_update(tx, client)
             .await
-            .map_err(not_found("member"))?,
-        accounts::get_for_update(tx, freelancer)
+            .map_err(not_found("member"))?;
+        let f = accounts::get_for_update(tx, freelancer)
             .await
-            .map_err(not_found("freelancer"))?,
-    ])
+            .map_err(not_found("freelancer"))?;
+        Ok([c, f])
+    } else {
+        let f = accounts::get_for_update(tx, freelancer)
+            .await
+            .map_err(not_found("freelancer"))?;
+        let c = accounts::get_for_update(tx, client)
+            .await
+            .map_err(not_found("member"))?;
+        Ok([c, f])
+    }
 }
 
 /// 409 for anything but an answer on a contract the freelancer has not accepted: no work,

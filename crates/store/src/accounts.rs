@@ -413,15 +413,28 @@ pub async fn set_password_hash(tx: &mut Tx, id: AccountId, hash: &str) -> StoreR
 }
 
 /// Marks that the member's data changed, so an earlier export is no longer current.
+///
+/// The rows are updated in the order of their ids, as [`lock_in_order`] takes them, so two
+/// transactions that touch the same two members never wait on each other crosswise (a
+/// deadlock on PostgreSQL).
 pub async fn touch_data(tx: &mut Tx, ids: &[&AccountId], now: Micros) -> StoreResult<()> {
+    let mut ids: Vec<String> = ids.iter().map(|id| id.to_text()).collect();
+    ids.sort();
+    ids.dedup();
     for id in ids {
         tx.exec(
             "UPDATE accounts SET data_changed_at = $2 WHERE id = $1",
-            args![id.to_text(), now],
+            args![id, now],
         )
         .await?;
     }
     Ok(())
+}
+
+/// Whether `a`'s row is locked before `b`'s when a transaction locks both: by id, the order
+/// [`touch_data`] updates them in.
+pub fn lock_in_order(a: AccountId, b: AccountId) -> bool {
+    a.to_text() <= b.to_text()
 }
 
 fn decode_profile(keys: &Keyring, r: ProfileRow) -> StoreResult<Profile> {
