@@ -433,17 +433,17 @@ pub struct Page {
 }
 
 impl Page {
-    /// (limit, offset) with defaults, rejecting nonsense.
-    pub fn get(&self) -> ApiResult<(i64, i64)> {
-        let limit = self.limit.unwrap_or(50);
-        let offset = self.offset.unwrap_or(0);
-        if !(1..=500).contains(&limit) || offset < 0 {
-            return Err(ApiError::bad_request(
-                "invalid_query",
-                "limit is 1 to 500 and offset 0 or more",
-            ));
-        }
-        Ok((limit, offset))
+    /// The page asked for, with defaults; a limit or offset out of range is refused rather
+    /// than corrected, so the caller learns the bounds.
+    pub fn get(&self) -> ApiResult<hiatus_domain::Page> {
+        use hiatus_domain::page::{PAGE_DEFAULT, PAGE_MAX, PAGE_MIN};
+        hiatus_domain::Page::exact(self.limit.unwrap_or(PAGE_DEFAULT), self.offset.unwrap_or(0))
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_query",
+                    format!("limit is {PAGE_MIN} to {PAGE_MAX} and offset 0 or more"),
+                )
+            })
     }
 }
 
@@ -455,8 +455,11 @@ pub async fn audit(
     Auth(a): Auth,
     ApiQuery(p): ApiQuery<Page>,
 ) -> ApiResult<Json<Vec<AuditEvent>>> {
-    let (limit, offset) = p.get()?;
-    let rows = s.hiatus.audit_trail(&a, a.account, limit, offset).await?;
+    let p = p.get()?;
+    let rows = s
+        .hiatus
+        .audit_trail(&a, a.account, p.limit, p.offset)
+        .await?;
     Ok(Json(rows.into_iter().map(AuditEvent::from).collect()))
 }
 
