@@ -9,6 +9,7 @@ pub mod cookies;
 pub mod extract;
 pub mod home;
 pub mod limit;
+mod link_page;
 pub mod metrics;
 pub mod openapi;
 mod pages;
@@ -122,12 +123,7 @@ async fn not_found(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("text/html"));
     if wants_html && !uri.path().starts_with("/api/") {
-        return cancel::page(
-            StatusCode::NOT_FOUND,
-            "Page not found",
-            r#"<p>There is no page at this address.</p>
-<p><a href="/account">Your account</a> · <a href="/login">Log in</a> · <a href="/">hiatus</a></p>"#,
-        );
+        return link_page::not_found();
     }
     ApiError::new(
         StatusCode::NOT_FOUND,
