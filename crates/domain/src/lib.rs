@@ -4,8 +4,10 @@
 
 pub mod effects;
 pub mod email;
+pub mod fmt;
 pub mod ids;
 pub mod money;
+pub mod page;
 pub mod preflight;
 pub mod profile;
 pub mod reason;
@@ -17,6 +19,7 @@ pub use effects::Effects;
 pub use email::{Email, EmailError};
 pub use ids::*;
 pub use money::{Currency, MAX_AMOUNT_MINOR, MAX_BALANCE_MINOR, Money, MoneyError};
+pub use page::Page;
 pub use preflight::{Finding, FindingCode, Preflight, PreflightFacts, RecordRef, Severity};
 pub use profile::{Availability, BreakRequest, NotificationMode, ProfileSettings, Visibility};
 pub use reason::ClosureReason;

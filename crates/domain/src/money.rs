@@ -127,18 +127,10 @@ impl fmt::Display for Money {
     /// `USD 1,234.50`: currencies with other minor-unit exponents are rare enough on a
     /// freelance marketplace that two decimals are the display default.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let units = self.minor / 100;
+        let units = crate::fmt::thousands((self.minor / 100).unsigned_abs());
         let cents = (self.minor % 100).abs();
-        let digits = units.abs().to_string();
-        let mut grouped = String::new();
-        for (i, ch) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i).is_multiple_of(3) {
-                grouped.push(',');
-            }
-            grouped.push(ch);
-        }
         let sign = if self.minor < 0 { "-" } else { "" };
-        write!(f, "{} {sign}{grouped}.{cents:02}", self.currency)
+        write!(f, "{} {sign}{units}.{cents:02}", self.currency)
     }
 }
 
@@ -159,6 +151,16 @@ mod tests {
         let m = Money::new(123_456_789, Currency::USD).unwrap();
         assert_eq!(m.to_string(), "USD 1,234,567.89");
         assert_eq!(Money::zero(Currency::USD).to_string(), "USD 0.00");
+        let owed = Money {
+            minor: -123_456,
+            currency: Currency::USD,
+        };
+        assert_eq!(owed.to_string(), "USD -1,234.56");
+        let cents = Money {
+            minor: -5,
+            currency: Currency::USD,
+        };
+        assert_eq!(cents.to_string(), "USD -0.05");
     }
 
     #[test]

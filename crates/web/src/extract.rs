@@ -33,15 +33,7 @@ pub fn device_token(parts: &Parts) -> Option<String> {
     {
         return Some(v.trim().to_string());
     }
-    parts
-        .headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|c| c.to_str().ok())
-        .flat_map(|c| c.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == DEVICE_COOKIE)
-        .map(|(_, v)| v.to_string())
+    crate::cookies::read(&parts.headers, DEVICE_COOKIE)
 }
 
 /// A JSON body; malformed JSON, wrong types and oversized bodies become problems.
@@ -136,17 +128,7 @@ pub fn token_of(parts: &Parts) -> Option<(String, bool)> {
     {
         return Some((t.trim().to_string(), false));
     }
-    for c in parts.headers.get_all(axum::http::header::COOKIE) {
-        let Ok(s) = c.to_str() else { continue };
-        for pair in s.split(';') {
-            if let Some((k, v)) = pair.trim().split_once('=')
-                && k == SESSION_COOKIE
-            {
-                return Some((v.to_string(), true));
-            }
-        }
-    }
-    None
+    crate::cookies::read(&parts.headers, SESSION_COOKIE).map(|v| (v, true))
 }
 
 /// Refuses a cookie-authenticated, state-changing request that a browser sent from another

@@ -5,9 +5,11 @@
 pub mod api;
 pub mod cancel;
 pub mod client;
+pub mod cookies;
 pub mod extract;
 pub mod home;
 pub mod limit;
+mod link_page;
 pub mod metrics;
 pub mod openapi;
 mod pages;
@@ -19,6 +21,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, patch, post, put};
+pub use cookies::HOST_PREFIX;
 use hiatus_service::Hiatus;
 use problem::ApiError;
 use std::sync::Arc;
@@ -91,73 +94,6 @@ async fn log_request(
     res
 }
 
-/// Over HTTPS (`secure_cookies`), the session cookie travels as `__Host-hiatus_session`: the
-/// browser then accepts it only with `Secure`, `Path=/` and no `Domain`, so neither a sibling
-/// subdomain nor a plain-HTTP response can plant a session in it. Requests: the prefixed
-/// cookie is handed on under the plain name, and a plain one (which anyone could have set) is
-/// dropped. Responses: every cookie gets `Secure`, the logout cookie included.
-async fn host_prefix_cookies(
-    mut req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    use axum::http::header::{COOKIE, SET_COOKIE};
-    const NAMES: [&str; 2] = [extract::SESSION_COOKIE, extract::DEVICE_COOKIE];
-    let prefixed = |name: &str| format!("{HOST_PREFIX}{name}");
-    let pairs: Vec<String> = req
-        .headers()
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .filter_map(|p| {
-            let (k, v) = p.split_once('=')?;
-            if NAMES.contains(&k) {
-                None
-            } else if let Some(name) = NAMES.iter().find(|n| k == prefixed(n)) {
-                Some(format!("{name}={v}"))
-            } else {
-                Some(p.to_string())
-            }
-        })
-        .collect();
-    req.headers_mut().remove(COOKIE);
-    if !pairs.is_empty()
-        && let Ok(v) = HeaderValue::from_str(&pairs.join("; "))
-    {
-        req.headers_mut().insert(COOKIE, v);
-    }
-    let mut res = next.run(req).await;
-    let set: Vec<HeaderValue> = res.headers().get_all(SET_COOKIE).iter().cloned().collect();
-    if !set.is_empty() {
-        res.headers_mut().remove(SET_COOKIE);
-        for v in set {
-            let Ok(text) = v.to_str() else { continue };
-            let mut text = NAMES
-                .iter()
-                .find_map(|n| {
-                    text.strip_prefix(&format!("{n}="))
-                        .map(|rest| format!("{}={rest}", prefixed(n)))
-                })
-                .unwrap_or_else(|| text.to_string());
-            if !text
-                .split(';')
-                .any(|a| a.trim().eq_ignore_ascii_case("secure"))
-            {
-                text.push_str("; Secure");
-            }
-            if let Ok(v) = HeaderValue::from_str(&text) {
-                res.headers_mut().append(SET_COOKIE, v);
-            }
-        }
-    }
-    res
-}
-
-/// The cookie name prefix that binds a cookie to this exact origin over HTTPS.
-pub const HOST_PREFIX: &str = "__Host-";
-
 async fn healthz() -> &'static str {
     "ok"
 }
@@ -187,12 +123,7 @@ async fn not_found(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("text/html"));
     if wants_html && !uri.path().starts_with("/api/") {
-        return cancel::page(
-            StatusCode::NOT_FOUND,
-            "Page not found",
-            r#"<p>There is no page at this address.</p>
-<p><a href="/account">Your account</a> · <a href="/login">Log in</a> · <a href="/">hiatus</a></p>"#,
-        );
+        return link_page::not_found();
     }
     ApiError::new(
         StatusCode::NOT_FOUND,
@@ -347,7 +278,7 @@ pub fn router(hiatus: Hiatus, options: WebOptions) -> Router {
         ))
         .layer(header("cache-control", "no-store"));
     let router = if options.secure_cookies {
-        router.layer(axum::middleware::from_fn(host_prefix_cookies))
+        router.layer(axum::middleware::from_fn(cookies::host_prefix))
     } else {
         router
     };

@@ -2,7 +2,8 @@
 //! (GET) only shows the form; its POST sets the new password, once, and ends every session.
 
 use crate::AppState;
-use crate::cancel::{html_escape, link_problem, page};
+use crate::link_page::{link_problem, message, render};
+use askama::Template;
 use axum::Form;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, State};
@@ -14,20 +15,25 @@ use hiatus_service::ServiceError;
 use hiatus_service::clock::format_date;
 use serde::Deserialize;
 
-fn form(token: &str, error: Option<&str>) -> String {
-    let error = error
-        .map(|e| format!(r#"<p role="alert"><strong>{}</strong></p>"#, html_escape(e)))
-        .unwrap_or_default();
-    format!(
-        r#"{error}<form method="post" action="/reset-password/{}">
-<p><label for="password">New password (at least 10 characters)</label><br>
-<input id="password" name="password" type="password" autocomplete="new-password" required minlength="10" maxlength="256"></p>
-<p><label for="confirm">The same password again</label><br>
-<input id="confirm" name="confirm" type="password" autocomplete="new-password" required minlength="10" maxlength="256"></p>
-<button type="submit">Set the new password</button>
-</form>"#,
-        html_escape(token)
-    )
+/// The form, with the link's deadline on a first visit or what went wrong after a post.
+#[derive(Template)]
+#[template(path = "reset_link.html")]
+struct ResetPage<'a> {
+    title: &'static str,
+    token: &'a str,
+    until: Option<String>,
+    error: Option<&'a str>,
+}
+
+impl<'a> ResetPage<'a> {
+    fn new(token: &'a str) -> Self {
+        Self {
+            title: "Choose a new password",
+            token,
+            until: None,
+            error: None,
+        }
+    }
 }
 
 fn problem_page(e: ServiceError) -> Response {
@@ -37,14 +43,12 @@ fn problem_page(e: ServiceError) -> Response {
 /// GET: the form. Changes nothing.
 pub async fn show(State(s): State<AppState>, Path(token): Path<String>) -> Response {
     match s.hiatus.password_reset_info(&token).await {
-        Ok(until) => page(
+        Ok(until) => render(
             StatusCode::OK,
-            "Choose a new password",
-            &format!(
-                "<p>This link works once, until {}. Setting a new password signs out every session of your account.</p>{}",
-                format_date(until),
-                form(&token, None)
-            ),
+            ResetPage {
+                until: Some(format_date(until)),
+                ..ResetPage::new(&token)
+            },
         ),
         Err(e) => problem_page(e),
     }
@@ -65,14 +69,20 @@ pub async fn confirm(
     body: Result<Form<ResetForm>, FormRejection>,
 ) -> Response {
     if crate::extract::foreign_form_post(&parts) {
-        return page(
+        return message(
             StatusCode::FORBIDDEN,
             "Not from this site",
-            "<p>Open the link from your email and use its form.</p>",
+            "Open the link from your email and use its form.",
         );
     }
     let again = |status: StatusCode, msg: &str| {
-        page(status, "Choose a new password", &form(&token, Some(msg)))
+        render(
+            status,
+            ResetPage {
+                error: Some(msg),
+                ..ResetPage::new(&token)
+            },
+        )
     };
     let Ok(Form(f)) = body else {
         return again(
@@ -87,17 +97,17 @@ pub async fn confirm(
         );
     }
     match s.hiatus.reset_password(&token, &f.password).await {
-        Ok(state) => page(
+        Ok(state) => message(
             StatusCode::OK,
             "Your new password is set",
             match state {
                 AccountState::Deactivated => {
-                    "<p>Every session was signed out. Log in with the new password: you will be asked whether to reactivate your account.</p>"
+                    "Every session was signed out. Log in with the new password: you will be asked whether to reactivate your account."
                 }
                 AccountState::DeletionScheduled => {
-                    "<p>Every session was signed out. Log in with the new password: your account is scheduled for deletion, and you can cancel it there.</p>"
+                    "Every session was signed out. Log in with the new password: your account is scheduled for deletion, and you can cancel it there."
                 }
-                _ => "<p>Every session was signed out. Log in with the new password.</p>",
+                _ => "Every session was signed out. Log in with the new password.",
             },
         ),
         Err(ServiceError::Invalid { message, .. }) => {

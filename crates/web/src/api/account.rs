@@ -5,7 +5,7 @@ use crate::extract::{ApiJson, ApiQuery, Auth, SESSION_COOKIE};
 use crate::problem::{ApiError, ApiResult};
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use hiatus_domain::effects::Landing;
 use hiatus_domain::preflight::Intent;
@@ -133,22 +133,8 @@ pub async fn login(
 /// The answer to a login or a confirmation: the session in the body and as a cookie, and
 /// the device token as a long-lived cookie.
 fn session_response(s: &AppState, out: hiatus_service::LoginOutcome) -> Response {
-    let secure = if s.options.secure_cookies {
-        "; Secure"
-    } else {
-        ""
-    };
     let max_age = (out.expires_at - s.hiatus.now()) / 1_000_000;
-    let cookie = format!(
-        "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}",
-        out.token
-    );
-    let device_cookie = format!(
-        "{}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
-        crate::extract::DEVICE_COOKIE,
-        out.device,
-        crate::extract::DEVICE_MAX_AGE
-    );
+    let cookies = crate::cookies::login(out.token.clone(), max_age, out.device.clone());
     let mut res = Json(SessionBody {
         token: out.token,
         account_id: out.account,
@@ -158,10 +144,8 @@ fn session_response(s: &AppState, out: hiatus_service::LoginOutcome) -> Response
         device_token: out.device,
     })
     .into_response();
-    for c in [cookie, device_cookie] {
-        if let Ok(v) = HeaderValue::from_str(&c) {
-            res.headers_mut().append(header::SET_COOKIE, v);
-        }
+    for c in cookies {
+        crate::cookies::set(&mut res, c);
     }
     res
 }
@@ -202,10 +186,7 @@ pub async fn confirm(
 pub async fn logout(State(s): State<AppState>, Auth(a): Auth) -> ApiResult<Response> {
     s.hiatus.logout(&a).await?;
     let mut res = StatusCode::NO_CONTENT.into_response();
-    res.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_static("hiatus_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
-    );
+    crate::cookies::set(&mut res, crate::cookies::forget(SESSION_COOKIE, "/"));
     Ok(res)
 }
 
@@ -433,17 +414,17 @@ pub struct Page {
 }
 
 impl Page {
-    /// (limit, offset) with defaults, rejecting nonsense.
-    pub fn get(&self) -> ApiResult<(i64, i64)> {
-        let limit = self.limit.unwrap_or(50);
-        let offset = self.offset.unwrap_or(0);
-        if !(1..=500).contains(&limit) || offset < 0 {
-            return Err(ApiError::bad_request(
-                "invalid_query",
-                "limit is 1 to 500 and offset 0 or more",
-            ));
-        }
-        Ok((limit, offset))
+    /// The page asked for, with defaults; a limit or offset out of range is refused rather
+    /// than corrected, so the caller learns the bounds.
+    pub fn get(&self) -> ApiResult<hiatus_domain::Page> {
+        use hiatus_domain::page::{PAGE_DEFAULT, PAGE_MAX, PAGE_MIN};
+        hiatus_domain::Page::exact(self.limit.unwrap_or(PAGE_DEFAULT), self.offset.unwrap_or(0))
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_query",
+                    format!("limit is {PAGE_MIN} to {PAGE_MAX} and offset 0 or more"),
+                )
+            })
     }
 }
 
@@ -455,8 +436,11 @@ pub async fn audit(
     Auth(a): Auth,
     ApiQuery(p): ApiQuery<Page>,
 ) -> ApiResult<Json<Vec<AuditEvent>>> {
-    let (limit, offset) = p.get()?;
-    let rows = s.hiatus.audit_trail(&a, a.account, limit, offset).await?;
+    let p = p.get()?;
+    let rows = s
+        .hiatus
+        .audit_trail(&a, a.account, p.limit, p.offset)
+        .await?;
     Ok(Json(rows.into_iter().map(AuditEvent::from).collect()))
 }
 

@@ -253,12 +253,8 @@ pub struct ExportKey {
 pub async fn key(State(s): State<AppState>) -> Json<ExportKey> {
     Json(ExportKey {
         algorithm: "Ed25519",
-        public_key: hex_lower(&s.hiatus.export_public_key().to_bytes()),
+        public_key: hex::encode(s.hiatus.export_public_key().to_bytes()),
     })
-}
-
-fn hex_lower(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 #[cfg(test)]

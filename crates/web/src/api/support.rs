@@ -200,8 +200,8 @@ pub async fn audit(
     ApiPath(id): ApiPath<AccountId>,
     ApiQuery(p): ApiQuery<Page>,
 ) -> ApiResult<Json<Vec<AuditEvent>>> {
-    let (limit, offset) = p.get()?;
-    let rows = s.hiatus.member_trail(&a, id, limit, offset).await?;
+    let p = p.get()?;
+    let rows = s.hiatus.member_trail(&a, id, p.limit, p.offset).await?;
     Ok(Json(rows.into_iter().map(AuditEvent::from).collect()))
 }
 

@@ -1,14 +1,14 @@
 //! Logging in and out, the account's home page, and coming back: reactivation, cancelling a
 //! scheduled deletion, and the page for an account that was erased.
 
-use super::guard::{self, Fields, LOGIN_COOKIE, Member, PageQuery};
+use super::guard::{self, FORM_COOKIE_MAX_AGE, Fields, LOGIN_COOKIE, Member, PageQuery};
 use super::view::{self, Layout, render, see_other};
-use crate::AppState;
 use crate::extract::SESSION_COOKIE;
+use crate::{AppState, cookies};
 use askama::Template;
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use hiatus_domain::effects::Landing;
 use hiatus_domain::{AccountState, Availability};
@@ -48,20 +48,6 @@ pub(super) fn landing_of(actor: &hiatus_service::Actor, landing: Landing) -> &'s
     }
 }
 
-pub(super) fn cookie_flags(s: &AppState) -> &'static str {
-    if s.options.secure_cookies {
-        "; Secure"
-    } else {
-        ""
-    }
-}
-
-pub(super) fn set_cookie(res: &mut Response, value: &str) {
-    if let Ok(v) = HeaderValue::from_str(value) {
-        res.headers_mut().append(header::SET_COOKIE, v);
-    }
-}
-
 /// Where a new session goes (the landing its state calls for), with its cookies.
 pub(super) async fn logged_in(s: &AppState, out: hiatus_service::LoginOutcome) -> Response {
     let max_age = (out.expires_at - s.hiatus.now()) / 1_000_000;
@@ -70,29 +56,10 @@ pub(super) async fn logged_in(s: &AppState, out: hiatus_service::LoginOutcome) -
         Err(_) => where_to(out.landing),
     };
     let mut res = see_other(to);
-    set_login_cookies(&mut res, s, &out.token, max_age, &out.device);
+    for c in crate::cookies::login(out.token, max_age, out.device) {
+        cookies::set(&mut res, c);
+    }
     res
-}
-
-/// The cookies of a new session: the session itself, and the device token (see
-/// [`crate::extract::device_token`]).
-fn set_login_cookies(res: &mut Response, s: &AppState, token: &str, max_age: i64, device: &str) {
-    set_cookie(
-        res,
-        &format!(
-            "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{}",
-            cookie_flags(s)
-        ),
-    );
-    set_cookie(
-        res,
-        &format!(
-            "{}={device}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
-            crate::extract::DEVICE_COOKIE,
-            crate::extract::DEVICE_MAX_AGE,
-            cookie_flags(s)
-        ),
-    );
 }
 
 /// The login form, bound to this browser by a cookie.
@@ -111,12 +78,9 @@ fn login_form(
     let l = Layout::anonymous(guard::login_token(s, &value)).with_notice(ok);
     let mut res = render(status, LoginPage { l, email, error });
     if existing.is_none() {
-        set_cookie(
+        cookies::set(
             &mut res,
-            &format!(
-                "{LOGIN_COOKIE}={value}; Path=/login; HttpOnly; SameSite=Strict; Max-Age=7200{}",
-                cookie_flags(s)
-            ),
+            cookies::strict(LOGIN_COOKIE, value, "/login", FORM_COOKIE_MAX_AGE),
         );
     }
     res
@@ -171,10 +135,7 @@ pub async fn login(State(s): State<AppState>, parts: Parts, f: Fields) -> Respon
     {
         Ok(out) => {
             let mut res = logged_in(&s, out).await;
-            set_cookie(
-                &mut res,
-                &format!("{LOGIN_COOKIE}=; Path=/login; HttpOnly; SameSite=Strict; Max-Age=0"),
-            );
+            cookies::set(&mut res, cookies::forget(LOGIN_COOKIE, "/login"));
             res
         }
         Err(ServiceError::Forbidden {
@@ -222,10 +183,7 @@ pub async fn logout(State(s): State<AppState>, m: Member, _: Fields) -> Response
         return view::failure(Layout::member(&m, ""), e, "/account");
     }
     let mut res = see_other("/login?ok=logged_out");
-    set_cookie(
-        &mut res,
-        &format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
-    );
+    cookies::set(&mut res, cookies::forget(SESSION_COOKIE, "/"));
     res
 }
 

@@ -28,6 +28,8 @@ pub const LOGIN_COOKIE: &str = "hiatus_login";
 pub const RESTORE_FORM_COOKIE: &str = "hiatus_restore_form";
 /// The cookie that binds the sign-up and address confirmation forms to their browser.
 pub const SIGNUP_FORM_COOKIE: &str = "hiatus_signup_form";
+/// How long a form cookie lasts, in seconds: two hours to fill in the form.
+pub const FORM_COOKIE_MAX_AGE: i64 = 7200;
 /// The largest form the pages accept.
 const FORM_LIMIT: usize = 64 * 1024;
 
@@ -86,18 +88,9 @@ fn same(a: &str, b: &str) -> bool {
             == 0
 }
 
-/// A cookie's value.
+/// A page cookie's value; an empty one counts as none.
 pub fn cookie(parts: &Parts, name: &str) -> Option<String> {
-    parts
-        .headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|c| c.to_str().ok())
-        .flat_map(|s| s.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
-        .filter(|v| !v.is_empty())
+    crate::cookies::read(&parts.headers, name).filter(|v| !v.is_empty())
 }
 
 /// The fields of a posted form, already checked for the form token.

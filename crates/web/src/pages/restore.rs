@@ -4,10 +4,11 @@
 //! cookie holding its id and token (never in an address, where logs and history would keep
 //! it); its page shows the status in words and takes the eight-digit code from the mail.
 
-use super::account::{Done, cookie_flags, set_cookie};
-use super::guard::{self, Fields, PageQuery, RESTORE_FORM_COOKIE};
+use super::account::Done;
+use super::guard::{self, FORM_COOKIE_MAX_AGE, Fields, PageQuery, RESTORE_FORM_COOKIE};
 use super::view::{self, Layout, render, see_other};
 use crate::AppState;
+use crate::cookies::{self, Cookie};
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -27,15 +28,12 @@ fn request_of(parts: &Parts) -> Option<(String, String)> {
 }
 
 fn forget_request(res: &mut Response) {
-    set_cookie(
-        res,
-        &format!("{REQUEST_COOKIE}=; Path=/restore; HttpOnly; SameSite=Strict; Max-Age=0"),
-    );
+    cookies::set(res, cookies::forget(REQUEST_COOKIE, "/restore"));
 }
 
 /// The layout of a restoration page: a logged-in member's own, or, for everyone else, one
 /// whose forms are bound to this browser by a cookie (returned when it must be set).
-async fn layout(s: &AppState, parts: &Parts) -> (Layout, Option<String>) {
+async fn layout(s: &AppState, parts: &Parts) -> (Layout, Option<Cookie<'static>>) {
     if let Some(m) = guard::maybe_member(s, parts).await {
         return (Layout::member(&m, ""), None);
     }
@@ -44,12 +42,9 @@ async fn layout(s: &AppState, parts: &Parts) -> (Layout, Option<String>) {
         .clone()
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
     let l = Layout::anonymous(guard::restore_token(s, &value));
-    let set = existing.is_none().then(|| {
-        format!(
-            "{RESTORE_FORM_COOKIE}={value}; Path=/restore; HttpOnly; SameSite=Strict; Max-Age=7200{}",
-            cookie_flags(s)
-        )
-    });
+    let set = existing
+        .is_none()
+        .then(|| cookies::strict(RESTORE_FORM_COOKIE, value, "/restore", FORM_COOKIE_MAX_AGE));
     (l, set)
 }
 
@@ -83,7 +78,7 @@ async fn request_form(
         },
     );
     if let Some(c) = set {
-        set_cookie(&mut res, &c);
+        cookies::set(&mut res, c);
     }
     res
 }
@@ -120,13 +115,13 @@ pub async fn request(State(s): State<AppState>, parts: Parts, f: Fields) -> Resp
         Ok(ticket) => {
             let max_age = ((ticket.expires_at - s.hiatus.now()) / 1_000_000).max(0);
             let mut res = see_other("/restore/status");
-            set_cookie(
+            cookies::set(
                 &mut res,
-                &format!(
-                    "{REQUEST_COOKIE}={}.{}; Path=/restore; HttpOnly; SameSite=Strict; Max-Age={max_age}{}",
-                    ticket.id,
-                    ticket.token,
-                    cookie_flags(&s)
+                cookies::strict(
+                    REQUEST_COOKIE,
+                    format!("{}.{}", ticket.id, ticket.token),
+                    "/restore",
+                    max_age,
                 ),
             );
             res
@@ -212,7 +207,7 @@ async fn status_view(
         Err(e) => view::failure(l, e, "/restore"),
     };
     if let Some(c) = set {
-        set_cookie(&mut res, &c);
+        cookies::set(&mut res, c);
     }
     res
 }

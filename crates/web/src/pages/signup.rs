@@ -3,10 +3,10 @@
 //! the page the mailed link opens, where the password chosen at sign-up confirms the address
 //! and logs in. The forms have no session: a cookie of their own binds them to the browser.
 
-use super::account::{cookie_flags, set_cookie};
-use super::guard::{self, Fields, SIGNUP_FORM_COOKIE};
+use super::guard::{self, FORM_COOKIE_MAX_AGE, Fields, SIGNUP_FORM_COOKIE};
 use super::view::{self, Layout, render, see_other};
 use crate::AppState;
+use crate::cookies::{self, Cookie};
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -18,24 +18,21 @@ use hiatus_service::{ServiceError, SignUp};
 
 /// The layout of a sign-up page, whose forms are bound to this browser by a cookie (returned
 /// when it must be set).
-fn layout(s: &AppState, parts: &Parts) -> (Layout, Option<String>) {
+fn layout(s: &AppState, parts: &Parts) -> (Layout, Option<Cookie<'static>>) {
     let existing = guard::cookie(parts, SIGNUP_FORM_COOKIE);
     let value = existing
         .clone()
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
     let l = Layout::anonymous(guard::signup_token(s, &value));
-    let set = existing.is_none().then(|| {
-        format!(
-            "{SIGNUP_FORM_COOKIE}={value}; Path=/signup; HttpOnly; SameSite=Strict; Max-Age=7200{}",
-            cookie_flags(s)
-        )
-    });
+    let set = existing
+        .is_none()
+        .then(|| cookies::strict(SIGNUP_FORM_COOKIE, value, "/signup", FORM_COOKIE_MAX_AGE));
     (l, set)
 }
 
-fn with_cookie(mut res: Response, set: Option<String>) -> Response {
+fn with_cookie(mut res: Response, set: Option<Cookie<'static>>) -> Response {
     if let Some(c) = set {
-        set_cookie(&mut res, &c);
+        cookies::set(&mut res, c);
     }
     res
 }
@@ -217,12 +214,7 @@ pub async fn confirm(
     {
         Ok(out) => {
             let mut res = super::account::logged_in(&s, out).await;
-            set_cookie(
-                &mut res,
-                &format!(
-                    "{SIGNUP_FORM_COOKIE}=; Path=/signup; HttpOnly; SameSite=Strict; Max-Age=0"
-                ),
-            );
+            cookies::set(&mut res, cookies::forget(SIGNUP_FORM_COOKIE, "/signup"));
             res
         }
         Err(ServiceError::Invalid { .. }) => {

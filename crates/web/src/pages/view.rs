@@ -376,8 +376,8 @@ pub struct RowAction {
 
 /// The most records a list page shows.
 pub const LIST_MAX: usize = 200;
-/// Records are read this many at a time…
-const SCAN_PAGE: i64 = 500;
+/// Records are read this many at a time (the largest page the use cases give)…
+const SCAN_PAGE: i64 = hiatus_domain::page::PAGE_MAX;
 /// …up to this many, looking for those a filter keeps.
 const SCAN_MAX: i64 = 10_000;
 
