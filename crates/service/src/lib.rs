@@ -10,6 +10,7 @@ pub mod demo;
 pub mod erasure;
 pub mod error;
 pub mod export;
+pub mod jobs;
 pub mod keys;
 pub mod lifecycle;
 mod link_token;

@@ -3,18 +3,16 @@
 //! time.
 
 use crate::Hiatus;
-use crate::erasure::{EraseOptions, EraseOutcome, JOB_ERASE, JOB_PURGE, JOB_REMIND_DELETION};
+use crate::erasure::{EraseOptions, EraseOutcome};
 use crate::error::{ServiceError, ServiceResult};
-use crate::export::{JOB_BUILD_EXPORT, JOB_EXPIRE_EXPORT, JOB_REMIND_EXPORT, Lease};
-use crate::lifecycle::{JOB_END_BREAK, JOB_REMIND_BREAK};
-use crate::notices::JOB_NOTIFY_CLIENTS;
-use hiatus_domain::{AccountId, PayoutId};
+use crate::export::Lease;
+use crate::jobs::Job;
 use hiatus_store::jobs::{self, JobRow};
 use std::time::Duration;
 use tokio::sync::watch;
 
 /// The job that settles a payout on its date.
-pub const JOB_SETTLE_PAYOUT: &str = "payout.settle";
+pub const JOB_SETTLE_PAYOUT: &str = Job::SETTLE_PAYOUT;
 
 /// How often a running worker looks for due erasures outside the job queue.
 const SWEEP_EVERY: Duration = Duration::from_secs(300);
@@ -25,14 +23,6 @@ pub struct Worker {
     hiatus: Hiatus,
     id: String,
     idle_poll: Duration,
-}
-
-fn field<T: std::str::FromStr>(payload: &serde_json::Value, name: &str) -> ServiceResult<T> {
-    payload
-        .get(name)
-        .and_then(|v| v.as_str())
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| ServiceError::invalid("job_payload", format!("job payload lacks {name}")))
 }
 
 impl Worker {
@@ -94,110 +84,74 @@ impl Worker {
     }
 
     async fn handle(&self, job: &JobRow) -> ServiceResult<()> {
-        let payload: serde_json::Value = serde_json::from_str(&job.payload)
-            .map_err(|e| ServiceError::invalid("job_payload", e.to_string()))?;
-        match job.kind.as_str() {
-            JOB_END_BREAK => {
-                let account: AccountId = field(&payload, "account_id")?;
-                self.hiatus.end_break_of(account, None).await?;
-                Ok(())
+        let h = &self.hiatus;
+        match Job::parse(&job.kind, &job.payload)? {
+            Job::EndBreak { account, .. } => {
+                h.end_break_of(account, None).await?;
             }
-            JOB_SETTLE_PAYOUT => {
-                let payout: PayoutId = field(&payload, "payout_id")?;
-                self.hiatus.settle_payout(payout).await?;
-                Ok(())
+            Job::SettlePayout { payout } => {
+                h.settle_payout(payout).await?;
             }
-            JOB_BUILD_EXPORT => {
-                let id: String = field(&payload, "export_id")?;
+            Job::BuildExport { export_id } => {
                 let lease = Lease {
                     job_id: job.id.clone(),
                     worker_id: self.id.clone(),
                 };
-                match self.hiatus.build_export(&id, Some(lease)).await {
-                    Ok(_) => Ok(()),
-                    Err(e) => {
-                        // The member sees that it is being retried, and why it failed.
-                        let mut tx = self.hiatus.db.begin().await?;
-                        hiatus_store::exports::progress_note(
-                            &mut tx,
-                            &id,
-                            "retrying after an error",
-                        )
-                        .await?;
-                        tx.commit().await?;
-                        Err(e)
-                    }
+                if let Err(e) = h.build_export(&export_id, Some(lease)).await {
+                    // The member sees that it is being retried, and why it failed.
+                    let mut tx = h.db.begin().await?;
+                    hiatus_store::exports::progress_note(
+                        &mut tx,
+                        &export_id,
+                        "retrying after an error",
+                    )
+                    .await?;
+                    tx.commit().await?;
+                    return Err(e);
                 }
             }
-            JOB_ERASE => {
-                let account: AccountId = field(&payload, "account_id")?;
-                match self
-                    .hiatus
+            Job::Erase { account } => {
+                // Another worker holds the erasure: try again after its lease.
+                if let EraseOutcome::Busy = h
                     .erase_account(account, &self.id, &EraseOptions::default())
                     .await?
                 {
-                    // Another worker holds the erasure: try again after its lease.
-                    EraseOutcome::Busy => Err(ServiceError::conflict(
+                    return Err(ServiceError::conflict(
                         "erasure_busy",
                         "another worker is erasing this account",
-                    )),
-                    _ => Ok(()),
+                    ));
                 }
             }
-            JOB_REMIND_DELETION => {
-                let account: AccountId = field(&payload, "account_id")?;
-                let due_at = payload["due_at"].as_i64().ok_or_else(|| {
-                    ServiceError::invalid("job_payload", "job payload lacks due_at")
-                })?;
-                let days = payload["days"].as_i64().unwrap_or(0);
-                self.hiatus.remind_deletion(account, due_at, days).await?;
-                Ok(())
+            Job::RemindDeletion {
+                account,
+                due_at,
+                days,
+            } => {
+                h.remind_deletion(account, due_at, days).await?;
             }
-            JOB_REMIND_BREAK => {
-                let account: AccountId = field(&payload, "account_id")?;
-                let until = payload["until"].as_i64().ok_or_else(|| {
-                    ServiceError::invalid("job_payload", "job payload lacks until")
-                })?;
-                self.hiatus.remind_break_end(account, until).await?;
-                Ok(())
+            Job::RemindBreak { account, until } => {
+                h.remind_break_end(account, until).await?;
             }
-            JOB_REMIND_EXPORT => {
-                let id: String = field(&payload, "export_id")?;
-                self.hiatus.remind_export(&id).await?;
-                Ok(())
+            Job::RemindExport { export_id } => {
+                h.remind_export(&export_id).await?;
             }
-            JOB_NOTIFY_CLIENTS => {
-                let account: AccountId = field(&payload, "account_id")?;
-                self.hiatus.deliver_client_notices(account).await?;
-                Ok(())
+            Job::NotifyClients { account } => {
+                h.deliver_client_notices(account).await?;
             }
-            JOB_PURGE => {
-                let pseudonym: String = field(&payload, "pseudonym_id")?;
-                self.hiatus.purge_retained(&pseudonym).await?;
-                Ok(())
+            Job::Purge { pseudonym } => {
+                h.purge_retained(&pseudonym).await?;
             }
-            JOB_EXPIRE_EXPORT => {
-                let id: String = field(&payload, "export_id")?;
-                self.hiatus.expire_export(&id).await?;
-                Ok(())
+            Job::ExpireExport { export_id } => {
+                h.expire_export(&export_id).await?;
             }
-            other => Err(ServiceError::invalid(
-                "job_kind",
-                format!("no handler for job kind {other}"),
-            )),
         }
+        Ok(())
     }
 
     /// What happens when a job fails for good: an export is marked failed, so the member sees
     /// it and can ask again.
     async fn give_up(&self, job: &JobRow) {
-        if job.kind != JOB_BUILD_EXPORT {
-            return;
-        }
-        let Ok(payload) = serde_json::from_str::<serde_json::Value>(&job.payload) else {
-            return;
-        };
-        let Ok(id) = field::<String>(&payload, "export_id") else {
+        let Ok(Job::BuildExport { export_id: id }) = Job::parse(&job.kind, &job.payload) else {
             return;
         };
         let h = &self.hiatus;
