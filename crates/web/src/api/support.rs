@@ -202,7 +202,7 @@ pub async fn audit(
 ) -> ApiResult<Json<Vec<AuditEvent>>> {
     let (limit, offset) = p.get()?;
     let rows = s.hiatus.member_trail(&a, id, limit, offset).await?;
-    Ok(Json(rows.into_iter().map(AuditEvent::from).collect()))
+    Ok(Json(rows))
 }
 
 /// A new password, with the link's token.
