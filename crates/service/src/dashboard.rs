@@ -8,8 +8,8 @@ use crate::auth::Actor;
 use crate::error::{ServiceError, ServiceResult};
 use crate::ops::Operations;
 use crate::restoration::QueueItem;
+use crate::views::AuditEvent;
 use hiatus_domain::{AccountId, ClosureReason, DAY_MICROS, Micros, Role};
-use hiatus_store::audit::AuditEventRow;
 use hiatus_store::{accounts, closures};
 use serde::Serialize;
 
@@ -197,7 +197,7 @@ impl Hiatus {
         account: AccountId,
         limit: i64,
         offset: i64,
-    ) -> ServiceResult<Vec<AuditEventRow>> {
+    ) -> ServiceResult<Vec<AuditEvent>> {
         actor.require_staff()?;
         if account == actor.account {
             return Err(ServiceError::NotFound("member"));

@@ -21,6 +21,7 @@ pub mod ops;
 pub mod password;
 pub mod restoration;
 pub mod signup;
+pub mod views;
 pub mod webhook_target;
 pub mod webhooks;
 pub mod worker;
@@ -29,8 +30,9 @@ pub use auth::{Actor, LoginOutcome, SignUp};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{PasswordParams, ServiceConfig};
 pub use error::{ServiceError, ServiceResult};
+/// The handles the service is assembled from (the database, the blob store, the keyring).
+pub use hiatus_store::{Blobs, Db, DbOptions, Keyring, SecretKey};
 
-use hiatus_store::{Blobs, Db, Keyring};
 use std::sync::Arc;
 
 /// The name shown for someone whose profile can no longer be read (erased before pseudonyms

@@ -583,7 +583,7 @@ impl Hiatus {
         account: AccountId,
         limit: i64,
         offset: i64,
-    ) -> ServiceResult<Vec<hiatus_store::audit::AuditEventRow>> {
+    ) -> ServiceResult<Vec<crate::views::AuditEvent>> {
         if account == actor.account {
             let mut tx = self.db.read().await?;
             let rows = audit::for_account(
@@ -595,7 +595,7 @@ impl Hiatus {
             )
             .await?;
             tx.commit().await?;
-            return Ok(rows);
+            return Ok(rows.into_iter().map(Into::into).collect());
         }
         // Support looking at a member's trail (after erasure: under the pseudonym's id); the
         // look itself goes on the trail.
@@ -626,7 +626,7 @@ impl Hiatus {
         )
         .await?;
         tx.commit().await?;
-        Ok(rows)
+        Ok(rows.into_iter().map(Into::into).collect())
     }
 }
 

@@ -4,17 +4,18 @@
 
 use crate::Hiatus;
 use crate::error::ServiceResult;
+use crate::views::{DeliveryBacklog, Finished, QueueDepth};
 use hiatus_domain::{DAY_MICROS, Micros};
 use hiatus_store::accounts;
-use hiatus_store::stats::{self, Delivery, Finished, QueueRow};
+use hiatus_store::stats;
 use serde::Serialize;
 
 /// A snapshot of the deployment's state.
 #[derive(Clone, Debug, Serialize)]
 pub struct Operations {
     pub at: Micros,
-    pub queue: Vec<QueueRow>,
-    pub delivery: Delivery,
+    pub queue: Vec<QueueDepth>,
+    pub delivery: DeliveryBacklog,
     /// Exports built in the last 24 hours (count, time, bytes), and those that failed.
     pub exports_day: Finished,
     pub exports_failed_day: i64,
@@ -41,11 +42,11 @@ impl Hiatus {
         tx.commit().await?;
         Ok(Operations {
             at: now,
-            queue,
-            delivery,
-            exports_day,
+            queue: queue.into_iter().map(QueueDepth::from).collect(),
+            delivery: delivery.into(),
+            exports_day: exports_day.into(),
             exports_failed_day,
-            erasures_day,
+            erasures_day: erasures_day.into(),
             erasures_scheduled,
             erasures_running,
             accounts,

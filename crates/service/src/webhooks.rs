@@ -8,6 +8,7 @@
 //! A receiver recomputes it over the raw body and rejects old timestamps.
 
 use crate::error::{ServiceError, ServiceResult};
+use crate::views::WebhookDelivery;
 use crate::{Actor, Hiatus};
 use hiatus_domain::Micros;
 use hiatus_store::webhooks::{self, Delivery, Subscription};
@@ -245,7 +246,7 @@ impl Hiatus {
         subscription: Option<&str>,
         status: Option<&str>,
         limit: i64,
-    ) -> ServiceResult<Vec<Delivery>> {
+    ) -> ServiceResult<Vec<WebhookDelivery>> {
         if let Some(a) = actor {
             a.require_operator()?;
         }
@@ -260,7 +261,7 @@ impl Hiatus {
         let mut tx = self.db.read().await?;
         let rows = webhooks::log(&mut tx, subscription, status, limit.clamp(1, 1000)).await?;
         tx.commit().await?;
-        Ok(rows)
+        Ok(rows.into_iter().map(WebhookDelivery::from).collect())
     }
 
     /// Sends a dead (or delivered) delivery again (operators).

@@ -106,6 +106,23 @@ pub async fn lease(
     Ok(n == 1)
 }
 
+/// Extends the executor's lease between batches. False when the caller no longer holds it
+/// (it ran out and another executor took over).
+pub async fn hold_lease(
+    tx: &mut Tx,
+    account: AccountId,
+    holder: &str,
+    until: Micros,
+) -> StoreResult<bool> {
+    Ok(tx
+        .exec(
+            "UPDATE erasures SET locked_until = $3 WHERE account_id = $1 AND locked_by = $2 AND status = 'running'",
+            args![account.to_text(), holder.to_string(), until],
+        )
+        .await?
+        == 1)
+}
+
 /// Gives the lease back (after a failure, so a retry need not wait for it to run out).
 pub async fn release(tx: &mut Tx, account: AccountId, holder: &str) -> StoreResult<()> {
     tx.exec(
@@ -410,4 +427,16 @@ pub async fn clear_notify(tx: &mut Tx, account: AccountId) -> StoreResult<()> {
     )
     .await?;
     Ok(())
+}
+
+/// True when a pseudonym label is in use: by a pseudonym account, or reserved by a scheduled
+/// erasure.
+pub async fn pseudonym_taken(tx: &mut Tx, label: &str) -> StoreResult<bool> {
+    let taken: i64 = tx
+        .scalar(
+            "SELECT (SELECT COUNT(*) FROM accounts WHERE pseudonym = $1) + (SELECT COUNT(*) FROM erasures WHERE pseudonym = $1)",
+            args![label.to_string()],
+        )
+        .await?;
+    Ok(taken > 0)
 }

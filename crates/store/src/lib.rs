@@ -11,6 +11,7 @@ pub mod closures;
 pub mod crypto;
 pub mod db;
 pub mod epochs;
+pub mod erasure_check;
 pub mod erasures;
 pub mod error;
 pub mod export_data;

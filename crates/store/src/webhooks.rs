@@ -205,7 +205,7 @@ pub async fn fan_out(
 }
 
 /// A delivery, as the log shows it.
-#[derive(Clone, Debug, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, sqlx::FromRow, serde::Serialize)]
 pub struct Delivery {
     pub id: String,
     pub subscription_id: String,

@@ -194,7 +194,7 @@ pub async fn serve(State(s): State<AppState>, req: axum::extract::Request) -> Re
     let mut out = String::with_capacity(8192);
     s.metrics.render(&mut out);
     let secs = |micros: i64| micros as f64 / 1e6;
-    let kinds = |f: &dyn Fn(&hiatus_store::stats::QueueRow) -> f64| -> Vec<(String, f64)> {
+    let kinds = |f: &dyn Fn(&hiatus_service::views::QueueDepth) -> f64| -> Vec<(String, f64)> {
         ops.queue
             .iter()
             .map(|q| (format!("kind=\"{}\"", label(&q.kind)), f(q)))

@@ -6,6 +6,7 @@
 //! a daily limit counted in calendar days.
 
 mod build;
+mod stream;
 
 pub use build::{BuildOutcome, Lease};
 

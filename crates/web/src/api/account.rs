@@ -12,7 +12,7 @@ use hiatus_domain::preflight::Intent;
 use hiatus_domain::*;
 use hiatus_service::SignUp;
 use hiatus_service::lifecycle::{AccountView, CloseRequest, Receipt};
-use hiatus_store::accounts::ProfileText;
+use hiatus_service::views::ProfileText;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -377,29 +377,7 @@ pub async fn reactivate(State(s): State<AppState>, Auth(a): Auth) -> ApiResult<J
     }))
 }
 
-/// An audit event.
-#[derive(Serialize, ToSchema)]
-pub struct AuditEvent {
-    pub id: String,
-    pub actor_id: Option<String>,
-    pub action: String,
-    pub reason: Option<String>,
-    pub detail: serde_json::Value,
-    pub created_at: Micros,
-}
-
-impl From<hiatus_store::audit::AuditEventRow> for AuditEvent {
-    fn from(r: hiatus_store::audit::AuditEventRow) -> Self {
-        AuditEvent {
-            id: r.id,
-            actor_id: r.actor_id,
-            action: r.action,
-            reason: r.reason,
-            detail: serde_json::from_str(&r.detail).unwrap_or(serde_json::Value::Null),
-            created_at: r.created_at,
-        }
-    }
-}
+pub use hiatus_service::views::AuditEvent;
 
 /// Paging.
 #[derive(Deserialize, IntoParams)]
@@ -437,11 +415,11 @@ pub async fn audit(
     ApiQuery(p): ApiQuery<Page>,
 ) -> ApiResult<Json<Vec<AuditEvent>>> {
     let p = p.get()?;
-    let rows = s
-        .hiatus
-        .audit_trail(&a, a.account, p.limit, p.offset)
-        .await?;
-    Ok(Json(rows.into_iter().map(AuditEvent::from).collect()))
+    Ok(Json(
+        s.hiatus
+            .audit_trail(&a, a.account, p.limit, p.offset)
+            .await?,
+    ))
 }
 
 /// The caller's balances.

@@ -193,18 +193,10 @@ pub async fn download(
     };
     let chunks = s
         .hiatus
-        .blobs
-        .read(&d.key, start..start + len)
+        .read_download(&d, start..start + len)
         .await
         .map_err(|e| match e {
-            hiatus_store::StoreError::Blob(io) if io.kind() == std::io::ErrorKind::NotFound => {
-                ApiError::new(
-                    StatusCode::GONE,
-                    "export_expired",
-                    "this export is no longer available; request a new one",
-                )
-            }
-            e => {
+            hiatus_service::ServiceError::Internal(e) => {
                 tracing::error!(error = %e, "reading an export archive");
                 ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -212,6 +204,7 @@ pub async fn download(
                     "the archive cannot be read right now; try again in a few minutes",
                 )
             }
+            e => ApiError::from(e),
         })?;
     let body = Body::from_stream(chunks);
     let mut res = Response::new(body);

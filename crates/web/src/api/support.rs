@@ -202,7 +202,7 @@ pub async fn audit(
 ) -> ApiResult<Json<Vec<AuditEvent>>> {
     let p = p.get()?;
     let rows = s.hiatus.member_trail(&a, id, p.limit, p.offset).await?;
-    Ok(Json(rows.into_iter().map(AuditEvent::from).collect()))
+    Ok(Json(rows))
 }
 
 /// A new password, with the link's token.

@@ -6,8 +6,8 @@ use crate::problem::ApiResult;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use hiatus_service::views::WebhookDelivery;
 use hiatus_service::webhooks::SubscriptionView;
-use hiatus_store::webhooks::Delivery;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -79,12 +79,12 @@ pub struct DeliveriesQuery {
 
 /// The delivery log, newest first.
 #[utoipa::path(get, path = "/api/v1/admin/webhook-deliveries", tag = "admin", security(("bearer" = [])), params(DeliveriesQuery),
-    responses((status = 200, description = "Deliveries", body = Vec<Delivery>)))]
+    responses((status = 200, description = "Deliveries", body = Vec<WebhookDelivery>)))]
 pub async fn deliveries(
     State(s): State<AppState>,
     Auth(a): Auth,
     ApiQuery(q): ApiQuery<DeliveriesQuery>,
-) -> ApiResult<Json<Vec<Delivery>>> {
+) -> ApiResult<Json<Vec<WebhookDelivery>>> {
     let sub = q.subscription.map(|u| u.to_string());
     Ok(Json(
         s.hiatus
