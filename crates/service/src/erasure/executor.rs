@@ -1,10 +1,10 @@
 //! The executor: the first step that makes the account unusable and unreadable, then the
 //! policy's rules in batches, each checkpointed, then the receipt.
 
-use super::plan::thousands;
 use super::*;
 use crate::clock::format_date;
 use crate::error::{ServiceError, ServiceResult};
+use hiatus_domain::fmt::thousands;
 use hiatus_store::audit::{self, NewAuditEvent};
 use hiatus_store::erasures::{self, NewPseudonym};
 use hiatus_store::jobs::{self, NewJob};

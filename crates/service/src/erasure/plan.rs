@@ -7,19 +7,6 @@ use crate::error::{ServiceError, ServiceResult};
 use hiatus_store::erasures::{self, ErasureRow};
 use hiatus_store::{Tx, accounts, market};
 
-/// "1,204".
-pub(super) fn thousands(n: i64) -> String {
-    let s = n.abs().to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if n < 0 { format!("-{out}") } else { out }
-}
-
 impl Hiatus {
     /// The caller's erasure plan: what deletion would do (or will do, once scheduled).
     pub async fn erasure_plan(&self, actor: &Actor) -> ServiceResult<ErasurePlan> {
@@ -144,7 +131,7 @@ pub fn plan_sentences(
     if counterparties > 0 {
         out.push(format!(
             "{} {} you worked with {} their records of your work together, where you appear under {under}.",
-            thousands(counterparties),
+            hiatus_domain::fmt::thousands(counterparties),
             if counterparties == 1 { "person" } else { "people" },
             match (past, counterparties == 1) {
                 (true, _) => "kept",
@@ -154,7 +141,7 @@ pub fn plan_sentences(
         ));
     }
     for i in items.iter().filter(|i| i.count > 0 && i.in_summary) {
-        let n = thousands(i.count);
+        let n = hiatus_domain::fmt::thousands(i.count);
         let single = i.count == 1 && !i.what_one.is_empty();
         let what = if single { &i.what_one } else { &i.what };
         let (stay, are, were) = if single {

@@ -1,7 +1,7 @@
-use super::plan::thousands;
 use super::schedule::pseudonym_label;
 use super::*;
 use crate::clock::format_date;
+use hiatus_domain::fmt::thousands;
 
 #[test]
 fn numbers_and_dates_read_well() {

@@ -174,7 +174,11 @@ impl Hiatus {
         offset: i64,
     ) -> ServiceResult<Vec<Contract>> {
         self.reading(async |tx| {
-            Ok(market::contracts_of(tx, actor.account, limit.clamp(1, 500), offset.max(0)).await?)
+            Ok({
+                let p = hiatus_domain::Page::new(limit, offset);
+                market::contracts_of(tx, actor.account, p.limit, p.offset)
+            }
+            .await?)
         })
         .await
     }

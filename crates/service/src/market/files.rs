@@ -265,10 +265,7 @@ fn check_upload(f: &Upload) -> ServiceResult<()> {
 }
 
 fn hex_sha256(b: &[u8]) -> String {
-    Sha256::digest(b)
-        .iter()
-        .map(|x| format!("{x:02x}"))
-        .collect()
+    hex::encode(Sha256::digest(b))
 }
 
 fn meta(r: &FileRow, name: String) -> FileMeta {

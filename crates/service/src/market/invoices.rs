@@ -96,7 +96,11 @@ impl Hiatus {
         offset: i64,
     ) -> ServiceResult<Vec<Invoice>> {
         self.reading(async |tx| {
-            Ok(market::invoices_of(tx, actor.account, limit.clamp(1, 500), offset.max(0)).await?)
+            Ok({
+                let p = hiatus_domain::Page::new(limit, offset);
+                market::invoices_of(tx, actor.account, p.limit, p.offset)
+            }
+            .await?)
         })
         .await
     }

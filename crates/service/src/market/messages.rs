@@ -188,8 +188,11 @@ impl Hiatus {
         offset: i64,
     ) -> ServiceResult<Vec<Thread>> {
         self.reading(async |tx| {
-            let mut threads =
-                market::threads_of(tx, actor.account, limit.clamp(1, 500), offset.max(0)).await?;
+            let mut threads = {
+                let p = hiatus_domain::Page::new(limit, offset);
+                market::threads_of(tx, actor.account, p.limit, p.offset)
+            }
+            .await?;
             for t in &mut threads {
                 self.name_subject(tx, t).await?;
             }

@@ -52,7 +52,11 @@ impl Hiatus {
         offset: i64,
     ) -> ServiceResult<Vec<Payment>> {
         self.reading(async |tx| {
-            Ok(market::payments_of(tx, actor.account, limit.clamp(1, 500), offset.max(0)).await?)
+            Ok({
+                let p = hiatus_domain::Page::new(limit, offset);
+                market::payments_of(tx, actor.account, p.limit, p.offset)
+            }
+            .await?)
         })
         .await
     }
