@@ -22,6 +22,12 @@ record_enum!(
     Role { Member => "member", Support => "support", Operator => "operator" }
 );
 record_enum!(
+    /// Where an account's erasure stands: scheduled (in its grace period), cancelled by the
+    /// member, running (the executor has made the account unusable and works through the
+    /// policy's rules), or done.
+    ErasureStatus { Scheduled => "scheduled", Cancelled => "cancelled", Running => "running", Done => "done" }
+);
+record_enum!(
     /// A contract's status. A client's direct hire starts as an offer the freelancer accepts
     /// (open) or declines; the client may withdraw it before an answer. Open, paused and
     /// in-dispute contracts block closing; offers do not.

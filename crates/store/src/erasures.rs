@@ -3,10 +3,10 @@
 //! that makes the account unusable in one transaction, and the batches the policy's rules run.
 
 use crate::db::{Arg, Tx};
-use crate::error::StoreResult;
+use crate::error::{StoreError, StoreResult};
 use crate::policy::CompiledRule;
 use crate::{Db, args};
-use hiatus_domain::{AccountId, Micros};
+use hiatus_domain::{AccountId, ErasureStatus, Micros};
 
 /// An erasure's row.
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -26,6 +26,14 @@ pub struct ErasureRow {
     pub locked_by: Option<String>,
     pub locked_until: Option<i64>,
     pub receipt: Option<String>,
+}
+
+impl ErasureRow {
+    /// The stored status as a type; an unknown name is a corrupt row.
+    pub fn stage(&self) -> StoreResult<ErasureStatus> {
+        ErasureStatus::parse(&self.status)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown erasure status {:?}", self.status)))
+    }
 }
 
 macro_rules! columns {

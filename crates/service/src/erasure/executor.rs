@@ -4,6 +4,7 @@
 use super::*;
 use crate::clock::format_date;
 use crate::error::{ServiceError, ServiceResult};
+use hiatus_domain::ErasureStatus;
 use hiatus_domain::fmt::thousands;
 use hiatus_store::audit::{self, NewAuditEvent};
 use hiatus_store::erasures::{self, NewPseudonym};
@@ -55,10 +56,10 @@ impl Hiatus {
         let Some(row) = row else {
             return Ok(EraseOutcome::NotDue);
         };
-        match row.status.as_str() {
-            "done" => return Ok(EraseOutcome::Done),
-            "cancelled" => return Ok(EraseOutcome::NotDue),
-            "scheduled" if row.due_at > now && !opts.ignore_grace => {
+        match row.stage()? {
+            ErasureStatus::Done => return Ok(EraseOutcome::Done),
+            ErasureStatus::Cancelled => return Ok(EraseOutcome::NotDue),
+            ErasureStatus::Scheduled if row.due_at > now && !opts.ignore_grace => {
                 return Ok(EraseOutcome::NotDue);
             }
             _ => {}
@@ -66,11 +67,11 @@ impl Hiatus {
         if !erasures::lease(&self.db, account, holder, now, self.config.job_lease).await? {
             // Cancelled or finished in the meantime, or another executor holds it.
             let mut tx = self.db.read().await?;
-            let status = erasures::get(&mut tx, account).await?.map(|r| r.status);
+            let row = erasures::get(&mut tx, account).await?;
             tx.commit().await?;
-            return Ok(match status.as_deref() {
-                Some("done") => EraseOutcome::Done,
-                Some("scheduled" | "running") => EraseOutcome::Busy,
+            return Ok(match row.map(|r| r.stage()).transpose()? {
+                Some(ErasureStatus::Done) => EraseOutcome::Done,
+                Some(ErasureStatus::Scheduled | ErasureStatus::Running) => EraseOutcome::Busy,
                 _ => EraseOutcome::NotDue,
             });
         }
@@ -100,7 +101,7 @@ impl Hiatus {
             let row = erasures::get(&mut tx, account)
                 .await?
                 .ok_or(ServiceError::NotFound("erasure"))?;
-            if row.status == "scheduled" {
+            if row.stage()? == ErasureStatus::Scheduled {
                 let due = acct.deletion_due_at.unwrap_or(row.due_at);
                 if acct.state()? != AccountState::DeletionScheduled
                     || (due > now && !opts.ignore_grace)
@@ -220,14 +221,14 @@ impl Hiatus {
                 let r = erasures::get(&mut tx, account).await?.expect("row exists");
                 tx.commit().await?;
                 r
-            } else if row.status == "running" {
+            } else if row.stage()? == ErasureStatus::Running {
                 tx.commit().await?;
                 row
             } else {
                 // Cancelled (or finished by another executor) since the lease was taken.
                 erasures::release(&mut tx, account, holder).await?;
                 tx.commit().await?;
-                return Ok(if row.status == "done" {
+                return Ok(if row.stage()? == ErasureStatus::Done {
                     EraseOutcome::Done
                 } else {
                     EraseOutcome::NotDue

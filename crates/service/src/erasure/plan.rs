@@ -100,7 +100,7 @@ impl Hiatus {
         Ok(ErasurePlan {
             account_id: account,
             pseudonym,
-            due_at: (row.status == "scheduled").then_some(row.due_at),
+            due_at: (row.stage()? == hiatus_domain::ErasureStatus::Scheduled).then_some(row.due_at),
             counterparties,
             items,
             summary,

@@ -16,7 +16,7 @@ impl Hiatus {
         let mut tx = self.db.read().await?;
         match erasures::get(&mut tx, account).await? {
             None => problems.push("the account was never scheduled for deletion".to_string()),
-            Some(r) if r.status != "done" => {
+            Some(r) if r.stage()? != hiatus_domain::ErasureStatus::Done => {
                 problems.push(format!("erasure has not finished (status {})", r.status))
             }
             Some(r) if r.pseudonym.is_some() || r.pseudonym_id.is_some() => {
