@@ -89,18 +89,7 @@ async fn a_skipped_backup_is_recorded(postgres: bool) {
     e.finish().await;
 }
 
-macro_rules! on_both {
-    ($($name:ident),*) => {
-        mod sqlite {
-            $(#[tokio::test] async fn $name() { super::$name(false).await })*
-        }
-        mod postgres {
-            $(#[tokio::test] async fn $name() { super::$name(true).await })*
-        }
-    };
-}
-
-on_both!(
+hiatus_testkit::on_both!(
     password_change_needs_the_current_password,
     a_skipped_backup_is_recorded
 );

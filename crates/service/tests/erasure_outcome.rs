@@ -24,7 +24,7 @@ use hiatus_store::bulk::{self, NoProgress, Plan, Shape};
 use hiatus_store::policy::{Action, live_schema};
 use hiatus_store::{Backend, Blobs, args};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
+use hiatus_testkit::sha256_hex;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -35,17 +35,7 @@ use std::time::Duration;
 
 /// The actor of a member, as after a login with the password entered just now.
 async fn actor(h: &Hiatus, id: AccountId) -> Actor {
-    let mut tx = h.db.read().await.unwrap();
-    let row = hiatus_store::accounts::get(&mut tx, id).await.unwrap();
-    tx.commit().await.unwrap();
-    Actor {
-        account: id,
-        session_id: "erasure-outcome".into(),
-        role: row.role().unwrap(),
-        kind: row.kind().unwrap(),
-        state: row.state().unwrap(),
-        reauth_at: h.now(),
-    }
+    hiatus_testkit::actor(h, id, "erasure-outcome").await
 }
 
 /// Pages through a listing (`|limit, offset| call`) until it runs dry.
@@ -63,13 +53,6 @@ macro_rules! all {
             }
         }
     }};
-}
-
-fn sha256_hex(b: &[u8]) -> String {
-    Sha256::digest(b)
-        .iter()
-        .map(|x| format!("{x:02x}"))
-        .collect()
 }
 
 fn blob_dir(h: &Hiatus) -> PathBuf {
@@ -264,55 +247,12 @@ async fn mentions(h: &Hiatus, needle: &str, old: Option<&str>) -> BTreeMap<(Stri
 
 /// Every row of every table (columns by name, blobs as hex), rows sorted: a canonical dump.
 async fn dump(h: &Hiatus) -> BTreeMap<String, Vec<String>> {
-    let schema = live_schema(&h.db).await.unwrap();
-    let mut out = BTreeMap::new();
-    let mut tx = h.db.read().await.unwrap();
-    for (t, cols) in &schema {
-        let sql = match h.db.backend() {
-            Backend::Sqlite => format!(
-                "SELECT json_object({}) FROM \"{t}\"",
-                cols.iter()
-                    .map(|c| format!(
-                        "'{c}', CASE WHEN typeof(\"{c}\") = 'blob' THEN 'x' || hex(\"{c}\") ELSE \"{c}\" END"
-                    ))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            Backend::Postgres => format!("SELECT to_jsonb(r)::text FROM \"{t}\" r"),
-        };
-        let rows: Vec<(String,)> = tx.all_dyn(&sql, vec![]).await.unwrap();
-        let mut rows: Vec<String> = rows
-            .into_iter()
-            .map(|(j,)| {
-                let v: BTreeMap<String, Value> = serde_json::from_str(&j).unwrap();
-                serde_json::to_string(&v).unwrap()
-            })
-            .collect();
-        rows.sort();
-        out.insert(t.clone(), rows);
-    }
-    tx.commit().await.unwrap();
-    out
+    hiatus_testkit::dump(&h.db).await
 }
 
 /// The differences between two dumps, in words (empty when equal).
 fn dump_diff(a: &BTreeMap<String, Vec<String>>, b: &BTreeMap<String, Vec<String>>) -> String {
-    let mut out = String::new();
-    let tables: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
-    for t in tables {
-        let ra: BTreeSet<&String> = a.get(t).map(|v| v.iter().collect()).unwrap_or_default();
-        let rb: BTreeSet<&String> = b.get(t).map(|v| v.iter().collect()).unwrap_or_default();
-        let only_a: Vec<_> = ra.difference(&rb).take(3).collect();
-        let only_b: Vec<_> = rb.difference(&ra).take(3).collect();
-        if !only_a.is_empty() || !only_b.is_empty() {
-            out.push_str(&format!(
-                "\n{t}: {} row(s) only before, {} only after; before e.g. {only_a:?}; after e.g. {only_b:?}",
-                ra.difference(&rb).count(),
-                rb.difference(&ra).count()
-            ));
-        }
-    }
-    out
+    hiatus_testkit::dump_diff(a, b, ("before", "after"), 3)
 }
 
 /// Adds a file the member sent as a message attachment (no use case uploads those yet).
@@ -885,6 +825,9 @@ async fn sqlite_counterparties_keep_everything_demo() {
 }
 #[tokio::test]
 async fn postgres_counterparties_keep_everything_demo() {
+    if hiatus_testkit::skip_postgres() {
+        return;
+    }
     demo_counterparties(true).await;
 }
 #[tokio::test]
@@ -893,6 +836,9 @@ async fn sqlite_counterparties_keep_everything_generated_m() {
 }
 #[tokio::test]
 async fn postgres_counterparties_keep_everything_generated_m() {
+    if hiatus_testkit::skip_postgres() {
+        return;
+    }
     generated_counterparties(true, Shape::M, 22, true).await;
 }
 #[tokio::test]
@@ -901,6 +847,9 @@ async fn sqlite_counterparties_keep_everything_generated_l() {
 }
 #[tokio::test]
 async fn postgres_counterparties_keep_everything_generated_l() {
+    if hiatus_testkit::skip_postgres() {
+        return;
+    }
     generated_counterparties(true, Shape::L, 24, false).await;
 }
 
@@ -1237,6 +1186,9 @@ async fn sqlite_plan_and_receipt_tell_the_truth() {
 }
 #[tokio::test]
 async fn postgres_plan_and_receipt_tell_the_truth() {
+    if hiatus_testkit::skip_postgres() {
+        return;
+    }
     plan_and_receipt_all(true).await;
 }
 
@@ -1486,6 +1438,9 @@ async fn sqlite_no_residue_in_files() {
 }
 #[tokio::test]
 async fn postgres_no_residue_in_rows_or_files() {
+    if hiatus_testkit::skip_postgres() {
+        return;
+    }
     residue(true).await;
 }
 
@@ -1545,5 +1500,8 @@ async fn sqlite_second_run_changes_nothing() {
 }
 #[tokio::test]
 async fn postgres_second_run_changes_nothing() {
+    if hiatus_testkit::skip_postgres() {
+        return;
+    }
     idempotent(true).await;
 }

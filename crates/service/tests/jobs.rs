@@ -172,18 +172,8 @@ async fn failures_back_off_then_fail(postgres: bool) {
     e.finish().await;
 }
 
-macro_rules! on_both {
-    ($($name:ident),*) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $name() { super::$name(false).await })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $name() { super::$name(true).await })*
-        }
-    };
-}
-
-on_both!(
+hiatus_testkit::on_both!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     concurrent_workers_claim_each_job_once,
     expired_leases_are_reclaimed,
     failures_back_off_then_fail

@@ -364,6 +364,9 @@ async fn sqlite_approved_restoration_resets_the_password() {
 
 #[tokio::test]
 async fn postgres_approved_restoration_resets_the_password() {
+    if hiatus_testkit::skip_postgres() {
+        return;
+    }
     approved_restoration_resets_the_password(true).await;
 }
 
@@ -537,6 +540,9 @@ async fn sqlite_denied_limited_and_never_after_erasure() {
 
 #[tokio::test]
 async fn postgres_denied_limited_and_never_after_erasure() {
+    if hiatus_testkit::skip_postgres() {
+        return;
+    }
     denied_limited_and_never_after_erasure(true).await;
 }
 
@@ -596,5 +602,8 @@ async fn sqlite_expired_requests_never_hide_open_ones() {
 
 #[tokio::test]
 async fn postgres_expired_requests_never_hide_open_ones() {
+    if hiatus_testkit::skip_postgres() {
+        return;
+    }
     expired_requests_never_hide_open_ones(true).await;
 }

@@ -28,6 +28,8 @@ pub mod sealing;
 pub mod sessions;
 pub mod signup_confirmations;
 pub mod stats;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod throttle;
 pub mod webhooks;
 

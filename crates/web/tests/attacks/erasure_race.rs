@@ -15,21 +15,9 @@ use std::time::{Duration, Instant};
 /// Members who schedule their deletion, eight at a time.
 const MEMBERS: usize = 200;
 
-mod sqlite {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn deletions_with_no_grace_period_leave_nothing_while_workers_run() {
-        super::run(crate::support::Backend::Sqlite).await;
-    }
-}
+hiatus_testkit::on_both!(#[tokio::test(flavor = "multi_thread", worker_threads = 4)] deletions_with_no_grace_period_leave_nothing_while_workers_run);
 
-mod postgres {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn deletions_with_no_grace_period_leave_nothing_while_workers_run() {
-        super::run(crate::support::Backend::Postgres).await;
-    }
-}
-
-async fn run(backend: Backend) {
+async fn deletions_with_no_grace_period_leave_nothing_while_workers_run(backend: Backend) {
     let started = Instant::now();
     let t = TestApp::start_with(
         backend,
