@@ -17,10 +17,11 @@ use hiatus_service::{
     Actor, Hiatus, ManualClock, PasswordParams, ServiceConfig, ServiceError, SignUp,
 };
 use hiatus_store::bulk::{self, NoProgress, Plan, Shape};
-use hiatus_store::{Backend, Blobs, Db, DbOptions, Keyring, SecretKey, args};
-use serde_json::Value;
+use hiatus_store::policy::live_schema;
+use hiatus_store::{Blobs, Db, DbOptions, Keyring, SecretKey, args};
 use hiatus_testkit::{ScratchDb, sha256_hex};
-use std::collections::{BTreeMap, BTreeSet};
+use serde_json::Value;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -70,7 +71,11 @@ impl Instance {
     ) -> Self {
         let db = match &pg {
             Some(scratch) => scratch.connect(8).await,
-            None => ScratchDb::sqlite_at(&dir.path().join("t.db")).connect(8).await,
+            None => {
+                ScratchDb::sqlite_at(&dir.path().join("t.db"))
+                    .connect(8)
+                    .await
+            }
         };
         let clock = ManualClock::new(at);
         let h = Hiatus::new(
@@ -239,13 +244,9 @@ async fn canonical(h: &Hiatus) -> BTreeMap<String, Vec<String>> {
                 ) {
                     (Some(w), Some(n)) => {
                         let dk = h.keys.unwrap_data_key(&id, Some(&w)).unwrap();
-                        Value::String(
-                            dk.open_field("accounts", "legal_name", &id, &n).unwrap(),
-                        )
+                        Value::String(dk.open_field("accounts", "legal_name", &id, &n).unwrap())
                     }
-                    (w, n) => {
-                        Value::String(format!("key {}, name {}", w.is_some(), n.is_some()))
-                    }
+                    (w, n) => Value::String(format!("key {}, name {}", w.is_some(), n.is_some())),
                 };
                 v.insert("legal_name_enc".into(), name);
                 v.insert("data_key_wrapped".into(), Value::Null);

@@ -15,10 +15,10 @@ use hiatus_store::bulk::{self, NoProgress, Plan, Shape};
 use hiatus_store::crypto::wrapped_epoch;
 use hiatus_store::epochs::{self, Ratchet};
 use hiatus_store::{Db, DbOptions, Keyring, SecretKey, StoreError, args};
+use hiatus_testkit::{Backend, ScratchDb};
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use hiatus_testkit::{Backend, ScratchDb};
 use support::{Env, env, env_with};
 
 fn actor(h: &Hiatus, id: AccountId, kind: AccountKind) -> Actor {

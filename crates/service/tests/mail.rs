@@ -12,6 +12,7 @@ use hiatus_service::lifecycle::CloseRequest;
 use hiatus_service::mail::MailTransport;
 use hiatus_service::worker::Worker;
 use hiatus_service::{Actor, Hiatus};
+use hiatus_testkit::testing;
 use std::time::Duration;
 
 async fn member(e: &support::Env, email: &str, name: &str) -> Actor {
@@ -318,12 +319,9 @@ async fn telling_clients_reaches_exactly_the_regular_ones(postgres: bool) {
     // they are sent again, with the same idempotency keys.
     {
         let mut tx = e.h.db.begin().await.unwrap();
-        tx.exec(
-            "UPDATE mail_deliveries SET status = 'pending', next_attempt_at = 0 WHERE kind = 'client.notice'",
-            vec![],
-        )
-        .await
-        .unwrap();
+        testing::tamper_mail_deliveries_back_to_pending(&mut tx, "client.notice")
+            .await
+            .unwrap();
         tx.commit().await.unwrap();
     }
     deliver(&e.h).await;

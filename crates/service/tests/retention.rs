@@ -11,6 +11,7 @@ use hiatus_service::market::ContractAction;
 use hiatus_service::worker::Worker;
 use hiatus_service::{Actor, SignUp};
 use hiatus_store::args;
+use hiatus_testkit::testing;
 use std::time::Duration;
 
 async fn client(e: &support::Env) -> Actor {
@@ -229,7 +230,7 @@ async fn retained_records_are_purged_on_their_dates(postgres: bool) {
     );
     // No purge is left queued for this pseudonym.
     assert_eq!(
-        e.count("SELECT COUNT(*) FROM jobs WHERE kind = 'retention.purge' AND status = 'queued'")
+        e.inspect(async |tx| testing::count_jobs(tx, "retention.purge", "queued").await)
             .await,
         0
     );

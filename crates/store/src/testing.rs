@@ -20,14 +20,18 @@ fn checked_name(name: &str) -> StoreResult<&str> {
     if ok {
         Ok(name)
     } else {
-        Err(StoreError::Config(format!("not a scratch database name: {name:?}")))
+        Err(StoreError::Config(format!(
+            "not a scratch database name: {name:?}"
+        )))
     }
 }
 
 async fn on_server(admin_url: &str, sql: String) -> StoreResult<()> {
     use sqlx::Connection;
     let mut c = sqlx::PgConnection::connect(admin_url).await?;
-    let r = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut c).await;
+    let r = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(&mut c)
+        .await;
     let _ = c.close().await;
     r?;
     Ok(())
@@ -35,7 +39,11 @@ async fn on_server(admin_url: &str, sql: String) -> StoreResult<()> {
 
 /// Creates database `name` on the server of `admin_url`, empty or as a copy of `template`
 /// (which must have no open connection).
-pub async fn create_database(admin_url: &str, name: &str, template: Option<&str>) -> StoreResult<()> {
+pub async fn create_database(
+    admin_url: &str,
+    name: &str,
+    template: Option<&str>,
+) -> StoreResult<()> {
     let name = checked_name(name)?;
     let sql = match template {
         Some(t) => format!("CREATE DATABASE {name} TEMPLATE {}", checked_name(t)?),
@@ -47,7 +55,11 @@ pub async fn create_database(admin_url: &str, name: &str, template: Option<&str>
 /// Drops database `name` on the server of `admin_url`, closing its connections first.
 pub async fn drop_database(admin_url: &str, name: &str) -> StoreResult<()> {
     let name = checked_name(name)?;
-    on_server(admin_url, format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await
+    on_server(
+        admin_url,
+        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+    )
+    .await
 }
 
 /// Runs `sql` (statements separated by `;`) on the database of `url` (SQLite or PostgreSQL);
@@ -97,4 +109,78 @@ pub async fn all_rows(db: &Db) -> StoreResult<BTreeMap<String, Vec<BTreeMap<Stri
     }
     tx.commit().await?;
     Ok(out)
+}
+
+// ---- named queries: what tests inspect --------------------------------------------------
+
+/// A table or column name tests may pass: lowercase letters, digits and underscores.
+fn checked_ident(name: &str) -> StoreResult<&str> {
+    checked_name(name)
+}
+
+/// The rows of `table` whose `column` holds `value`.
+pub async fn count_rows(tx: &mut Tx, table: &str, column: &str, value: &str) -> StoreResult<i64> {
+    let sql = format!(
+        "SELECT COUNT(*) FROM {} WHERE {} = $1",
+        checked_ident(table)?,
+        checked_ident(column)?
+    );
+    tx.scalar_dyn(&sql, args![value]).await
+}
+
+/// The rows of `table` whose `column` is not null.
+pub async fn count_filled(tx: &mut Tx, table: &str, column: &str) -> StoreResult<i64> {
+    let sql = format!(
+        "SELECT COUNT({}) FROM {}",
+        checked_ident(column)?,
+        checked_ident(table)?
+    );
+    tx.scalar_dyn(&sql, vec![]).await
+}
+
+/// The jobs of `kind` in `status`.
+pub async fn count_jobs(tx: &mut Tx, kind: &str, status: &str) -> StoreResult<i64> {
+    tx.scalar(
+        "SELECT COUNT(*) FROM jobs WHERE kind = $1 AND status = $2",
+        args![kind, status],
+    )
+    .await
+}
+
+/// The jobs done on their first attempt.
+pub async fn count_jobs_done_at_first_attempt(tx: &mut Tx) -> StoreResult<i64> {
+    tx.scalar(
+        "SELECT COUNT(*) FROM jobs WHERE status = 'done' AND attempts = 1",
+        vec![],
+    )
+    .await
+}
+
+/// The outbox rows whose payload contains any of `needles`.
+pub async fn count_outbox_payloads_containing_any(
+    tx: &mut Tx,
+    needles: &[&str],
+) -> StoreResult<i64> {
+    let clauses = (1..=needles.len())
+        .map(|i| format!("payload LIKE ${i}"))
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    let sql = format!("SELECT COUNT(*) FROM outbox WHERE {clauses}");
+    let args = needles
+        .iter()
+        .map(|n| Arg::from(format!("%{n}%")))
+        .collect();
+    tx.scalar_dyn(&sql, args).await
+}
+
+// ---- named changes: what tests tamper with on purpose -----------------------------------
+
+/// Puts the mail deliveries of `kind` back to pending and due, as if the worker died after
+/// the server took them but before recording it.
+pub async fn tamper_mail_deliveries_back_to_pending(tx: &mut Tx, kind: &str) -> StoreResult<u64> {
+    tx.exec(
+        "UPDATE mail_deliveries SET status = 'pending', next_attempt_at = 0 WHERE kind = $1",
+        args![kind],
+    )
+    .await
 }

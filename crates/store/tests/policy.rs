@@ -1,8 +1,8 @@
 //! The erasure policy against the real schema of both backends: the shipped policy matches
 //! the migrations exactly, and a column added without a classification is refused.
 
-use hiatus_store::policy::Policy;
 use hiatus_store::Db;
+use hiatus_store::policy::Policy;
 use hiatus_testkit::{Backend, ScratchDb};
 
 /// Migrates, checks the shipped policy, then adds a column the way a careless migration

@@ -4,9 +4,9 @@
 
 use hiatus_domain::*;
 use hiatus_store::accounts::{self, NewAccount};
-use hiatus_testkit::{Backend, ScratchDb};
 use hiatus_store::policy::{Policy, live_schema};
 use hiatus_store::{Db, Keyring, SecretKey, args, market, notices};
+use hiatus_testkit::{Backend, ScratchDb};
 
 async fn account(db: &Db, keys: &Keyring, n: u32) -> AccountId {
     let id = AccountId::new();

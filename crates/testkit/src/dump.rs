@@ -15,7 +15,10 @@ pub async fn dump(db: &Db) -> Dump {
 
 /// Like [`dump`], with each row passed through `canonical(table, row)` first (to replace the
 /// values that are random per run).
-pub async fn dump_with(db: &Db, mut canonical: impl FnMut(&str, &mut BTreeMap<String, Value>)) -> Dump {
+pub async fn dump_with(
+    db: &Db,
+    mut canonical: impl FnMut(&str, &mut BTreeMap<String, Value>),
+) -> Dump {
     let tables = hiatus_store::testing::all_rows(db)
         .await
         .expect("every row of every table");

@@ -120,7 +120,13 @@ fn string_literals(src: &str) -> Vec<(usize, String)> {
                     if end >= b.len() {
                         break;
                     }
-                    if b[end] == b'"' && b[end + 1..].iter().take(hashes).filter(|&&c| c == b'#').count() == hashes
+                    if b[end] == b'"'
+                        && b[end + 1..]
+                            .iter()
+                            .take(hashes)
+                            .filter(|&&c| c == b'#')
+                            .count()
+                            == hashes
                     {
                         break;
                     }
@@ -184,7 +190,12 @@ fn sql_shape(text: &str) -> Option<&'static str> {
             "SELECT" if words[i + 1..].contains(&"FROM") => return Some("SELECT … FROM"),
             "INSERT" if at(i + 1) == "INTO" => return Some("INSERT INTO"),
             "DELETE" if at(i + 1) == "FROM" => return Some("DELETE FROM"),
-            "UPDATE" if at(i + 2) == "SET" && at(i + 1).chars().all(|c| c.is_ascii_lowercase() || c == '_' || c.is_ascii_digit()) => {
+            "UPDATE"
+                if at(i + 2) == "SET"
+                    && at(i + 1)
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c == '_' || c.is_ascii_digit()) =>
+            {
                 return Some("UPDATE … SET");
             }
             _ => {}

@@ -6,7 +6,8 @@ pub mod smtp;
 
 use hiatus_domain::{AccountKind, Role};
 use hiatus_service::{Actor, Hiatus, ManualClock, PasswordParams, ServiceConfig, SignUp};
-use hiatus_store::{Blobs, Keyring, SecretKey, args};
+use hiatus_store::{Blobs, Keyring, SecretKey, Tx};
+use hiatus_testkit::testing;
 use hiatus_testkit::{Backend, ScratchDb};
 use std::sync::Arc;
 
@@ -85,10 +86,20 @@ impl Env {
         hiatus_testkit::member_actor(&self.h, id, AccountKind::Freelancer)
     }
 
-    pub async fn count(&self, sql: &'static str) -> i64 {
+    /// The rows of `table` whose `column` holds `value`.
+    pub async fn count_rows(&self, table: &str, column: &str, value: &str) -> i64 {
+        self.inspect(async |tx| testing::count_rows(tx, table, column, value).await)
+            .await
+    }
+
+    /// A read of the database through one of the store's named test queries.
+    pub async fn inspect<T>(
+        &self,
+        query: impl AsyncFnOnce(&mut Tx) -> hiatus_store::StoreResult<T>,
+    ) -> T {
         let mut tx = self.h.db.read().await.unwrap();
-        let n: i64 = tx.scalar(sql, args![]).await.unwrap();
+        let v = query(&mut tx).await.unwrap();
         tx.commit().await.unwrap();
-        n
+        v
     }
 }

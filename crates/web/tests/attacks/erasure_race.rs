@@ -15,7 +15,10 @@ use std::time::{Duration, Instant};
 /// Members who schedule their deletion, eight at a time.
 const MEMBERS: usize = 200;
 
-hiatus_testkit::on_both!(#[tokio::test(flavor = "multi_thread", worker_threads = 4)] deletions_with_no_grace_period_leave_nothing_while_workers_run);
+hiatus_testkit::on_both!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    deletions_with_no_grace_period_leave_nothing_while_workers_run
+);
 
 async fn deletions_with_no_grace_period_leave_nothing_while_workers_run(backend: Backend) {
     let started = Instant::now();

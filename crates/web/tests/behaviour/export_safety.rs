@@ -6,8 +6,8 @@
 use crate::support::{Member, TestApp, on_both_backends};
 use base64::Engine;
 use hiatus_archive::VerifyingKey;
-use serde_json::{Value, json};
 use hiatus_testkit::sha256_hex;
+use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};

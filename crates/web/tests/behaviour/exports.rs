@@ -6,8 +6,8 @@
 use crate::support::{DAY, Member, SECOND, TestApp, on_both_backends};
 use base64::Engine;
 use hiatus_archive::VerifyingKey;
-use serde_json::{Value, json};
 use hiatus_testkit::sha256_hex;
+use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::io::{Cursor, Read};
 
