@@ -17,9 +17,8 @@ use hiatus_service::{
     Actor, Hiatus, ManualClock, PasswordParams, ServiceConfig, ServiceError, SignUp,
 };
 use hiatus_store::bulk::{self, NoProgress, Plan, Shape};
-use hiatus_store::policy::live_schema;
-use hiatus_store::{Blobs, Db, DbOptions, Keyring, SecretKey, args};
-use hiatus_testkit::{ScratchDb, sha256_hex};
+use hiatus_store::{Blobs, Db, DbOptions, Keyring, SecretKey};
+use hiatus_testkit::{ScratchDb, sha256_hex, testing};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -383,20 +382,15 @@ async fn prepared(postgres: bool, seed: u64) -> (Instance, Snapshot, AccountId) 
     h.set_phone(&a, Some("+44 20 7946 0958".into()))
         .await
         .unwrap();
-    let contract: (String,) = {
+    let contract: String = {
         let mut tx = h.db.read().await.unwrap();
-        let c = tx
-            .one(
-                "SELECT id FROM contracts WHERE freelancer_id = $1 AND status = 'ended' \
-                 AND id NOT IN (SELECT contract_id FROM reviews) ORDER BY id LIMIT 1",
-                args![member.to_text()],
-            )
+        let c = testing::first_ended_contract_without_review(&mut tx, &member.to_text())
             .await
             .unwrap();
         tx.commit().await.unwrap();
         c
     };
-    h.write_review(&a, contract.0.parse().unwrap(), 5, "A fine client.")
+    h.write_review(&a, contract.parse().unwrap(), 5, "A fine client.")
         .await
         .unwrap();
     let ex = h.request_export(&a, None).await.unwrap();
@@ -453,14 +447,13 @@ async fn crash_safety(postgres: bool) {
     );
     let (state, key_gone): (String, i64) = {
         let mut tx = i.h.db.read().await.unwrap();
-        let r = tx
-            .one(
-                "SELECT state, CAST((CASE WHEN data_key_wrapped IS NULL AND email_enc IS NULL THEN 1 ELSE 0 END) AS BIGINT) \
-                 FROM accounts WHERE id = $1",
-                args![member.to_text()],
-            )
-            .await
-            .unwrap();
+        let id = member.to_text();
+        let state = testing::account_state(&mut tx, &id).await.unwrap();
+        let gone =
+            testing::account_columns_all_null(&mut tx, &id, &["data_key_wrapped", "email_enc"])
+                .await
+                .unwrap();
+        let r = (state, i64::from(gone));
         tx.commit().await.unwrap();
         r
     };
@@ -545,11 +538,7 @@ async fn footprint(h: &Hiatus, member: AccountId) -> BTreeMap<String, i64> {
     let mut out = BTreeMap::new();
     let mut tx = h.db.read().await.unwrap();
     for (t, c) in cols {
-        let n: i64 = tx
-            .scalar_dyn(
-                &format!("SELECT COUNT(*) FROM {t} WHERE {c} = $1"),
-                args![member.to_text()],
-            )
+        let n = testing::count_rows(&mut tx, t, c, &member.to_text())
             .await
             .unwrap();
         out.insert(format!("{t}.{c}"), n);
@@ -561,34 +550,9 @@ async fn footprint(h: &Hiatus, member: AccountId) -> BTreeMap<String, i64> {
 /// Every column (as text) of every table that mentions `old`, with how many rows, except the
 /// documented places that keep an erased member's old id.
 async fn mentions(h: &Hiatus, old: &str) -> BTreeMap<(String, String), i64> {
-    let schema = live_schema(&h.db).await.unwrap();
-    let mut out = BTreeMap::new();
-    let mut tx = h.db.read().await.unwrap();
-    for (t, cols) in &schema {
-        for c in cols {
-            let extra = match (t.as_str(), c.as_str()) {
-                ("accounts", "id") => " AND \"id\" <> $2",
-                ("erasures", "account_id") => " AND \"account_id\" <> $2",
-                ("audit_events", _) => " AND \"action\" <> 'account.erased'",
-                ("outbox" | "webhook_deliveries", _) => {
-                    " AND \"event\" NOT IN ('account.deleted', 'account.erased')"
-                }
-                _ => "",
-            };
-            let sql =
-                format!("SELECT COUNT(*) FROM \"{t}\" WHERE CAST(\"{c}\" AS TEXT) LIKE $1{extra}");
-            let mut a = args![format!("%{old}%")];
-            if extra.contains("$2") {
-                a.push(old.into());
-            }
-            let n: i64 = tx.scalar_dyn(&sql, a).await.unwrap();
-            if n > 0 {
-                out.insert((t.clone(), c.clone()), n);
-            }
-        }
-    }
-    tx.commit().await.unwrap();
-    out
+    testing::mentions(&h.db, old, Some(old), false)
+        .await
+        .unwrap()
 }
 
 /// A freelancer who worked for `client`: a contract, messages both ways, reviews both ways, a
@@ -711,18 +675,10 @@ async fn cancel_race(postgres: bool) {
         let (c, e) = tokio::join!(cancel, erase);
         let (c, e) = (c.unwrap(), e.unwrap().unwrap());
         let mut tx = h.db.read().await.unwrap();
-        let (state,): (String,) = tx
-            .one(
-                "SELECT state FROM accounts WHERE id = $1",
-                args![member.to_text()],
-            )
+        let state = testing::account_state(&mut tx, &member.to_text())
             .await
             .unwrap();
-        let (status, locked_by): (String, Option<String>) = tx
-            .one(
-                "SELECT status, locked_by FROM erasures WHERE account_id = $1",
-                args![member.to_text()],
-            )
+        let (status, locked_by) = testing::erasure_status(&mut tx, &member.to_text())
             .await
             .unwrap();
         tx.commit().await.unwrap();
@@ -789,11 +745,7 @@ async fn cancel_race(postgres: bool) {
         }
     }
     let mut tx = h.db.read().await.unwrap();
-    let (state,): (String,) = tx
-        .one(
-            "SELECT state FROM accounts WHERE id = $1",
-            args![member.to_text()],
-        )
+    let state = testing::account_state(&mut tx, &member.to_text())
         .await
         .unwrap();
     tx.commit().await.unwrap();
@@ -935,11 +887,7 @@ async fn export_during_erasure(postgres: bool) {
         assert_eq!(e.unwrap().unwrap(), EraseOutcome::Done, "delay {delay} ms");
         let left: i64 = {
             let mut tx = h.db.read().await.unwrap();
-            let n = tx
-                .scalar(
-                    "SELECT COUNT(*) FROM exports WHERE account_id = $1 OR id = $2",
-                    args![member.to_text(), ex.id.clone()],
-                )
+            let n = testing::count_exports_of(&mut tx, &member.to_text(), &ex.id)
                 .await
                 .unwrap();
             tx.commit().await.unwrap();
@@ -1073,19 +1021,13 @@ async fn partly_gone(postgres: bool) {
         let h = inst.h.clone();
         let mut tx = h.db.begin().await.unwrap();
         let n = if damage == "data key destroyed" {
-            tx.exec(
-                "UPDATE accounts SET data_key_wrapped = NULL WHERE id = $1",
-                args![member.to_text()],
-            )
-            .await
-            .unwrap()
+            testing::tamper_destroy_data_key(&mut tx, &member.to_text())
+                .await
+                .unwrap()
         } else {
-            tx.exec(
-                "UPDATE accounts SET legal_name_enc = $2 WHERE id = $1",
-                args![member.to_text(), vec![7u8; 48]],
-            )
-            .await
-            .unwrap()
+            testing::tamper_legal_name(&mut tx, &member.to_text(), vec![7u8; 48])
+                .await
+                .unwrap()
         };
         assert_eq!(n, 1);
         tx.commit().await.unwrap();

@@ -14,8 +14,8 @@ use hiatus_store::accounts::{self, ProfileText};
 use hiatus_store::bulk::{self, NoProgress, Plan, Shape};
 use hiatus_store::crypto::wrapped_epoch;
 use hiatus_store::epochs::{self, Ratchet};
-use hiatus_store::{Db, DbOptions, Keyring, SecretKey, StoreError, args};
-use hiatus_testkit::{Backend, ScratchDb};
+use hiatus_store::{Db, DbOptions, Keyring, SecretKey, StoreError};
+use hiatus_testkit::{Backend, ScratchDb, testing};
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -242,11 +242,7 @@ async fn a_dump_taken_before_erasure_is_unreadable_once_its_epochs_are_retired()
     let mut opened = 0;
     {
         let mut tx = db.read().await.unwrap();
-        let wrapped: Option<Vec<u8>> = tx
-            .scalar(
-                "SELECT data_key_wrapped FROM accounts WHERE id = $1",
-                args![victim.to_text()],
-            )
+        let wrapped: Option<Vec<u8>> = testing::stored_data_key(&mut tx, &victim.to_text())
             .await
             .unwrap();
         let wrapped = wrapped.expect("the dump holds the member's wrapped key");
@@ -388,11 +384,7 @@ async fn legacy_keys_are_rewrapped_by_the_first_rotation_on_both_backends() {
         let id = canary_member(&e.h, &c).await;
         {
             let mut tx = e.h.db.begin().await.unwrap();
-            let wrapped: Option<Vec<u8>> = tx
-                .scalar(
-                    "SELECT data_key_wrapped FROM accounts WHERE id = $1",
-                    args![id.to_text()],
-                )
+            let wrapped: Option<Vec<u8>> = testing::stored_data_key(&mut tx, &id.to_text())
                 .await
                 .unwrap();
             let dk =
@@ -403,12 +395,9 @@ async fn legacy_keys_are_rewrapped_by_the_first_rotation_on_both_backends() {
             // And the email lookup hashed under the master-derived key, as every lookup was
             // before lookups were keyed per epoch.
             let lookup = e.h.keys.email_lookup(None, &c.email()).unwrap();
-            tx.exec(
-                "UPDATE accounts SET data_key_wrapped = $1, key_epoch = NULL, email_lookup = $3 WHERE id = $2",
-                args![legacy, id.to_text(), lookup],
-            )
-            .await
-            .unwrap();
+            testing::tamper_into_legacy_keys(&mut tx, &id.to_text(), legacy, lookup)
+                .await
+                .unwrap();
             tx.commit().await.unwrap();
         }
         // Changed behind the service's back: it would otherwise read the epochs in use again
@@ -452,11 +441,7 @@ async fn legacy_keys_are_rewrapped_by_the_first_rotation_on_both_backends() {
         assert!(after.keys.iter().all(|k| k.epoch.is_some()), "{after:?}");
         let stored: Option<Vec<u8>> = {
             let mut tx = e.h.db.read().await.unwrap();
-            let w = tx
-                .scalar(
-                    "SELECT data_key_wrapped FROM accounts WHERE id = $1",
-                    args![id.to_text()],
-                )
+            let w = testing::stored_data_key(&mut tx, &id.to_text())
                 .await
                 .unwrap();
             tx.commit().await.unwrap();
@@ -549,11 +534,7 @@ async fn logins_keep_working_while_a_rotation_runs() {
 /// The email lookup stored for an account, as a copy of the database holds it.
 async fn stored_lookup(h: &Hiatus, id: AccountId) -> Vec<u8> {
     let mut tx = h.db.read().await.unwrap();
-    let l: Vec<u8> = tx
-        .scalar(
-            "SELECT email_lookup FROM accounts WHERE id = $1",
-            args![id.to_text()],
-        )
+    let l: Vec<u8> = testing::stored_email_lookup(&mut tx, &id.to_text())
         .await
         .unwrap();
     tx.commit().await.unwrap();

@@ -184,3 +184,210 @@ pub async fn tamper_mail_deliveries_back_to_pending(tx: &mut Tx, kind: &str) -> 
     )
     .await
 }
+
+// ---- named queries: accounts, invoices, retention --------------------------------------
+
+/// The content hash and issuer of the PDF kept for invoice `invoice_id`, if one is kept.
+pub async fn kept_invoice_pdf(
+    tx: &mut Tx,
+    invoice_id: &str,
+) -> StoreResult<Option<(String, String)>> {
+    tx.opt(
+        "SELECT content_hash, issuer_id FROM invoice_pdfs WHERE invoice_id = $1",
+        args![invoice_id],
+    )
+    .await
+}
+
+/// The issuer of invoice `invoice_id`.
+pub async fn invoice_issuer(tx: &mut Tx, invoice_id: &str) -> StoreResult<String> {
+    tx.scalar(
+        "SELECT issuer_id FROM invoices WHERE id = $1",
+        args![invoice_id],
+    )
+    .await
+}
+
+/// Whether invoice `invoice_id` exists and names a pseudonym account as its issuer (0 or 1).
+pub async fn count_invoices_issued_by_a_pseudonym(
+    tx: &mut Tx,
+    invoice_id: &str,
+) -> StoreResult<i64> {
+    tx.scalar(
+        "SELECT COUNT(*) FROM invoices WHERE id = $1 AND issuer_id = \
+         (SELECT id FROM accounts WHERE pseudonym IS NOT NULL AND id = invoices.issuer_id)",
+        args![invoice_id],
+    )
+    .await
+}
+
+/// What account `id` still holds of its sealed legal name and its wrapped data key:
+/// (legal name present, data key present).
+pub async fn sealed_name_and_key(tx: &mut Tx, id: &str) -> StoreResult<(bool, bool)> {
+    let (name, key): (i64, i64) = tx
+        .one(
+            "SELECT CAST((CASE WHEN legal_name_enc IS NULL THEN 0 ELSE 1 END) AS BIGINT), \
+             CAST((CASE WHEN data_key_wrapped IS NULL THEN 0 ELSE 1 END) AS BIGINT) \
+             FROM accounts WHERE id = $1",
+            args![id],
+        )
+        .await?;
+    Ok((name == 1, key == 1))
+}
+
+/// The date until which account `id` (a pseudonym) is retained.
+pub async fn retained_until(tx: &mut Tx, id: &str) -> StoreResult<i64> {
+    tx.scalar(
+        "SELECT retained_until FROM accounts WHERE id = $1",
+        args![id],
+    )
+    .await
+}
+
+/// The wrapped data key of account `id` as stored (none once destroyed).
+pub async fn stored_data_key(tx: &mut Tx, id: &str) -> StoreResult<Option<Vec<u8>>> {
+    tx.scalar(
+        "SELECT data_key_wrapped FROM accounts WHERE id = $1",
+        args![id],
+    )
+    .await
+}
+
+/// The email lookup hash of account `id` as stored.
+pub async fn stored_email_lookup(tx: &mut Tx, id: &str) -> StoreResult<Vec<u8>> {
+    tx.scalar("SELECT email_lookup FROM accounts WHERE id = $1", args![id])
+        .await
+}
+
+/// Turns account `id` into one stored before key epochs: its data key wrapped directly under
+/// the master key (`legacy_wrapped`), no epoch, and the email lookup `lookup`.
+pub async fn tamper_into_legacy_keys(
+    tx: &mut Tx,
+    id: &str,
+    legacy_wrapped: Vec<u8>,
+    lookup: Vec<u8>,
+) -> StoreResult<u64> {
+    tx.exec(
+        "UPDATE accounts SET data_key_wrapped = $1, key_epoch = NULL, email_lookup = $3 WHERE id = $2",
+        args![legacy_wrapped, id, lookup],
+    )
+    .await
+}
+
+// ---- named queries: erasure ---------------------------------------------------------------
+
+/// Every column (as text) of every table that contains `needle`, with how many rows. With
+/// `erased` (an erased member's old id), the documented places that keep that id are left
+/// out: its own account and erasure rows, the `account.erased` audit event, the deletion
+/// events of the outbox and of webhook deliveries, and (with `erase_job_kept`) the erasure's
+/// own job.
+pub async fn mentions(
+    db: &Db,
+    needle: &str,
+    erased: Option<&str>,
+    erase_job_kept: bool,
+) -> StoreResult<BTreeMap<(String, String), i64>> {
+    let schema = crate::policy::live_schema(db).await?;
+    let mut out = BTreeMap::new();
+    let mut tx = db.read().await?;
+    for (t, cols) in &schema {
+        for c in cols {
+            let extra = match (erased.is_some(), t.as_str(), c.as_str()) {
+                (false, _, _) => "",
+                (_, "accounts", "id") => " AND \"id\" <> $2",
+                (_, "erasures", "account_id") => " AND \"account_id\" <> $2",
+                (_, "audit_events", _) => " AND \"action\" <> 'account.erased'",
+                (_, "outbox" | "webhook_deliveries", _) => {
+                    " AND \"event\" NOT IN ('account.deleted', 'account.erased')"
+                }
+                (_, "jobs", _) if erase_job_kept => " AND \"kind\" <> 'account.erase'",
+                _ => "",
+            };
+            let sql =
+                format!("SELECT COUNT(*) FROM \"{t}\" WHERE CAST(\"{c}\" AS TEXT) LIKE $1{extra}");
+            let mut a = args![format!("%{needle}%")];
+            if let (true, Some(old)) = (extra.contains("$2"), erased) {
+                a.push(old.into());
+            }
+            let n: i64 = tx.scalar_dyn(&sql, a).await?;
+            if n > 0 {
+                out.insert((t.clone(), c.clone()), n);
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// The state of account `id`.
+pub async fn account_state(tx: &mut Tx, id: &str) -> StoreResult<String> {
+    tx.scalar("SELECT state FROM accounts WHERE id = $1", args![id])
+        .await
+}
+
+/// Whether every one of `columns` of account `id` is null (the account must exist).
+pub async fn account_columns_all_null(
+    tx: &mut Tx,
+    id: &str,
+    columns: &[&str],
+) -> StoreResult<bool> {
+    let mut test = Vec::new();
+    for c in columns {
+        test.push(format!("{} IS NULL", checked_ident(c)?));
+    }
+    let sql = format!(
+        "SELECT CAST((CASE WHEN {} THEN 1 ELSE 0 END) AS BIGINT) FROM accounts WHERE id = $1",
+        test.join(" AND ")
+    );
+    let n: i64 = tx.scalar_dyn(&sql, args![id]).await?;
+    Ok(n == 1)
+}
+
+/// The status of the erasure of account `id`, and the executor holding it.
+pub async fn erasure_status(tx: &mut Tx, id: &str) -> StoreResult<(String, Option<String>)> {
+    tx.one(
+        "SELECT status, locked_by FROM erasures WHERE account_id = $1",
+        args![id],
+    )
+    .await
+}
+
+/// The first contract (by id) of `freelancer_id` that ended and has no review.
+pub async fn first_ended_contract_without_review(
+    tx: &mut Tx,
+    freelancer_id: &str,
+) -> StoreResult<String> {
+    tx.scalar(
+        "SELECT id FROM contracts WHERE freelancer_id = $1 AND status = 'ended' \
+         AND id NOT IN (SELECT contract_id FROM reviews) ORDER BY id LIMIT 1",
+        args![freelancer_id],
+    )
+    .await
+}
+
+/// The exports of account `id`, or with id `export_id`.
+pub async fn count_exports_of(tx: &mut Tx, id: &str, export_id: &str) -> StoreResult<i64> {
+    tx.scalar(
+        "SELECT COUNT(*) FROM exports WHERE account_id = $1 OR id = $2",
+        args![id, export_id],
+    )
+    .await
+}
+
+/// Destroys the wrapped data key of account `id`, as lost data would.
+pub async fn tamper_destroy_data_key(tx: &mut Tx, id: &str) -> StoreResult<u64> {
+    tx.exec(
+        "UPDATE accounts SET data_key_wrapped = NULL WHERE id = $1",
+        args![id],
+    )
+    .await
+}
+
+/// Overwrites the sealed legal name of account `id` with `bytes`, as corruption would.
+pub async fn tamper_legal_name(tx: &mut Tx, id: &str, bytes: Vec<u8>) -> StoreResult<u64> {
+    tx.exec(
+        "UPDATE accounts SET legal_name_enc = $2 WHERE id = $1",
+        args![id, bytes],
+    )
+    .await
+}
