@@ -391,3 +391,168 @@ pub async fn tamper_legal_name(tx: &mut Tx, id: &str, bytes: Vec<u8>) -> StoreRe
     )
     .await
 }
+
+/// Resolves every blocker of `member` behind the service's back, as if each had been settled:
+/// open disputes resolved, escrow released, live contracts ended, balance and debt zero,
+/// scheduled payouts settled, unpaid invoices (as client) paid.
+pub async fn tamper_resolve_every_blocker(tx: &mut Tx, member: &str, now: i64) -> StoreResult<()> {
+    tx.exec(
+        "UPDATE disputes SET status = 'resolved', resolved_at = $2 WHERE status = 'open' \
+         AND contract_id IN (SELECT id FROM contracts WHERE client_id = $1 OR freelancer_id = $1)",
+        args![member, now],
+    )
+    .await?;
+    tx.exec(
+        "UPDATE payments SET status = 'released', updated_at = $2 \
+         WHERE (payer_id = $1 OR payee_id = $1) AND status IN ('in_escrow', 'pending_release')",
+        args![member, now],
+    )
+    .await?;
+    tx.exec(
+        "UPDATE contracts SET status = 'ended', ended_at = $2 \
+         WHERE (client_id = $1 OR freelancer_id = $1) AND status <> 'ended'",
+        args![member, now],
+    )
+    .await?;
+    tx.exec(
+        "UPDATE balances SET available_minor = 0, debt_minor = 0, updated_at = $2 WHERE account_id = $1",
+        args![member, now],
+    )
+    .await?;
+    tx.exec(
+        "UPDATE payouts SET status = 'settled' WHERE account_id = $1 AND status = 'scheduled'",
+        args![member],
+    )
+    .await?;
+    tx.exec(
+        "UPDATE invoices SET status = 'paid', paid_at = $2 WHERE recipient_id = $1 AND status = 'unpaid'",
+        args![member, now],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The accounts carrying pseudonym `label`: (id, state).
+pub async fn pseudonym_accounts(tx: &mut Tx, label: &str) -> StoreResult<Vec<(String, String)>> {
+    tx.all(
+        "SELECT id, state FROM accounts WHERE pseudonym = $1",
+        args![label],
+    )
+    .await
+}
+
+/// The first message (by id) `author` wrote.
+pub async fn first_message_of(tx: &mut Tx, author: &str) -> StoreResult<Option<String>> {
+    let m: Option<(String,)> = tx
+        .opt(
+            "SELECT id FROM messages WHERE author_id = $1 ORDER BY id LIMIT 1",
+            args![author],
+        )
+        .await?;
+    Ok(m.map(|(id,)| id))
+}
+
+/// The people who share a contract, a thread or a review with `member`, sorted.
+pub async fn counterparties(tx: &mut Tx, member: &str) -> StoreResult<Vec<String>> {
+    let rows: Vec<(String,)> = tx
+        .all(
+            "SELECT p FROM ( \
+               SELECT client_id AS p FROM contracts WHERE freelancer_id = $1 \
+               UNION SELECT freelancer_id FROM contracts WHERE client_id = $1 \
+               UNION SELECT tp2.account_id FROM thread_participants tp1 \
+                 JOIN thread_participants tp2 ON tp2.thread_id = tp1.thread_id \
+                 WHERE tp1.account_id = $1 AND tp2.account_id <> $1 \
+               UNION SELECT subject_id FROM reviews WHERE author_id = $1 \
+               UNION SELECT author_id FROM reviews WHERE subject_id = $1 \
+             ) people ORDER BY p",
+            args![member],
+        )
+        .await?;
+    Ok(rows.into_iter().map(|(p,)| p).collect())
+}
+
+/// Every file attached to a message: (message id, file id).
+pub async fn message_attachments(tx: &mut Tx) -> StoreResult<Vec<(String, String)>> {
+    tx.all(
+        "SELECT message_id, id FROM files WHERE message_id IS NOT NULL",
+        vec![],
+    )
+    .await
+}
+
+/// Whether review `review_id` is about `subject_id` (0 or 1).
+pub async fn count_reviews_about(
+    tx: &mut Tx,
+    review_id: &str,
+    subject_id: &str,
+) -> StoreResult<i64> {
+    tx.scalar(
+        "SELECT COUNT(*) FROM reviews WHERE id = $1 AND subject_id = $2",
+        args![review_id, subject_id],
+    )
+    .await
+}
+
+/// The jobs whose payload contains `needle`: (kind, status, payload).
+pub async fn jobs_naming(tx: &mut Tx, needle: &str) -> StoreResult<Vec<(String, String, String)>> {
+    tx.all(
+        "SELECT kind, status, payload FROM jobs WHERE payload LIKE $1",
+        args![format!("%{needle}%")],
+    )
+    .await
+}
+
+/// The key of each row of `table`, as text (hashes as lowercase hex): what tells rows apart
+/// before and after a change.
+pub async fn row_keys(tx: &mut Tx, table: &str) -> StoreResult<Vec<String>> {
+    let table = checked_ident(table)?;
+    let key = match table {
+        "export_links" | "deletion_cancel_links" | "password_resets" => "token_hash",
+        "profiles" | "signup_confirmations" => "account_id",
+        "invoice_pdfs" => "invoice_id",
+        "client_notices" => "account_id || ':' || client_id",
+        "balances" => "account_id || ':' || currency",
+        "thread_participants" | "away_replies" => "thread_id || ':' || account_id",
+        _ => "id",
+    };
+    let sql = match (tx.backend(), key) {
+        (Backend::Postgres, "token_hash") => {
+            format!("SELECT encode(token_hash, 'hex') FROM {table}")
+        }
+        (Backend::Sqlite, "token_hash") => format!("SELECT hex(token_hash) FROM {table}"),
+        _ => format!("SELECT {key} FROM {table}"),
+    };
+    let rows: Vec<(String,)> = tx.all_dyn(&sql, vec![]).await?;
+    Ok(rows.into_iter().map(|(k,)| k).collect())
+}
+
+/// The latest `date_column` among the rows of `table` whose `column` holds `value`.
+pub async fn latest_date(
+    tx: &mut Tx,
+    table: &str,
+    date_column: &str,
+    column: &str,
+    value: &str,
+) -> StoreResult<Option<i64>> {
+    let sql = format!(
+        "SELECT MAX({}) FROM {} WHERE {} = $1",
+        checked_ident(date_column)?,
+        checked_ident(table)?,
+        checked_ident(column)?
+    );
+    tx.scalar_dyn(&sql, args![value]).await
+}
+
+/// The rows of audit table `table` redacted to `{"redacted":true}` that name `account` as
+/// subject or actor.
+pub async fn count_redacted_audit_rows(
+    tx: &mut Tx,
+    table: &str,
+    account: &str,
+) -> StoreResult<i64> {
+    let sql = format!(
+        "SELECT COUNT(*) FROM {} WHERE detail = '{{\"redacted\":true}}' AND (account_id = $1 OR actor_id = $1)",
+        checked_ident(table)?
+    );
+    tx.scalar_dyn(&sql, args![account]).await
+}
