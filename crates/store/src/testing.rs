@@ -556,3 +556,144 @@ pub async fn count_redacted_audit_rows(
     );
     tx.scalar_dyn(&sql, args![account]).await
 }
+
+// ---- named queries: what the web tests inspect -------------------------------------------
+
+/// The rows of `table`.
+pub async fn count_all(tx: &mut Tx, table: &str) -> StoreResult<i64> {
+    let sql = format!("SELECT COUNT(*) FROM {}", checked_ident(table)?);
+    tx.scalar_dyn(&sql, vec![]).await
+}
+
+/// The sum of `column` over the rows of `table` (0 when there are none).
+pub async fn sum_of(tx: &mut Tx, table: &str, column: &str) -> StoreResult<i64> {
+    let sql = format!(
+        "SELECT CAST(COALESCE(SUM({}), 0) AS BIGINT) FROM {}",
+        checked_ident(column)?,
+        checked_ident(table)?
+    );
+    tx.scalar_dyn(&sql, vec![]).await
+}
+
+/// The audit events other than a member of staff looking at a trail.
+pub async fn count_audit_events_but_views(tx: &mut Tx) -> StoreResult<i64> {
+    tx.scalar(
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM audit_events WHERE action <> 'audit.viewed'",
+        vec![],
+    )
+    .await
+}
+
+/// The erasures not done yet.
+pub async fn count_erasures_not_done(tx: &mut Tx) -> StoreResult<i64> {
+    tx.scalar(
+        "SELECT COUNT(*) FROM erasures WHERE status <> 'done'",
+        vec![],
+    )
+    .await
+}
+
+/// The id of an account with `role` (the first one the database returns).
+pub async fn account_with_role(tx: &mut Tx, role: &str) -> StoreResult<String> {
+    tx.scalar("SELECT id FROM accounts WHERE role = $1", args![role])
+        .await
+}
+
+/// The id of the pseudonym the erasure of account `id` made.
+pub async fn pseudonym_of(tx: &mut Tx, id: &str) -> StoreResult<String> {
+    tx.scalar(
+        "SELECT pseudonym_id FROM erasures WHERE account_id = $1",
+        args![id],
+    )
+    .await
+}
+
+/// Stores what no request can carry, as a corrupted or hostile database would hold it: a
+/// balance beyond any integer (what an overflowing sum became on SQLite) for `account`.
+pub async fn tamper_balance_beyond_integers(tx: &mut Tx, account: &str) -> StoreResult<u64> {
+    tx.exec(
+        "UPDATE balances SET available_minor = 18446744073709551615.0 WHERE account_id = $1",
+        args![account],
+    )
+    .await
+}
+
+/// Sets the amount of payment `id` to `minor`, whatever it is.
+pub async fn tamper_payment_amount(tx: &mut Tx, id: &str, minor: i64) -> StoreResult<u64> {
+    tx.exec(
+        "UPDATE payments SET amount_minor = $2 WHERE id = $1",
+        args![id, minor],
+    )
+    .await
+}
+
+// ---- a PostgreSQL server's own files --------------------------------------------------------
+
+/// One connection to a PostgreSQL database, for reading what the server keeps on disk (its
+/// relation files and write-ahead log) the way a copy of its data folder would show it.
+/// Needs a superuser.
+pub struct ServerFiles(sqlx::PgConnection);
+
+impl ServerFiles {
+    pub async fn connect(url: &str) -> StoreResult<ServerFiles> {
+        use sqlx::Connection;
+        Ok(ServerFiles(sqlx::PgConnection::connect(url).await?))
+    }
+
+    /// The write-ahead log segment being written now.
+    pub async fn current_wal_segment(&mut self) -> StoreResult<String> {
+        Ok(
+            sqlx::query_scalar("SELECT pg_walfile_name(pg_current_wal_lsn())")
+                .fetch_one(&mut self.0)
+                .await?,
+        )
+    }
+
+    /// `VACUUM`, then `CHECKPOINT`: dead rows reclaimed, everything written to the files.
+    pub async fn vacuum_and_checkpoint(&mut self) -> StoreResult<()> {
+        sqlx::raw_sql("VACUUM").execute(&mut self.0).await?;
+        sqlx::raw_sql("CHECKPOINT").execute(&mut self.0).await?;
+        Ok(())
+    }
+
+    /// Every relation of the database (tables, their TOAST, indexes) with its file, relative
+    /// to the server's data folder: (name, path).
+    pub async fn relation_files(&mut self) -> StoreResult<Vec<(String, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT c.relname::text AS name, pg_relation_filepath(c.oid) AS path FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname IN ('public', 'pg_toast') AND c.relkind IN ('r', 't', 'i') \
+             AND pg_relation_filepath(c.oid) IS NOT NULL",
+        )
+        .fetch_all(&mut self.0)
+        .await?)
+    }
+
+    /// The bytes of a file under the server's data folder, read by the server.
+    pub async fn read(&mut self, path: &str) -> StoreResult<Vec<u8>> {
+        Ok(sqlx::query_scalar("SELECT pg_read_binary_file($1)")
+            .bind(path)
+            .fetch_one(&mut self.0)
+            .await?)
+    }
+
+    /// The write-ahead log segments from `first` on, in order.
+    pub async fn wal_segments_since(&mut self, first: &str) -> StoreResult<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT name FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$' AND name >= $1 ORDER BY name",
+        )
+        .bind(first)
+        .fetch_all(&mut self.0)
+        .await?)
+    }
+
+    /// The bytes of write-ahead log segment `name`.
+    pub async fn read_wal_segment(&mut self, name: &str) -> StoreResult<Vec<u8>> {
+        self.read(&format!("pg_wal/{name}")).await
+    }
+
+    pub async fn close(self) -> StoreResult<()> {
+        use sqlx::Connection;
+        Ok(self.0.close().await?)
+    }
+}

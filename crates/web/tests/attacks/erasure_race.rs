@@ -86,11 +86,7 @@ async fn deletions_with_no_grace_period_leave_nothing_while_workers_run(backend:
     let deadline = Instant::now() + Duration::from_secs(300);
     loop {
         let mut tx = t.h.db.read().await.unwrap();
-        let left: i64 = tx
-            .scalar(
-                "SELECT COUNT(*) FROM erasures WHERE status <> 'done'",
-                hiatus_store::args![],
-            )
+        let left = hiatus_testkit::testing::count_erasures_not_done(&mut tx)
             .await
             .unwrap();
         tx.commit().await.unwrap();
