@@ -202,13 +202,13 @@ async fn no_file_of_an_export_archive_runs_in_the_browser() {
         .unwrap();
     {
         let mut tx = h.db.begin().await.unwrap();
-        let n = tx
-            .exec(
-                "UPDATE files SET name = $1 WHERE id = $2",
-                hiatus_store::args![bidi_name.clone(), metas[0].id.to_string()],
-            )
-            .await
-            .unwrap();
+        let n = hiatus_testkit::testing::tamper_file_name(
+            &mut tx,
+            &metas[0].id.to_string(),
+            &bidi_name,
+        )
+        .await
+        .unwrap();
         assert_eq!(n, 1);
         tx.commit().await.unwrap();
     }
