@@ -1127,7 +1127,7 @@ async fn workers_race_the_erasure(workers: usize, runs: usize) {
     for _ in 0..workers + 1 {
         hs.push(
             racer(
-                &url,
+                url,
                 &dir.path().join("mail"),
                 &dir.path().join("files"),
                 &keys,

@@ -231,7 +231,7 @@ async fn a_dump_taken_before_erasure_is_unreadable_once_its_epochs_are_retired()
     let restored_copy = ScratchDb::new(Backend::Postgres).await;
     let restored_url = restored_copy.url();
     run(Command::new("psql")
-        .arg(&restored_url)
+        .arg(restored_url)
         .args(["-q", "-v", "ON_ERROR_STOP=1", "-f"])
         .arg(&dump));
     let db = Db::connect(restored_url, &DbOptions { max_connections: 2 })

@@ -155,7 +155,7 @@ async fn retained_records_are_purged_on_their_dates(postgres: bool) {
         0
     );
     assert_eq!(count_rows(&e, "invoices", "id", &inv_id).await, 1);
-    assert_eq!(name_and_key(&e, &issuer).await.0, true);
+    assert!(name_and_key(&e, &issuer).await.0);
     // Seven years on: the client keeps the invoice, under the pseudonym; the legal name on it
     // (and the pseudonym's key) is destroyed.
     e.clock.set(add_years(issued, 7) + DAY_MICROS);
