@@ -23,7 +23,7 @@ use hiatus_service::{Actor, Hiatus, ServiceError, SignUp};
 use hiatus_store::bulk::{self, NoProgress, Plan, Shape};
 use hiatus_store::policy::Action;
 use hiatus_store::{Backend, Blobs, StoreResult, Tx};
-use hiatus_testkit::{sha256_hex, testing};
+use hiatus_testkit::{files_under, sha256_hex, testing};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -65,27 +65,6 @@ fn blob_dir(h: &Hiatus) -> PathBuf {
 /// The SQLite database file of a test environment (it sits next to the blob folder).
 fn sqlite_file(h: &Hiatus) -> PathBuf {
     blob_dir(h).parent().unwrap().join("t.db")
-}
-
-/// Every file under `dir`, by path relative to it, with the SHA-256 of its bytes.
-fn files_under(dir: &Path) -> BTreeMap<String, String> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for e in entries {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(root, &p, out);
-            } else {
-                let rel = p.strip_prefix(root).unwrap().to_string_lossy().to_string();
-                out.insert(rel, sha256_hex(&std::fs::read(&p).unwrap()));
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
 }
 
 /// A read through one of the store's named test queries.

@@ -18,7 +18,7 @@ use hiatus_service::{
 };
 use hiatus_store::bulk::{self, NoProgress, Plan, Shape};
 use hiatus_store::{Blobs, Db, DbOptions, Keyring, SecretKey};
-use hiatus_testkit::{ScratchDb, sha256_hex, testing};
+use hiatus_testkit::{ScratchDb, files_under, sha256_hex, testing};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -178,27 +178,6 @@ fn blob_dir(h: &Hiatus) -> PathBuf {
         .local_dir()
         .expect("these tests keep files in a local folder")
         .to_path_buf()
-}
-
-/// Every file under `dir`, by path relative to it, with the SHA-256 of its bytes.
-fn files_under(dir: &Path) -> BTreeMap<String, String> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for e in entries {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(root, &p, out);
-            } else {
-                let rel = p.strip_prefix(root).unwrap().to_string_lossy().to_string();
-                out.insert(rel, sha256_hex(&std::fs::read(&p).unwrap()));
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
 }
 
 fn bytes_of(v: &Value) -> Option<Vec<u8>> {

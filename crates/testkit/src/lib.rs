@@ -7,7 +7,7 @@
 //!   halves with a note;
 //! - [`dump`]: every row of every table, canonical, for before/after comparisons;
 //! - [`actor`] and [`member_actor`]: the `Actor` a logged-in session would give;
-//! - [`sha256_hex`] and the attack table ([`report_attack!`]).
+//! - [`sha256_hex`], [`files_under`] and the attack table ([`report_attack!`]).
 
 pub mod attacks;
 pub mod dump;
@@ -22,6 +22,8 @@ pub use scratch::{ScratchDb, admin_url, with_database};
 use hiatus_domain::{AccountId, AccountKind, AccountState, Role};
 use hiatus_service::{Actor, Hiatus};
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::Path;
 
 /// Which database a test runs against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,6 +82,32 @@ pub fn skip_postgres() -> bool {
 /// Lowercase hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
+}
+
+/// Every file under `dir`, by path relative to it, with the SHA-256 of its bytes (empty when
+/// `dir` does not exist).
+pub fn files_under(dir: &Path) -> BTreeMap<String, String> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries {
+            let p = e.expect("a folder entry").path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                let rel = p
+                    .strip_prefix(root)
+                    .expect("under the root")
+                    .to_string_lossy()
+                    .to_string();
+                out.insert(rel, sha256_hex(&std::fs::read(&p).expect("a file")));
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
 }
 
 /// The actor of an account, as after a login with the password entered just now: role, kind

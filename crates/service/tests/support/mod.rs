@@ -28,7 +28,11 @@ pub async fn env(postgres: bool) -> Env {
 /// Like [`env`], with the service configuration changed by `configure`.
 pub async fn env_with(postgres: bool, configure: impl FnOnce(&mut ServiceConfig)) -> Env {
     let dir = tempfile::tempdir().unwrap();
-    let scratch = ScratchDb::new_in(Backend::postgres_if(postgres), dir.path()).await;
+    // On SQLite the file is `t.db`, next to the blob folder (tests read it raw).
+    let scratch = match Backend::postgres_if(postgres) {
+        Backend::Sqlite => ScratchDb::sqlite_at(&dir.path().join("t.db")),
+        Backend::Postgres => ScratchDb::new(Backend::Postgres).await,
+    };
     let db = scratch.migrated(8).await;
     let clock = ManualClock::new(START);
     let mut config = ServiceConfig {
