@@ -26,7 +26,7 @@ use hiatus_store::{Backend, Blobs, StoreResult, Tx};
 use hiatus_testkit::{files_under, sha256_hex, testing};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
