@@ -32,24 +32,7 @@ use std::time::Duration;
 /// Records one attack in the attack table `scripts/test` prints (the same rows as the web
 /// crate's attack suite: `<target tmp>/attacks/*.tsv`, `attack\tbackend\tattempts\tsuccesses`).
 fn report(attack: &str, backend: &str, attempts: u64, successes: u64) {
-    let line = format!("{attack}\t{backend}\t{attempts}\t{successes}\n");
-    eprint!("attack: {line}");
-    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("attacks");
-    std::fs::create_dir_all(&dir).expect("attack table folder");
-    let slug: String = format!("{attack}-{backend}")
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect();
-    let mut f = std::fs::File::create(dir.join(format!("{slug}.tsv"))).expect("attack row");
-    f.write_all(line.as_bytes()).expect("write the attack row");
-    assert!(
-        attempts > 0,
-        "{attack} on {backend}: the attack was never tried"
-    );
-    assert_eq!(
-        successes, 0,
-        "{attack} on {backend}: {successes} of {attempts} attempts succeeded"
-    );
+    hiatus_testkit::report_attack!(attack, backend, attempts, successes);
 }
 
 /// A loopback HTTP listener that keeps every request it gets.
@@ -219,13 +202,13 @@ async fn no_file_of_an_export_archive_runs_in_the_browser() {
         .unwrap();
     {
         let mut tx = h.db.begin().await.unwrap();
-        let n = tx
-            .exec(
-                "UPDATE files SET name = $1 WHERE id = $2",
-                hiatus_store::args![bidi_name.clone(), metas[0].id.to_string()],
-            )
-            .await
-            .unwrap();
+        let n = hiatus_testkit::testing::tamper_file_name(
+            &mut tx,
+            &metas[0].id.to_string(),
+            &bidi_name,
+        )
+        .await
+        .unwrap();
         assert_eq!(n, 1);
         tx.commit().await.unwrap();
     }

@@ -3,6 +3,7 @@
 //! unknown keys and invalid values, checks that the database answers; `serve` takes its
 //! `[serve]` options from the file.
 
+use hiatus_testkit::{Backend, ScratchDb};
 use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -167,9 +168,11 @@ fn mistakes_are_named_and_fail() {
 
 #[test]
 fn the_database_is_checked() {
+    if hiatus_testkit::skip_postgres() {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
-    let pg = std::env::var("HIATUS_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let pg = hiatus_testkit::admin_url();
     let out = hiatus(
         dir.path(),
         &["--database-url", &pg, "config", "check", "--json"],
@@ -373,19 +376,7 @@ fn block<F: std::future::Future>(f: F) -> F::Output {
 
 /// Runs `sql` on the database at `url` (a fresh connection).
 fn run_sql(url: &str, sql: &str) {
-    block(async {
-        use sqlx::Connection;
-        let sql = sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()));
-        if url.starts_with("sqlite") {
-            let mut c = sqlx::SqliteConnection::connect(url).await.expect("connect");
-            sql.execute(&mut c).await.expect("sql runs");
-            let _ = c.close().await;
-        } else {
-            let mut c = sqlx::PgConnection::connect(url).await.expect("connect");
-            sql.execute(&mut c).await.expect("sql runs");
-            let _ = c.close().await;
-        }
-    })
+    block(hiatus_testkit::testing::run_script(url, sql)).expect("sql runs");
 }
 
 fn migrate(url: &str) {
@@ -448,12 +439,11 @@ fn an_unclassified_column_or_a_table_in_another_schema_fails_the_check() {
     );
 
     // PostgreSQL: a fresh database (migrations pending), then a migrated one.
-    let admin = std::env::var("HIATUS_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let name = format!("hiatus_cfg_{}", std::process::id());
-    run_sql(&admin, &format!("DROP DATABASE IF EXISTS {name}"));
-    run_sql(&admin, &format!("CREATE DATABASE {name}"));
-    let pg = format!("{}/{name}", &admin[..admin.rfind('/').unwrap()]);
+    if hiatus_testkit::skip_postgres() {
+        return;
+    }
+    let scratch = block(ScratchDb::new(Backend::Postgres));
+    let pg = scratch.url().to_string();
     let (ok, checks, problems) = check_db(dir.path(), &pg);
     assert!(ok, "{problems:?}");
     assert!(checks.contains("migration(s) pending"), "{checks}");
@@ -486,8 +476,5 @@ fn an_unclassified_column_or_a_table_in_another_schema_fails_the_check() {
         problems.iter().any(|p| p.contains("accounts.nickname")),
         "{problems:?}"
     );
-    run_sql(
-        &admin,
-        &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-    );
+    drop(scratch);
 }

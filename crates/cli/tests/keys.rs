@@ -5,7 +5,8 @@
 
 use hiatus_store::crypto::wrapped_epoch;
 use hiatus_store::epochs::{self, Ratchet};
-use hiatus_store::{Db, DbOptions, Keyring, SecretKey, StoreError, args};
+use hiatus_store::{Db, DbOptions, Keyring, SecretKey, StoreError};
+use hiatus_testkit::testing;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -61,13 +62,10 @@ async fn set_wrapped(dir: &Path, wrapped: &[u8], epoch: Option<i64>) -> String {
         .await
         .unwrap();
     let mut tx = db.begin().await.unwrap();
-    let id: String = tx.scalar("SELECT id FROM accounts", args![]).await.unwrap();
-    tx.exec(
-        "UPDATE accounts SET data_key_wrapped = $1, key_epoch = $2 WHERE id = $3",
-        args![wrapped.to_vec(), epoch, id.clone()],
-    )
-    .await
-    .unwrap();
+    let id = testing::only_account_id(&mut tx).await.unwrap();
+    testing::tamper_wrapped_key(&mut tx, &id, wrapped.to_vec(), epoch)
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     db.close().await;
     id
@@ -78,10 +76,9 @@ async fn stored(dir: &Path) -> (String, Vec<u8>) {
         .await
         .unwrap();
     let mut tx = db.read().await.unwrap();
-    let row: (String, Vec<u8>) = tx
-        .one("SELECT id, data_key_wrapped FROM accounts", args![])
-        .await
-        .unwrap();
+    let id = testing::only_account_id(&mut tx).await.unwrap();
+    let wrapped = testing::stored_data_key(&mut tx, &id).await.unwrap();
+    let row: (String, Vec<u8>) = (id, wrapped.expect("a wrapped data key"));
     tx.commit().await.unwrap();
     db.close().await;
     row

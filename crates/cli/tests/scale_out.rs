@@ -9,6 +9,7 @@
 #[path = "support/procs.rs"]
 mod procs;
 
+use hiatus_testkit::{Backend, ScratchDb};
 use procs::*;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -32,25 +33,11 @@ struct Asked {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_workers_and_two_servers_do_every_job_once() {
-    let admin = std::env::var("HIATUS_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let name = format!("hiatus_scale_{}", uuid_like());
-    let admin_pool = PgPool::connect(&admin)
-        .await
-        .expect("PostgreSQL must be reachable at HIATUS_TEST_POSTGRES_URL");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&admin_pool)
-        .await
-        .unwrap();
-    admin_pool.close().await;
-    let _scratch = Scratch {
-        admin: admin.clone(),
-        name: name.clone(),
-    };
-    let url = match admin.rfind('/') {
-        Some(i) => format!("{}/{name}", &admin[..i]),
-        None => panic!("HIATUS_TEST_POSTGRES_URL must name a database"),
-    };
+    if hiatus_testkit::skip_postgres() {
+        return;
+    }
+    let scratch = ScratchDb::new(Backend::Postgres).await;
+    let url = scratch.url().to_string();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
 
@@ -537,20 +524,11 @@ async fn confirmation_token(url: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exports_killed_mid_build_leave_no_partial_archive_after_erasure() {
     use base64::Engine;
-    let admin = std::env::var("HIATUS_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let name = format!("hiatus_kill_{}", uuid_like());
-    let admin_pool = PgPool::connect(&admin).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&admin_pool)
-        .await
-        .unwrap();
-    admin_pool.close().await;
-    let _scratch = Scratch {
-        admin: admin.clone(),
-        name: name.clone(),
-    };
-    let url = format!("{}/{name}", &admin[..admin.rfind('/').unwrap()]);
+    if hiatus_testkit::skip_postgres() {
+        return;
+    }
+    let scratch = ScratchDb::new(Backend::Postgres).await;
+    let url = scratch.url().to_string();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let port = free_port();

@@ -52,7 +52,7 @@ async fn password_change_needs_the_current_password(postgres: bool) {
     // Nothing changed so far: both sessions live, the old password works.
     e.h.authenticate(&elsewhere.token).await.unwrap();
     assert_eq!(
-        e.count("SELECT COUNT(*) FROM audit_events WHERE action = 'password.changed'")
+        e.count_rows("audit_events", "action", "password.changed")
             .await,
         0
     );
@@ -70,7 +70,7 @@ async fn password_change_needs_the_current_password(postgres: bool) {
     ));
     e.h.login(&email, NEW).await.unwrap();
     assert_eq!(
-        e.count("SELECT COUNT(*) FROM audit_events WHERE action = 'password.changed'")
+        e.count_rows("audit_events", "action", "password.changed")
             .await,
         1
     );
@@ -82,25 +82,14 @@ async fn a_skipped_backup_is_recorded(postgres: bool) {
     let f = e.freelancer().await;
     e.h.skip_backup(&f, Intent::Delete).await.unwrap();
     assert_eq!(
-        e.count("SELECT COUNT(*) FROM audit_events WHERE action = 'closing.backup_skipped'")
+        e.count_rows("audit_events", "action", "closing.backup_skipped")
             .await,
         1
     );
     e.finish().await;
 }
 
-macro_rules! on_both {
-    ($($name:ident),*) => {
-        mod sqlite {
-            $(#[tokio::test] async fn $name() { super::$name(false).await })*
-        }
-        mod postgres {
-            $(#[tokio::test] async fn $name() { super::$name(true).await })*
-        }
-    };
-}
-
-on_both!(
+hiatus_testkit::on_both!(
     password_change_needs_the_current_password,
     a_skipped_backup_is_recorded
 );

@@ -21,12 +21,12 @@ use hiatus_service::market::{ContractAction, Upload};
 use hiatus_service::worker::Worker;
 use hiatus_service::{Actor, Hiatus, ServiceError, SignUp};
 use hiatus_store::bulk::{self, NoProgress, Plan, Shape};
-use hiatus_store::policy::{Action, live_schema};
-use hiatus_store::{Backend, Blobs, args};
+use hiatus_store::policy::Action;
+use hiatus_store::{Backend, Blobs, StoreResult, Tx};
+use hiatus_testkit::{files_under, sha256_hex, testing};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -35,17 +35,7 @@ use std::time::Duration;
 
 /// The actor of a member, as after a login with the password entered just now.
 async fn actor(h: &Hiatus, id: AccountId) -> Actor {
-    let mut tx = h.db.read().await.unwrap();
-    let row = hiatus_store::accounts::get(&mut tx, id).await.unwrap();
-    tx.commit().await.unwrap();
-    Actor {
-        account: id,
-        session_id: "erasure-outcome".into(),
-        role: row.role().unwrap(),
-        kind: row.kind().unwrap(),
-        state: row.state().unwrap(),
-        reauth_at: h.now(),
-    }
+    hiatus_testkit::actor(h, id, "erasure-outcome").await
 }
 
 /// Pages through a listing (`|limit, offset| call`) until it runs dry.
@@ -65,13 +55,6 @@ macro_rules! all {
     }};
 }
 
-fn sha256_hex(b: &[u8]) -> String {
-    Sha256::digest(b)
-        .iter()
-        .map(|x| format!("{x:02x}"))
-        .collect()
-}
-
 fn blob_dir(h: &Hiatus) -> PathBuf {
     h.blobs
         .local_dir()
@@ -84,32 +67,20 @@ fn sqlite_file(h: &Hiatus) -> PathBuf {
     blob_dir(h).parent().unwrap().join("t.db")
 }
 
-/// Every file under `dir`, by path relative to it, with the SHA-256 of its bytes.
-fn files_under(dir: &Path) -> BTreeMap<String, String> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for e in entries {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(root, &p, out);
-            } else {
-                let rel = p.strip_prefix(root).unwrap().to_string_lossy().to_string();
-                out.insert(rel, sha256_hex(&std::fs::read(&p).unwrap()));
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
+/// A read through one of the store's named test queries.
+async fn inspect<T>(h: &Hiatus, query: impl AsyncFnOnce(&mut Tx) -> StoreResult<T>) -> T {
+    let mut tx = h.db.read().await.unwrap();
+    let v = query(&mut tx).await.unwrap();
+    tx.commit().await.unwrap();
+    v
 }
 
-async fn count(h: &Hiatus, sql: &str, a: Vec<hiatus_store::db::Arg>) -> i64 {
-    let mut tx = h.db.read().await.unwrap();
-    let n: i64 = tx.scalar_dyn(sql, a).await.unwrap();
-    tx.commit().await.unwrap();
-    n
+/// The rows of `table` whose `column` holds `value`.
+async fn count_rows(h: &Hiatus, table: &str, column: &str, value: &str) -> i64 {
+    inspect(h, async |tx| {
+        testing::count_rows(tx, table, column, value).await
+    })
+    .await
 }
 
 /// Makes a member ready to leave with direct SQL on the test database, as if every blocker
@@ -119,45 +90,9 @@ async fn make_ready_to_leave(h: &Hiatus, member: AccountId) {
     let now = h.now();
     let m = member.to_text();
     let mut tx = h.db.begin().await.unwrap();
-    tx.exec(
-        "UPDATE disputes SET status = 'resolved', resolved_at = $2 WHERE status = 'open' \
-         AND contract_id IN (SELECT id FROM contracts WHERE client_id = $1 OR freelancer_id = $1)",
-        args![m.clone(), now],
-    )
-    .await
-    .unwrap();
-    tx.exec(
-        "UPDATE payments SET status = 'released', updated_at = $2 \
-         WHERE (payer_id = $1 OR payee_id = $1) AND status IN ('in_escrow', 'pending_release')",
-        args![m.clone(), now],
-    )
-    .await
-    .unwrap();
-    tx.exec(
-        "UPDATE contracts SET status = 'ended', ended_at = $2 \
-         WHERE (client_id = $1 OR freelancer_id = $1) AND status <> 'ended'",
-        args![m.clone(), now],
-    )
-    .await
-    .unwrap();
-    tx.exec(
-        "UPDATE balances SET available_minor = 0, debt_minor = 0, updated_at = $2 WHERE account_id = $1",
-        args![m.clone(), now],
-    )
-    .await
-    .unwrap();
-    tx.exec(
-        "UPDATE payouts SET status = 'settled' WHERE account_id = $1 AND status = 'scheduled'",
-        args![m.clone()],
-    )
-    .await
-    .unwrap();
-    tx.exec(
-        "UPDATE invoices SET status = 'paid', paid_at = $2 WHERE recipient_id = $1 AND status = 'unpaid'",
-        args![m.clone(), now],
-    )
-    .await
-    .unwrap();
+    testing::tamper_resolve_every_blocker(&mut tx, &m, now)
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     let a = actor(h, member).await;
     let pre = h.preflight(&a, Intent::Delete, None).await.unwrap();
@@ -208,125 +143,34 @@ async fn erasure_row(h: &Hiatus, member: AccountId) -> hiatus_store::erasures::E
 
 /// The pseudonym account that carries `label`.
 async fn pseudonym_id(h: &Hiatus, label: &str) -> String {
-    let mut tx = h.db.read().await.unwrap();
-    let rows: Vec<(String, String)> = tx
-        .all(
-            "SELECT id, state FROM accounts WHERE pseudonym = $1",
-            args![label.to_string()],
-        )
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    let rows = inspect(h, async |tx| testing::pseudonym_accounts(tx, label).await).await;
     assert_eq!(rows.len(), 1, "one account carries the pseudonym {label}");
     assert_eq!(rows[0].1, "deleted", "nobody can log in to a pseudonym");
     rows[0].0.clone()
 }
 
-/// Where each table or column may still mention the old id after erasure.
-fn allowed_exception(table: &str, column: &str) -> &'static str {
-    match (table, column) {
-        ("accounts", "id") => " AND \"id\" <> $2",
-        ("erasures", "account_id") => " AND \"account_id\" <> $2",
-        ("audit_events", _) => " AND \"action\" <> 'account.erased'",
-        ("outbox" | "webhook_deliveries", _) => {
-            " AND \"event\" NOT IN ('account.deleted', 'account.erased')"
-        }
-        // The erasure's own job names the tombstone, like the erasure row does.
-        ("jobs", _) => " AND \"kind\" <> 'account.erase'",
-        _ => "",
-    }
-}
-
 /// Every column (as text) of every table that contains `needle`, with how many rows; with
 /// `old`, the documented places that keep an erased member's old id are left out.
 async fn mentions(h: &Hiatus, needle: &str, old: Option<&str>) -> BTreeMap<(String, String), i64> {
-    let schema = live_schema(&h.db).await.unwrap();
-    let mut out = BTreeMap::new();
-    let mut tx = h.db.read().await.unwrap();
-    for (t, cols) in &schema {
-        for c in cols {
-            let extra = old.map(|_| allowed_exception(t, c)).unwrap_or("");
-            let sql =
-                format!("SELECT COUNT(*) FROM \"{t}\" WHERE CAST(\"{c}\" AS TEXT) LIKE $1{extra}");
-            let mut a = args![format!("%{needle}%")];
-            if extra.contains("$2") {
-                a.push(old.unwrap().into());
-            }
-            let n: i64 = tx.scalar_dyn(&sql, a).await.unwrap();
-            if n > 0 {
-                out.insert((t.clone(), c.clone()), n);
-            }
-        }
-    }
-    tx.commit().await.unwrap();
-    out
+    testing::mentions(&h.db, needle, old, true).await.unwrap()
 }
 
 /// Every row of every table (columns by name, blobs as hex), rows sorted: a canonical dump.
 async fn dump(h: &Hiatus) -> BTreeMap<String, Vec<String>> {
-    let schema = live_schema(&h.db).await.unwrap();
-    let mut out = BTreeMap::new();
-    let mut tx = h.db.read().await.unwrap();
-    for (t, cols) in &schema {
-        let sql = match h.db.backend() {
-            Backend::Sqlite => format!(
-                "SELECT json_object({}) FROM \"{t}\"",
-                cols.iter()
-                    .map(|c| format!(
-                        "'{c}', CASE WHEN typeof(\"{c}\") = 'blob' THEN 'x' || hex(\"{c}\") ELSE \"{c}\" END"
-                    ))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            Backend::Postgres => format!("SELECT to_jsonb(r)::text FROM \"{t}\" r"),
-        };
-        let rows: Vec<(String,)> = tx.all_dyn(&sql, vec![]).await.unwrap();
-        let mut rows: Vec<String> = rows
-            .into_iter()
-            .map(|(j,)| {
-                let v: BTreeMap<String, Value> = serde_json::from_str(&j).unwrap();
-                serde_json::to_string(&v).unwrap()
-            })
-            .collect();
-        rows.sort();
-        out.insert(t.clone(), rows);
-    }
-    tx.commit().await.unwrap();
-    out
+    hiatus_testkit::dump(&h.db).await
 }
 
 /// The differences between two dumps, in words (empty when equal).
 fn dump_diff(a: &BTreeMap<String, Vec<String>>, b: &BTreeMap<String, Vec<String>>) -> String {
-    let mut out = String::new();
-    let tables: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
-    for t in tables {
-        let ra: BTreeSet<&String> = a.get(t).map(|v| v.iter().collect()).unwrap_or_default();
-        let rb: BTreeSet<&String> = b.get(t).map(|v| v.iter().collect()).unwrap_or_default();
-        let only_a: Vec<_> = ra.difference(&rb).take(3).collect();
-        let only_b: Vec<_> = rb.difference(&ra).take(3).collect();
-        if !only_a.is_empty() || !only_b.is_empty() {
-            out.push_str(&format!(
-                "\n{t}: {} row(s) only before, {} only after; before e.g. {only_a:?}; after e.g. {only_b:?}",
-                ra.difference(&rb).count(),
-                rb.difference(&ra).count()
-            ));
-        }
-    }
-    out
+    hiatus_testkit::dump_diff(a, b, ("before", "after"), 3)
 }
 
 /// Adds a file the member sent as a message attachment (no use case uploads those yet).
 async fn attach_to_message(h: &Hiatus, member: AccountId, bytes: &[u8]) -> Option<String> {
-    let mut tx = h.db.read().await.unwrap();
-    let msg: Option<(String,)> = tx
-        .opt(
-            "SELECT id FROM messages WHERE author_id = $1 ORDER BY id LIMIT 1",
-            args![member.to_text()],
-        )
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    let (msg,) = msg?;
+    let msg = inspect(h, async |tx| {
+        testing::first_message_of(tx, &member.to_text()).await
+    })
+    .await?;
     Some(
         store_file(
             h,
@@ -508,24 +352,13 @@ async fn view(
 
 /// People who share a contract, a thread or a review with the member.
 async fn counterparties(h: &Hiatus, member: AccountId) -> Vec<AccountId> {
-    let mut tx = h.db.read().await.unwrap();
-    let rows: Vec<(String,)> = tx
-        .all(
-            "SELECT p FROM ( \
-               SELECT client_id AS p FROM contracts WHERE freelancer_id = $1 \
-               UNION SELECT freelancer_id FROM contracts WHERE client_id = $1 \
-               UNION SELECT tp2.account_id FROM thread_participants tp1 \
-                 JOIN thread_participants tp2 ON tp2.thread_id = tp1.thread_id \
-                 WHERE tp1.account_id = $1 AND tp2.account_id <> $1 \
-               UNION SELECT subject_id FROM reviews WHERE author_id = $1 \
-               UNION SELECT author_id FROM reviews WHERE subject_id = $1 \
-             ) people ORDER BY p",
-            args![member.to_text()],
-        )
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    rows.into_iter().map(|(p,)| p.parse().unwrap()).collect()
+    inspect(h, async |tx| {
+        testing::counterparties(tx, &member.to_text()).await
+    })
+    .await
+    .into_iter()
+    .map(|p| p.parse().unwrap())
+    .collect()
 }
 
 /// What every counterparty sees, four at a time.
@@ -610,15 +443,7 @@ async fn counterparties_keep_everything(
     let people = counterparties(h, member).await;
     assert!(!people.is_empty(), "the member has counterparties");
     let attachments: BTreeMap<String, Vec<String>> = {
-        let mut tx = h.db.read().await.unwrap();
-        let rows: Vec<(String, String)> = tx
-            .all(
-                "SELECT message_id, id FROM files WHERE message_id IS NOT NULL",
-                vec![],
-            )
-            .await
-            .unwrap();
-        tx.commit().await.unwrap();
+        let rows = inspect(h, testing::message_attachments).await;
         let mut m: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (msg, f) in rows {
             m.entry(msg).or_default().push(f);
@@ -712,18 +537,20 @@ async fn counterparties_keep_everything(
         }
     }
     let tomb: (String, i64) = {
-        let mut tx = h.db.read().await.unwrap();
-        let r = tx
-            .one(
-                "SELECT state, CAST((CASE WHEN email_enc IS NULL AND legal_name_enc IS NULL AND phone_enc IS NULL \
-                 AND data_key_wrapped IS NULL AND password_hash IS NULL AND totp_secret_enc IS NULL THEN 1 ELSE 0 END) AS BIGINT) \
-                 FROM accounts WHERE id = $1",
-                args![m.clone()],
-            )
-            .await
-            .unwrap();
-        tx.commit().await.unwrap();
-        r
+        let state = inspect(h, async |tx| testing::account_state(tx, &m).await).await;
+        let gone = inspect(h, async |tx| {
+            let columns = [
+                "email_enc",
+                "legal_name_enc",
+                "phone_enc",
+                "data_key_wrapped",
+                "password_hash",
+                "totp_secret_enc",
+            ];
+            testing::account_columns_all_null(tx, &m, &columns).await
+        })
+        .await;
+        (state, i64::from(gone))
     };
     if tomb != ("deleted".to_string(), 1) {
         problems.push(format!(
@@ -733,11 +560,9 @@ async fn counterparties_keep_everything(
     // Reviews others wrote about the member stay with their authors, about the pseudonym,
     // and no public profile shows them.
     for r in &reviews_about {
-        let n = count(
-            h,
-            "SELECT COUNT(*) FROM reviews WHERE id = $1 AND subject_id = $2",
-            args![r.clone(), pid.clone()],
-        )
+        let n = inspect(h, async |tx| {
+            testing::count_reviews_about(tx, r, &pid).await
+        })
         .await;
         if n != 1 {
             problems.push(format!(
@@ -756,18 +581,8 @@ async fn counterparties_keep_everything(
     }
     let left = mentions(h, &m, Some(&m)).await;
     if !left.is_empty() {
-        let jobs: Vec<(String, String, String)> = {
-            let mut tx = h.db.read().await.unwrap();
-            let r = tx
-                .all(
-                    "SELECT kind, status, payload FROM jobs WHERE payload LIKE $1",
-                    args![format!("%{m}%")],
-                )
-                .await
-                .unwrap();
-            tx.commit().await.unwrap();
-            r
-        };
+        let jobs: Vec<(String, String, String)> =
+            { inspect(h, async |tx| testing::jobs_naming(tx, &m).await).await };
         problems.push(format!(
             "the old id is still referenced outside the documented exceptions (table, column → rows): {left:?}; jobs naming it: {jobs:?}"
         ));
@@ -791,12 +606,12 @@ async fn counterparties_keep_everything(
             "the pseudonym label should be on the pseudonym account only, it is at {label_at:?}"
         ));
     }
-    let tomb_label: i64 = count(
-        h,
-        "SELECT COUNT(*) FROM accounts WHERE id = $1 AND pseudonym IS NULL",
-        args![m.clone()],
-    )
-    .await;
+    let tomb_label = i64::from(
+        inspect(h, async |tx| {
+            testing::account_columns_all_null(tx, &m, &["pseudonym"]).await
+        })
+        .await,
+    );
     if tomb_label != 1 {
         problems.push("the tombstone carries a pseudonym".into());
     }
@@ -885,6 +700,9 @@ async fn sqlite_counterparties_keep_everything_demo() {
 }
 #[tokio::test]
 async fn postgres_counterparties_keep_everything_demo() {
+    if hiatus_testkit::skip_postgres() {
+        return;
+    }
     demo_counterparties(true).await;
 }
 #[tokio::test]
@@ -893,6 +711,9 @@ async fn sqlite_counterparties_keep_everything_generated_m() {
 }
 #[tokio::test]
 async fn postgres_counterparties_keep_everything_generated_m() {
+    if hiatus_testkit::skip_postgres() {
+        return;
+    }
     generated_counterparties(true, Shape::M, 22, true).await;
 }
 #[tokio::test]
@@ -901,6 +722,9 @@ async fn sqlite_counterparties_keep_everything_generated_l() {
 }
 #[tokio::test]
 async fn postgres_counterparties_keep_everything_generated_l() {
+    if hiatus_testkit::skip_postgres() {
+        return;
+    }
     generated_counterparties(true, Shape::L, 24, false).await;
 }
 
@@ -908,31 +732,11 @@ async fn postgres_counterparties_keep_everything_generated_l() {
 // 2. The plan says what erasure does; the receipt says what it kept.
 
 /// The key that tells a table's rows apart.
-fn row_key(table: &str) -> &'static str {
-    match table {
-        "export_links" | "deletion_cancel_links" | "password_resets" => "token_hash",
-        "profiles" | "signup_confirmations" => "account_id",
-        "invoice_pdfs" => "invoice_id",
-        "client_notices" => "account_id || ':' || client_id",
-        "balances" => "account_id || ':' || currency",
-        "thread_participants" | "away_replies" => "thread_id || ':' || account_id",
-        _ => "id",
-    }
-}
-
 async fn keys_of(h: &Hiatus, table: &str) -> BTreeSet<String> {
-    let key = row_key(table);
-    let sql = match (h.db.backend(), key) {
-        (Backend::Postgres, "token_hash") => {
-            format!("SELECT encode(token_hash, 'hex') FROM {table}")
-        }
-        (Backend::Sqlite, "token_hash") => format!("SELECT hex(token_hash) FROM {table}"),
-        _ => format!("SELECT {key} FROM {table}"),
-    };
-    let mut tx = h.db.read().await.unwrap();
-    let rows: Vec<(String,)> = tx.all_dyn(&sql, vec![]).await.unwrap();
-    tx.commit().await.unwrap();
-    rows.into_iter().map(|(k,)| k).collect()
+    inspect(h, async |tx| testing::row_keys(tx, table).await)
+        .await
+        .into_iter()
+        .collect()
 }
 
 /// `t` plus calendar years, in UTC.
@@ -958,16 +762,10 @@ async fn plan_and_receipt(env: &support::Env, member: AccountId, who: &str) -> V
     }
     // The invoices the member issued, for the retention date the receipt must give.
     let latest_issued: Option<i64> = {
-        let mut tx = h.db.read().await.unwrap();
-        let v: Option<i64> = tx
-            .scalar(
-                "SELECT MAX(issued_at) FROM invoices WHERE issuer_id = $1",
-                args![m.clone()],
-            )
-            .await
-            .unwrap();
-        tx.commit().await.unwrap();
-        v
+        inspect(h, async |tx| {
+            testing::latest_date(tx, "invoices", "issued_at", "issuer_id", &m).await
+        })
+        .await
     };
     env.clock.set(receipt.due_at + 1);
     let out = h
@@ -1001,23 +799,14 @@ async fn plan_and_receipt(env: &support::Env, member: AccountId, who: &str) -> V
                     .collect();
                 let mut sum = 0;
                 for c in cols {
-                    sum += count(
-                        h,
-                        &format!("SELECT COUNT(*) FROM {table} WHERE {c} = $1"),
-                        args![pid.clone()],
-                    )
-                    .await;
+                    sum += count_rows(h, table, c, &pid).await;
                 }
                 sum
             }
             Action::Redact => {
-                count(
-                    h,
-                    &format!(
-                        "SELECT COUNT(*) FROM {table} WHERE detail = '{{\"redacted\":true}}' AND (account_id = $1 OR actor_id = $1)"
-                    ),
-                    args![pid.clone()],
-                )
+                inspect(h, async |tx| {
+                    testing::count_redacted_audit_rows(tx, table, &pid).await
+                })
                 .await
             }
         };
@@ -1045,25 +834,15 @@ async fn plan_and_receipt(env: &support::Env, member: AccountId, who: &str) -> V
         };
         let col = r.rule.member.as_deref().unwrap();
         let t = &r.rule.table;
-        let n = count(
-            h,
-            &format!("SELECT COUNT(*) FROM {t} WHERE {col} = $1"),
-            args![pid.clone()],
-        )
-        .await;
+        let n = count_rows(h, t, col, &pid).await;
         if n == 0 || !seen.insert(r.rule.noun.clone()) {
             continue;
         }
         let latest: i64 = {
-            let mut tx = h.db.read().await.unwrap();
-            let v: Option<i64> = tx
-                .scalar_dyn(
-                    &format!("SELECT MAX({}) FROM {t} WHERE {col} = $1", spec.from),
-                    args![pid.clone()],
-                )
-                .await
-                .unwrap();
-            tx.commit().await.unwrap();
+            let v = inspect(h, async |tx| {
+                testing::latest_date(tx, t, &spec.from, col, &pid).await
+            })
+            .await;
             v.unwrap()
         };
         expected.push((
@@ -1237,6 +1016,9 @@ async fn sqlite_plan_and_receipt_tell_the_truth() {
 }
 #[tokio::test]
 async fn postgres_plan_and_receipt_tell_the_truth() {
+    if hiatus_testkit::skip_postgres() {
+        return;
+    }
     plan_and_receipt_all(true).await;
 }
 
@@ -1486,6 +1268,9 @@ async fn sqlite_no_residue_in_files() {
 }
 #[tokio::test]
 async fn postgres_no_residue_in_rows_or_files() {
+    if hiatus_testkit::skip_postgres() {
+        return;
+    }
     residue(true).await;
 }
 
@@ -1545,5 +1330,8 @@ async fn sqlite_second_run_changes_nothing() {
 }
 #[tokio::test]
 async fn postgres_second_run_changes_nothing() {
+    if hiatus_testkit::skip_postgres() {
+        return;
+    }
     idempotent(true).await;
 }

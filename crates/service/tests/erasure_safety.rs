@@ -17,11 +17,10 @@ use hiatus_service::{
     Actor, Hiatus, ManualClock, PasswordParams, ServiceConfig, ServiceError, SignUp,
 };
 use hiatus_store::bulk::{self, NoProgress, Plan, Shape};
-use hiatus_store::policy::live_schema;
-use hiatus_store::{Backend, Blobs, Db, DbOptions, Keyring, SecretKey, args};
+use hiatus_store::{Blobs, Db, DbOptions, Keyring, SecretKey};
+use hiatus_testkit::{ScratchDb, files_under, sha256_hex, testing};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,45 +30,6 @@ const HOLDER: &str = "eraser-1";
 
 // ---------------------------------------------------------------------------------------------
 // Databases that can be copied: a fresh one, a snapshot of one, instances of a snapshot.
-
-fn admin_url() -> String {
-    std::env::var("HIATUS_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-fn db_url(name: &str) -> String {
-    let admin = admin_url();
-    let i = admin
-        .rfind('/')
-        .expect("HIATUS_TEST_POSTGRES_URL must name a database");
-    format!("{}/{name}", &admin[..i])
-}
-
-async fn admin(sql: String) -> Result<(), sqlx::Error> {
-    let pool = sqlx::PgPool::connect(&admin_url())
-        .await
-        .expect("PostgreSQL must be reachable at HIATUS_TEST_POSTGRES_URL");
-    let r = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await;
-    pool.close().await;
-    r.map(|_| ())
-}
-
-/// `CREATE DATABASE name TEMPLATE source`, waiting for the source's last connections to go.
-async fn copy_pg(source: &str, name: &str) {
-    for attempt in 0.. {
-        match admin(format!("CREATE DATABASE {name} TEMPLATE {source}")).await {
-            Ok(()) => return,
-            Err(e) if attempt < 100 && e.to_string().contains("being accessed") => {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Err(e) => panic!("copying database {source}: {e}"),
-        }
-    }
-}
-
-fn new_pg_name() -> String {
-    format!("hiatus_erasure_{}", uuid::Uuid::new_v4().simple())
-}
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
@@ -89,7 +49,8 @@ struct Instance {
     h: Hiatus,
     clock: ManualClock,
     dir: tempfile::TempDir,
-    pg: Option<String>,
+    /// The PostgreSQL database (none on SQLite: the file is in `dir`).
+    pg: Option<ScratchDb>,
     keys: Keyring,
 }
 
@@ -101,13 +62,19 @@ fn config() -> ServiceConfig {
 }
 
 impl Instance {
-    async fn open(dir: tempfile::TempDir, pg: Option<String>, keys: Keyring, at: Micros) -> Self {
-        let opts = DbOptions { max_connections: 8 };
+    async fn open(
+        dir: tempfile::TempDir,
+        pg: Option<ScratchDb>,
+        keys: Keyring,
+        at: Micros,
+    ) -> Self {
         let db = match &pg {
-            Some(name) => Db::connect(&db_url(name), &opts).await.unwrap(),
-            None => Db::open_sqlite(&dir.path().join("t.db"), &opts)
-                .await
-                .unwrap(),
+            Some(scratch) => scratch.connect(8).await,
+            None => {
+                ScratchDb::sqlite_at(&dir.path().join("t.db"))
+                    .connect(8)
+                    .await
+            }
         };
         let clock = ManualClock::new(at);
         let h = Hiatus::new(
@@ -128,9 +95,7 @@ impl Instance {
 
     async fn fresh(postgres: bool) -> Self {
         let pg = if postgres {
-            let name = new_pg_name();
-            admin(format!("CREATE DATABASE {name}")).await.unwrap();
-            Some(name)
+            Some(ScratchDb::new(hiatus_testkit::Backend::Postgres).await)
         } else {
             None
         };
@@ -149,14 +114,11 @@ impl Instance {
     /// template, which needs every connection to the source closed: the pool is reopened.
     async fn snapshot(&mut self) -> Snapshot {
         let dir = tempfile::tempdir().unwrap();
-        let pg = match self.pg.clone() {
-            Some(name) => {
+        let pg = match &self.pg {
+            Some(scratch) => {
                 self.h.db.close().await;
-                let copy = new_pg_name();
-                copy_pg(&name, &copy).await;
-                let db = Db::connect(&db_url(&name), &DbOptions { max_connections: 8 })
-                    .await
-                    .unwrap();
+                let copy = scratch.postgres_copy().await;
+                let db = scratch.connect(8).await;
                 self.h = Hiatus::new(
                     db,
                     self.h.blobs.clone(),
@@ -183,16 +145,13 @@ impl Instance {
 
     async fn finish(self) {
         self.h.db.close().await;
-        if let Some(name) = self.pg {
-            let _ = admin(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
-        }
     }
 }
 
 /// A frozen copy to start instances from.
 struct Snapshot {
     dir: tempfile::TempDir,
-    pg: Option<String>,
+    pg: Option<ScratchDb>,
     keys: Keyring,
     at: Micros,
 }
@@ -202,59 +161,23 @@ impl Snapshot {
         let dir = tempfile::tempdir().unwrap();
         copy_dir(self.dir.path(), dir.path());
         let pg = match &self.pg {
-            Some(source) => {
-                let name = new_pg_name();
-                copy_pg(source, &name).await;
-                Some(name)
-            }
+            Some(source) => Some(source.postgres_copy().await),
             None => None,
         };
         Instance::open(dir, pg, self.keys.clone(), self.at).await
     }
 
-    async fn finish(self) {
-        if let Some(name) = self.pg {
-            let _ = admin(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
-        }
-    }
+    async fn finish(self) {}
 }
 
 // ---------------------------------------------------------------------------------------------
 // Canonical dumps.
-
-fn sha256_hex(b: &[u8]) -> String {
-    Sha256::digest(b)
-        .iter()
-        .map(|x| format!("{x:02x}"))
-        .collect()
-}
 
 fn blob_dir(h: &Hiatus) -> PathBuf {
     h.blobs
         .local_dir()
         .expect("these tests keep files in a local folder")
         .to_path_buf()
-}
-
-/// Every file under `dir`, by path relative to it, with the SHA-256 of its bytes.
-fn files_under(dir: &Path) -> BTreeMap<String, String> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for e in entries {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(root, &p, out);
-            } else {
-                let rel = p.strip_prefix(root).unwrap().to_string_lossy().to_string();
-                out.insert(rel, sha256_hex(&std::fs::read(&p).unwrap()));
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
 }
 
 fn bytes_of(v: &Value) -> Option<Vec<u8>> {
@@ -270,79 +193,50 @@ fn bytes_of(v: &Value) -> Option<Vec<u8>> {
 /// job, the pseudonym account's random email hash and fresh encryption (its sealed legal
 /// name is compared in the clear), and the sealed address of the erasure-completed mail.
 async fn canonical(h: &Hiatus) -> BTreeMap<String, Vec<String>> {
-    let schema = live_schema(&h.db).await.unwrap();
-    let mut out = BTreeMap::new();
-    let mut tx = h.db.read().await.unwrap();
-    for (t, cols) in &schema {
-        let sql = match h.db.backend() {
-            Backend::Sqlite => format!(
-                "SELECT json_object({}) FROM \"{t}\"",
-                cols.iter()
-                    .map(|c| format!(
-                        "'{c}', CASE WHEN typeof(\"{c}\") = 'blob' THEN 'x' || hex(\"{c}\") ELSE \"{c}\" END"
-                    ))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            Backend::Postgres => format!("SELECT to_jsonb(r)::text FROM \"{t}\" r"),
-        };
-        let rows: Vec<(String,)> = tx.all_dyn(&sql, vec![]).await.unwrap();
-        let mut rows: Vec<String> = rows
-            .into_iter()
-            .map(|(j,)| {
-                let mut v: BTreeMap<String, Value> = serde_json::from_str(&j).unwrap();
-                let random = Value::String("<random per run>".into());
-                match t.as_str() {
-                    "audit_events" | "outbox" => {
-                        v.insert("id".into(), random);
-                    }
-                    "jobs" => {
-                        v.insert("id".into(), random.clone());
-                        if v["locked_by"]
-                            .as_str()
-                            .is_some_and(|w| w.starts_with("worker-"))
-                        {
-                            v.insert("locked_by".into(), random);
-                        }
-                    }
-                    // Sealed with a fresh nonce each run: compared by presence.
-                    "erasures" => {
-                        let sealed = !v["notify_enc"].is_null();
-                        v.insert("notify_enc".into(), Value::Bool(sealed));
-                    }
-                    "accounts" if !v["pseudonym"].is_null() => {
-                        v.insert("email_lookup".into(), random);
-                        let id = v["id"].as_str().unwrap().to_string();
-                        let name = match (
-                            bytes_of(&v["data_key_wrapped"]),
-                            bytes_of(&v["legal_name_enc"]),
-                        ) {
-                            (Some(w), Some(n)) => {
-                                let dk = h.keys.unwrap_data_key(&id, Some(&w)).unwrap();
-                                Value::String(
-                                    dk.open_field("accounts", "legal_name", &id, &n).unwrap(),
-                                )
-                            }
-                            (w, n) => {
-                                Value::String(format!("key {}, name {}", w.is_some(), n.is_some()))
-                            }
-                        };
-                        v.insert("legal_name_enc".into(), name);
-                        v.insert("data_key_wrapped".into(), Value::Null);
-                    }
-                    // The tombstone's email hash is replaced with random bytes.
-                    "accounts" if v["state"] == "deleted" => {
-                        v.insert("email_lookup".into(), random);
-                    }
-                    _ => {}
+    let mut out = hiatus_testkit::dump_with(&h.db, |t, v| {
+        let random = Value::String("<random per run>".into());
+        match t {
+            "audit_events" | "outbox" => {
+                v.insert("id".into(), random);
+            }
+            "jobs" => {
+                v.insert("id".into(), random.clone());
+                if v["locked_by"]
+                    .as_str()
+                    .is_some_and(|w| w.starts_with("worker-"))
+                {
+                    v.insert("locked_by".into(), random);
                 }
-                serde_json::to_string(&v).unwrap()
-            })
-            .collect();
-        rows.sort();
-        out.insert(t.clone(), rows);
-    }
-    tx.commit().await.unwrap();
+            }
+            // Sealed with a fresh nonce each run: compared by presence.
+            "erasures" => {
+                let sealed = !v["notify_enc"].is_null();
+                v.insert("notify_enc".into(), Value::Bool(sealed));
+            }
+            "accounts" if !v["pseudonym"].is_null() => {
+                v.insert("email_lookup".into(), random);
+                let id = v["id"].as_str().unwrap().to_string();
+                let name = match (
+                    bytes_of(&v["data_key_wrapped"]),
+                    bytes_of(&v["legal_name_enc"]),
+                ) {
+                    (Some(w), Some(n)) => {
+                        let dk = h.keys.unwrap_data_key(&id, Some(&w)).unwrap();
+                        Value::String(dk.open_field("accounts", "legal_name", &id, &n).unwrap())
+                    }
+                    (w, n) => Value::String(format!("key {}, name {}", w.is_some(), n.is_some())),
+                };
+                v.insert("legal_name_enc".into(), name);
+                v.insert("data_key_wrapped".into(), Value::Null);
+            }
+            // The tombstone's email hash is replaced with random bytes.
+            "accounts" if v["state"] == "deleted" => {
+                v.insert("email_lookup".into(), random);
+            }
+            _ => {}
+        }
+    })
+    .await;
     out.insert(
         "(blob folder)".into(),
         files_under(&blob_dir(h))
@@ -355,39 +249,14 @@ async fn canonical(h: &Hiatus) -> BTreeMap<String, Vec<String>> {
 
 /// The differences between two dumps, in words (empty when equal).
 fn diff(a: &BTreeMap<String, Vec<String>>, b: &BTreeMap<String, Vec<String>>) -> String {
-    let mut out = String::new();
-    let tables: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
-    for t in tables {
-        let ra: BTreeSet<&String> = a.get(t).map(|v| v.iter().collect()).unwrap_or_default();
-        let rb: BTreeSet<&String> = b.get(t).map(|v| v.iter().collect()).unwrap_or_default();
-        let only_a: Vec<_> = ra.difference(&rb).take(2).collect();
-        let only_b: Vec<_> = rb.difference(&ra).take(2).collect();
-        if !only_a.is_empty() || !only_b.is_empty() {
-            out.push_str(&format!(
-                "\n  {t}: {} row(s) only in the reference, {} only here; reference e.g. {only_a:?}; here e.g. {only_b:?}",
-                ra.difference(&rb).count(),
-                rb.difference(&ra).count()
-            ));
-        }
-    }
-    out
+    hiatus_testkit::dump_diff(a, b, ("in the reference", "here"), 2)
 }
 
 // ---------------------------------------------------------------------------------------------
 // A member with something for most rules.
 
 async fn actor(h: &Hiatus, id: AccountId) -> Actor {
-    let mut tx = h.db.read().await.unwrap();
-    let row = hiatus_store::accounts::get(&mut tx, id).await.unwrap();
-    tx.commit().await.unwrap();
-    Actor {
-        account: id,
-        session_id: "erasure-safety".into(),
-        role: row.role().unwrap(),
-        kind: row.kind().unwrap(),
-        state: row.state().unwrap(),
-        reauth_at: h.now(),
-    }
+    hiatus_testkit::actor(h, id, "erasure-safety").await
 }
 
 /// A small member over eight years (some invoices already past their retention), with more
@@ -492,20 +361,15 @@ async fn prepared(postgres: bool, seed: u64) -> (Instance, Snapshot, AccountId) 
     h.set_phone(&a, Some("+44 20 7946 0958".into()))
         .await
         .unwrap();
-    let contract: (String,) = {
+    let contract: String = {
         let mut tx = h.db.read().await.unwrap();
-        let c = tx
-            .one(
-                "SELECT id FROM contracts WHERE freelancer_id = $1 AND status = 'ended' \
-                 AND id NOT IN (SELECT contract_id FROM reviews) ORDER BY id LIMIT 1",
-                args![member.to_text()],
-            )
+        let c = testing::first_ended_contract_without_review(&mut tx, &member.to_text())
             .await
             .unwrap();
         tx.commit().await.unwrap();
         c
     };
-    h.write_review(&a, contract.0.parse().unwrap(), 5, "A fine client.")
+    h.write_review(&a, contract.parse().unwrap(), 5, "A fine client.")
         .await
         .unwrap();
     let ex = h.request_export(&a, None).await.unwrap();
@@ -562,14 +426,13 @@ async fn crash_safety(postgres: bool) {
     );
     let (state, key_gone): (String, i64) = {
         let mut tx = i.h.db.read().await.unwrap();
-        let r = tx
-            .one(
-                "SELECT state, CAST((CASE WHEN data_key_wrapped IS NULL AND email_enc IS NULL THEN 1 ELSE 0 END) AS BIGINT) \
-                 FROM accounts WHERE id = $1",
-                args![member.to_text()],
-            )
-            .await
-            .unwrap();
+        let id = member.to_text();
+        let state = testing::account_state(&mut tx, &id).await.unwrap();
+        let gone =
+            testing::account_columns_all_null(&mut tx, &id, &["data_key_wrapped", "email_enc"])
+                .await
+                .unwrap();
+        let r = (state, i64::from(gone));
         tx.commit().await.unwrap();
         r
     };
@@ -623,6 +486,9 @@ async fn sqlite_killed_at_every_transaction_ends_like_one_run() {
 }
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_killed_at_every_transaction_ends_like_one_run() {
+    if hiatus_testkit::skip_postgres() {
+        return;
+    }
     crash_safety(true).await;
 }
 
@@ -651,11 +517,7 @@ async fn footprint(h: &Hiatus, member: AccountId) -> BTreeMap<String, i64> {
     let mut out = BTreeMap::new();
     let mut tx = h.db.read().await.unwrap();
     for (t, c) in cols {
-        let n: i64 = tx
-            .scalar_dyn(
-                &format!("SELECT COUNT(*) FROM {t} WHERE {c} = $1"),
-                args![member.to_text()],
-            )
+        let n = testing::count_rows(&mut tx, t, c, &member.to_text())
             .await
             .unwrap();
         out.insert(format!("{t}.{c}"), n);
@@ -667,34 +529,9 @@ async fn footprint(h: &Hiatus, member: AccountId) -> BTreeMap<String, i64> {
 /// Every column (as text) of every table that mentions `old`, with how many rows, except the
 /// documented places that keep an erased member's old id.
 async fn mentions(h: &Hiatus, old: &str) -> BTreeMap<(String, String), i64> {
-    let schema = live_schema(&h.db).await.unwrap();
-    let mut out = BTreeMap::new();
-    let mut tx = h.db.read().await.unwrap();
-    for (t, cols) in &schema {
-        for c in cols {
-            let extra = match (t.as_str(), c.as_str()) {
-                ("accounts", "id") => " AND \"id\" <> $2",
-                ("erasures", "account_id") => " AND \"account_id\" <> $2",
-                ("audit_events", _) => " AND \"action\" <> 'account.erased'",
-                ("outbox" | "webhook_deliveries", _) => {
-                    " AND \"event\" NOT IN ('account.deleted', 'account.erased')"
-                }
-                _ => "",
-            };
-            let sql =
-                format!("SELECT COUNT(*) FROM \"{t}\" WHERE CAST(\"{c}\" AS TEXT) LIKE $1{extra}");
-            let mut a = args![format!("%{old}%")];
-            if extra.contains("$2") {
-                a.push(old.into());
-            }
-            let n: i64 = tx.scalar_dyn(&sql, a).await.unwrap();
-            if n > 0 {
-                out.insert((t.clone(), c.clone()), n);
-            }
-        }
-    }
-    tx.commit().await.unwrap();
-    out
+    testing::mentions(&h.db, old, Some(old), false)
+        .await
+        .unwrap()
 }
 
 /// A freelancer who worked for `client`: a contract, messages both ways, reviews both ways, a
@@ -817,18 +654,10 @@ async fn cancel_race(postgres: bool) {
         let (c, e) = tokio::join!(cancel, erase);
         let (c, e) = (c.unwrap(), e.unwrap().unwrap());
         let mut tx = h.db.read().await.unwrap();
-        let (state,): (String,) = tx
-            .one(
-                "SELECT state FROM accounts WHERE id = $1",
-                args![member.to_text()],
-            )
+        let state = testing::account_state(&mut tx, &member.to_text())
             .await
             .unwrap();
-        let (status, locked_by): (String, Option<String>) = tx
-            .one(
-                "SELECT status, locked_by FROM erasures WHERE account_id = $1",
-                args![member.to_text()],
-            )
+        let (status, locked_by) = testing::erasure_status(&mut tx, &member.to_text())
             .await
             .unwrap();
         tx.commit().await.unwrap();
@@ -895,11 +724,7 @@ async fn cancel_race(postgres: bool) {
         }
     }
     let mut tx = h.db.read().await.unwrap();
-    let (state,): (String,) = tx
-        .one(
-            "SELECT state FROM accounts WHERE id = $1",
-            args![member.to_text()],
-        )
+    let state = testing::account_state(&mut tx, &member.to_text())
         .await
         .unwrap();
     tx.commit().await.unwrap();
@@ -913,6 +738,9 @@ async fn sqlite_cancel_at_the_last_microsecond_races_the_erasure() {
 }
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_cancel_at_the_last_microsecond_races_the_erasure() {
+    if hiatus_testkit::skip_postgres() {
+        return;
+    }
     cancel_race(true).await;
 }
 
@@ -1008,6 +836,9 @@ async fn sqlite_two_executors_end_like_one() {
 }
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_two_executors_end_like_one() {
+    if hiatus_testkit::skip_postgres() {
+        return;
+    }
     two_executors(true).await;
 }
 
@@ -1035,11 +866,7 @@ async fn export_during_erasure(postgres: bool) {
         assert_eq!(e.unwrap().unwrap(), EraseOutcome::Done, "delay {delay} ms");
         let left: i64 = {
             let mut tx = h.db.read().await.unwrap();
-            let n = tx
-                .scalar(
-                    "SELECT COUNT(*) FROM exports WHERE account_id = $1 OR id = $2",
-                    args![member.to_text(), ex.id.clone()],
-                )
+            let n = testing::count_exports_of(&mut tx, &member.to_text(), &ex.id)
                 .await
                 .unwrap();
             tx.commit().await.unwrap();
@@ -1078,6 +905,9 @@ async fn sqlite_export_built_during_erasure_leaves_nothing() {
 }
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_export_built_during_erasure_leaves_nothing() {
+    if hiatus_testkit::skip_postgres() {
+        return;
+    }
     export_during_erasure(true).await;
 }
 
@@ -1152,6 +982,9 @@ async fn sqlite_partial_archives_are_erased_swept_and_verified() {
 }
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_partial_archives_are_erased_swept_and_verified() {
+    if hiatus_testkit::skip_postgres() {
+        return;
+    }
     partial_archives(true).await;
 }
 
@@ -1167,19 +1000,13 @@ async fn partly_gone(postgres: bool) {
         let h = inst.h.clone();
         let mut tx = h.db.begin().await.unwrap();
         let n = if damage == "data key destroyed" {
-            tx.exec(
-                "UPDATE accounts SET data_key_wrapped = NULL WHERE id = $1",
-                args![member.to_text()],
-            )
-            .await
-            .unwrap()
+            testing::tamper_destroy_data_key(&mut tx, &member.to_text())
+                .await
+                .unwrap()
         } else {
-            tx.exec(
-                "UPDATE accounts SET legal_name_enc = $2 WHERE id = $1",
-                args![member.to_text(), vec![7u8; 48]],
-            )
-            .await
-            .unwrap()
+            testing::tamper_legal_name(&mut tx, &member.to_text(), vec![7u8; 48])
+                .await
+                .unwrap()
         };
         assert_eq!(n, 1);
         tx.commit().await.unwrap();
@@ -1231,6 +1058,9 @@ async fn sqlite_erasure_of_partly_gone_data_finishes_and_says_what_was_lost() {
 }
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_erasure_of_partly_gone_data_finishes_and_says_what_was_lost() {
+    if hiatus_testkit::skip_postgres() {
+        return;
+    }
     partly_gone(true).await;
 }
 
@@ -1250,7 +1080,7 @@ async fn racer(
 ) -> Hiatus {
     let db = Db::connect(url, &DbOptions { max_connections: 4 })
         .await
-        .unwrap();
+        .expect("connect to the scratch database");
     let mut config = config();
     config.deletion_grace = 0;
     config.mail.transport = hiatus_service::mail::MailTransport::Files(mail_dir.to_path_buf());
@@ -1267,9 +1097,8 @@ async fn racer(
 }
 
 async fn workers_race_the_erasure(workers: usize, runs: usize) {
-    let name = new_pg_name();
-    admin(format!("CREATE DATABASE {name}")).await.unwrap();
-    let url = db_url(&name);
+    let scratch = ScratchDb::new(hiatus_testkit::Backend::Postgres).await;
+    let url = scratch.url();
     let dir = tempfile::tempdir().unwrap();
     let keys = Keyring::new(SecretKey::generate());
     let clock = ManualClock::new(START);
@@ -1277,7 +1106,7 @@ async fn workers_race_the_erasure(workers: usize, runs: usize) {
     for _ in 0..workers + 1 {
         hs.push(
             racer(
-                &url,
+                url,
                 &dir.path().join("mail"),
                 &dir.path().join("files"),
                 &keys,
@@ -1363,15 +1192,21 @@ async fn workers_race_the_erasure(workers: usize, runs: usize) {
     for h in hs.iter().chain([&api]) {
         h.db.close().await;
     }
-    let _ = admin(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+    drop(scratch);
     assert!(failures.is_empty(), "{failures:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_two_workers_racing_the_erasure_leave_nothing() {
+    if hiatus_testkit::skip_postgres() {
+        return;
+    }
     workers_race_the_erasure(2, 20).await;
 }
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_three_workers_racing_the_erasure_leave_nothing() {
+    if hiatus_testkit::skip_postgres() {
+        return;
+    }
     workers_race_the_erasure(3, 20).await;
 }

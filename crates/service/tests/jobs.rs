@@ -8,6 +8,7 @@ use hiatus_domain::{Balance, Currency, DAY_MICROS, Money};
 use hiatus_service::worker::Worker;
 use hiatus_store::jobs::{self, NewJob};
 use hiatus_store::market;
+use hiatus_testkit::testing;
 use std::time::Duration;
 use support::env;
 
@@ -32,11 +33,7 @@ async fn concurrent_workers_claim_each_job_once(postgres: bool) {
     for _ in 0..100 {
         e.h.withdraw(&f, usd(1)).await.unwrap();
     }
-    assert_eq!(
-        e.count("SELECT COUNT(*) FROM jobs WHERE status = 'queued'")
-            .await,
-        100
-    );
+    assert_eq!(e.count_rows("jobs", "status", "queued").await, 100);
     // Nothing is due before the payouts' settlement date.
     assert_eq!(
         Worker::new(e.h.clone(), Duration::from_millis(5))
@@ -57,17 +54,12 @@ async fn concurrent_workers_claim_each_job_once(postgres: bool) {
     }
     assert_eq!(total, 100, "each job is run by exactly one worker");
     assert_eq!(
-        e.count("SELECT COUNT(*) FROM jobs WHERE status = 'done' AND attempts = 1")
-            .await,
+        e.inspect(testing::count_jobs_done_at_first_attempt).await,
         100
     );
+    assert_eq!(e.count_rows("payouts", "status", "settled").await, 100);
     assert_eq!(
-        e.count("SELECT COUNT(*) FROM payouts WHERE status = 'settled'")
-            .await,
-        100
-    );
-    assert_eq!(
-        e.count("SELECT COUNT(*) FROM audit_events WHERE action = 'payout.settled'")
+        e.count_rows("audit_events", "action", "payout.settled")
             .await,
         100
     );
@@ -172,18 +164,8 @@ async fn failures_back_off_then_fail(postgres: bool) {
     e.finish().await;
 }
 
-macro_rules! on_both {
-    ($($name:ident),*) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $name() { super::$name(false).await })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $name() { super::$name(true).await })*
-        }
-    };
-}
-
-on_both!(
+hiatus_testkit::on_both!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     concurrent_workers_claim_each_job_once,
     expired_leases_are_reclaimed,
     failures_back_off_then_fail

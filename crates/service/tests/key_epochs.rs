@@ -14,21 +14,15 @@ use hiatus_store::accounts::{self, ProfileText};
 use hiatus_store::bulk::{self, NoProgress, Plan, Shape};
 use hiatus_store::crypto::wrapped_epoch;
 use hiatus_store::epochs::{self, Ratchet};
-use hiatus_store::{Db, DbOptions, Keyring, SecretKey, StoreError, args};
+use hiatus_store::{Db, DbOptions, Keyring, SecretKey, StoreError};
+use hiatus_testkit::{Backend, ScratchDb, testing};
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use support::{Env, env, env_with};
 
 fn actor(h: &Hiatus, id: AccountId, kind: AccountKind) -> Actor {
-    Actor {
-        account: id,
-        session_id: String::new(),
-        role: Role::Member,
-        kind,
-        state: hiatus_domain::AccountState::Active,
-        reauth_at: h.now(),
-    }
+    hiatus_testkit::member_actor(h, id, kind)
 }
 
 /// Canary values, one per sealed field, unique to this run.
@@ -138,10 +132,6 @@ async fn erase_now(e: &Env, id: AccountId) {
     assert_eq!(out, EraseOutcome::Done);
 }
 
-fn pg_name(url: &str) -> &str {
-    &url[url.rfind('/').unwrap() + 1..]
-}
-
 fn run(cmd: &mut Command) {
     let out = cmd
         .output()
@@ -158,6 +148,9 @@ fn run(cmd: &mut Command) {
 /// with every key hiatus still holds, while live members keep working.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dump_taken_before_erasure_is_unreadable_once_its_epochs_are_retired() {
+    if hiatus_testkit::skip_postgres() {
+        return;
+    }
     let e = env(true).await;
     let url = e.db_url().unwrap();
     let c = Canaries::new();
@@ -235,19 +228,13 @@ async fn a_dump_taken_before_erasure_is_unreadable_once_its_epochs_are_retired()
     );
 
     // Restore the dump into a new database and open it with every key hiatus still holds.
-    let restored_name = format!("{}_restored", pg_name(&url));
-    let admin = support::admin_url();
-    run(Command::new("psql").arg(&admin).args([
-        "-q",
-        "-c",
-        &format!("CREATE DATABASE {restored_name}"),
-    ]));
-    let restored_url = format!("{}/{restored_name}", &admin[..admin.rfind('/').unwrap()]);
+    let restored_copy = ScratchDb::new(Backend::Postgres).await;
+    let restored_url = restored_copy.url();
     run(Command::new("psql")
-        .arg(&restored_url)
+        .arg(restored_url)
         .args(["-q", "-v", "ON_ERROR_STOP=1", "-f"])
         .arg(&dump));
-    let db = Db::connect(&restored_url, &DbOptions { max_connections: 2 })
+    let db = Db::connect(restored_url, &DbOptions { max_connections: 2 })
         .await
         .unwrap();
     let keys = &e.h.keys;
@@ -255,11 +242,7 @@ async fn a_dump_taken_before_erasure_is_unreadable_once_its_epochs_are_retired()
     let mut opened = 0;
     {
         let mut tx = db.read().await.unwrap();
-        let wrapped: Option<Vec<u8>> = tx
-            .scalar(
-                "SELECT data_key_wrapped FROM accounts WHERE id = $1",
-                args![victim.to_text()],
-            )
+        let wrapped: Option<Vec<u8>> = testing::stored_data_key(&mut tx, &victim.to_text())
             .await
             .unwrap();
         let wrapped = wrapped.expect("the dump holds the member's wrapped key");
@@ -318,11 +301,7 @@ async fn a_dump_taken_before_erasure_is_unreadable_once_its_epochs_are_retired()
         "{opened} of {attempts} attempts read the erased member"
     );
     db.close().await;
-    run(Command::new("psql").arg(&admin).args([
-        "-q",
-        "-c",
-        &format!("DROP DATABASE IF EXISTS {restored_name} WITH (FORCE)"),
-    ]));
+    drop(restored_copy);
     e.finish().await;
 }
 
@@ -357,6 +336,9 @@ fn column_in_dump(text: &str, id: AccountId, column: &str) -> Option<Vec<u8>> {
 #[tokio::test]
 async fn retirement_waits_for_rotation_on_both_backends() {
     for postgres in [false, true] {
+        if postgres && hiatus_testkit::skip_postgres() {
+            continue;
+        }
         let e = env_with(postgres, |c| c.key_retention_days = 3).await;
         let c = Canaries::new();
         let id = canary_member(&e.h, &c).await;
@@ -394,16 +376,15 @@ async fn retirement_waits_for_rotation_on_both_backends() {
 #[tokio::test]
 async fn legacy_keys_are_rewrapped_by_the_first_rotation_on_both_backends() {
     for postgres in [false, true] {
+        if postgres && hiatus_testkit::skip_postgres() {
+            continue;
+        }
         let e = env(postgres).await;
         let c = Canaries::new();
         let id = canary_member(&e.h, &c).await;
         {
             let mut tx = e.h.db.begin().await.unwrap();
-            let wrapped: Option<Vec<u8>> = tx
-                .scalar(
-                    "SELECT data_key_wrapped FROM accounts WHERE id = $1",
-                    args![id.to_text()],
-                )
+            let wrapped: Option<Vec<u8>> = testing::stored_data_key(&mut tx, &id.to_text())
                 .await
                 .unwrap();
             let dk =
@@ -414,12 +395,9 @@ async fn legacy_keys_are_rewrapped_by_the_first_rotation_on_both_backends() {
             // And the email lookup hashed under the master-derived key, as every lookup was
             // before lookups were keyed per epoch.
             let lookup = e.h.keys.email_lookup(None, &c.email()).unwrap();
-            tx.exec(
-                "UPDATE accounts SET data_key_wrapped = $1, key_epoch = NULL, email_lookup = $3 WHERE id = $2",
-                args![legacy, id.to_text(), lookup],
-            )
-            .await
-            .unwrap();
+            testing::tamper_into_legacy_keys(&mut tx, &id.to_text(), legacy, lookup)
+                .await
+                .unwrap();
             tx.commit().await.unwrap();
         }
         // Changed behind the service's back: it would otherwise read the epochs in use again
@@ -463,11 +441,7 @@ async fn legacy_keys_are_rewrapped_by_the_first_rotation_on_both_backends() {
         assert!(after.keys.iter().all(|k| k.epoch.is_some()), "{after:?}");
         let stored: Option<Vec<u8>> = {
             let mut tx = e.h.db.read().await.unwrap();
-            let w = tx
-                .scalar(
-                    "SELECT data_key_wrapped FROM accounts WHERE id = $1",
-                    args![id.to_text()],
-                )
+            let w = testing::stored_data_key(&mut tx, &id.to_text())
                 .await
                 .unwrap();
             tx.commit().await.unwrap();
@@ -494,6 +468,9 @@ async fn legacy_keys_are_rewrapped_by_the_first_rotation_on_both_backends() {
 /// thousands of keys on PostgreSQL.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logins_keep_working_while_a_rotation_runs() {
+    if hiatus_testkit::skip_postgres() {
+        return;
+    }
     let e = env(true).await;
     let hash = password::hash(bulk::GENERATED_PASSWORD, PasswordParams::FAST);
     let summary = bulk::load(
@@ -557,11 +534,7 @@ async fn logins_keep_working_while_a_rotation_runs() {
 /// The email lookup stored for an account, as a copy of the database holds it.
 async fn stored_lookup(h: &Hiatus, id: AccountId) -> Vec<u8> {
     let mut tx = h.db.read().await.unwrap();
-    let l: Vec<u8> = tx
-        .scalar(
-            "SELECT email_lookup FROM accounts WHERE id = $1",
-            args![id.to_text()],
-        )
+    let l: Vec<u8> = testing::stored_email_lookup(&mut tx, &id.to_text())
         .await
         .unwrap();
     tx.commit().await.unwrap();
@@ -587,6 +560,9 @@ fn every_lookup_hiatus_can_compute(h: &Hiatus, email: &str) -> Vec<Vec<u8>> {
 #[tokio::test]
 async fn email_lookups_move_with_the_epoch_and_go_with_it_on_both_backends() {
     for postgres in [false, true] {
+        if postgres && hiatus_testkit::skip_postgres() {
+            continue;
+        }
         let e = env_with(postgres, |c| c.key_retention_days = 3).await;
         let c = Canaries::new();
         let id = canary_member(&e.h, &c).await;

@@ -10,7 +10,7 @@ use hiatus_service::erasure::{DeleteRequest, add_years};
 use hiatus_service::market::ContractAction;
 use hiatus_service::worker::Worker;
 use hiatus_service::{Actor, SignUp};
-use hiatus_store::args;
+use hiatus_testkit::testing;
 use std::time::Duration;
 
 async fn client(e: &support::Env) -> Actor {
@@ -39,11 +39,14 @@ async fn client(e: &support::Env) -> Actor {
     }
 }
 
-async fn scalar_i64(e: &support::Env, sql: &'static str, id: &str) -> i64 {
-    let mut tx = e.h.db.read().await.unwrap();
-    let n: i64 = tx.scalar(sql, args![id.to_string()]).await.unwrap();
-    tx.commit().await.unwrap();
-    n
+async fn count_rows(e: &support::Env, table: &str, column: &str, id: &str) -> i64 {
+    e.count_rows(table, column, id).await
+}
+
+/// (sealed legal name present, wrapped data key present) of account `id`.
+async fn name_and_key(e: &support::Env, id: &str) -> (bool, bool) {
+    e.inspect(async |tx| testing::sealed_name_and_key(tx, id).await)
+        .await
 }
 
 /// Exports the actor's data (which keeps the invoice PDFs it renders).
@@ -58,35 +61,8 @@ async fn export(e: &support::Env, a: &Actor) {
 
 /// The content hash of the invoice's kept PDF, if one is kept.
 async fn kept_pdf(e: &support::Env, invoice: &str) -> Option<(String, String)> {
-    let mut tx = e.h.db.read().await.unwrap();
-    let n: i64 = tx
-        .scalar(
-            "SELECT COUNT(*) FROM invoice_pdfs WHERE invoice_id = $1",
-            args![invoice.to_string()],
-        )
+    e.inspect(async |tx| testing::kept_invoice_pdf(tx, invoice).await)
         .await
-        .unwrap();
-    let kept = if n == 0 {
-        None
-    } else {
-        let hash: String = tx
-            .scalar(
-                "SELECT content_hash FROM invoice_pdfs WHERE invoice_id = $1",
-                args![invoice.to_string()],
-            )
-            .await
-            .unwrap();
-        let issuer: String = tx
-            .scalar(
-                "SELECT issuer_id FROM invoice_pdfs WHERE invoice_id = $1",
-                args![invoice.to_string()],
-            )
-            .await
-            .unwrap();
-        Some((hash, issuer))
-    };
-    tx.commit().await.unwrap();
-    kept
 }
 
 async fn retained_records_are_purged_on_their_dates(postgres: bool) {
@@ -132,16 +108,8 @@ async fn retained_records_are_purged_on_their_dates(postgres: bool) {
     // Erasure deleted the kept PDF with the name on it, though the invoice is retained.
     assert_eq!(kept_pdf(&e, &inv_id).await, None);
     let issuer: String = {
-        let mut tx = e.h.db.read().await.unwrap();
-        let s: String = tx
-            .scalar(
-                "SELECT issuer_id FROM invoices WHERE id = $1",
-                args![inv_id.clone()],
-            )
+        e.inspect(async |tx| testing::invoice_issuer(tx, &inv_id).await)
             .await
-            .unwrap();
-        tx.commit().await.unwrap();
-        s
     };
     assert_ne!(
         issuer,
@@ -157,16 +125,10 @@ async fn retained_records_are_purged_on_their_dates(postgres: bool) {
         "the PDF no longer shows the freelancer's name"
     );
     // The pseudonym keeps the legal name, sealed, until the invoice's retention ends.
-    assert_eq!(
-        scalar_i64(&e, "SELECT COUNT(*) FROM accounts WHERE id = $1 AND legal_name_enc IS NOT NULL AND data_key_wrapped IS NOT NULL", &issuer).await,
-        1
-    );
-    let until = scalar_i64(
-        &e,
-        "SELECT retained_until FROM accounts WHERE id = $1",
-        &issuer,
-    )
-    .await;
+    assert_eq!(name_and_key(&e, &issuer).await, (true, true));
+    let until = e
+        .inspect(async |tx| testing::retained_until(tx, &issuer).await)
+        .await;
     assert_eq!(until, add_years(issued, 7));
     let receipt = e.h.erasure_receipt(f.account).await.unwrap();
     assert!(
@@ -179,12 +141,7 @@ async fn retained_records_are_purged_on_their_dates(postgres: bool) {
         "{:?}",
         receipt.retained
     );
-    let audit_before = scalar_i64(
-        &e,
-        "SELECT COUNT(*) FROM audit_events WHERE account_id = $1",
-        &issuer,
-    )
-    .await;
+    let audit_before = count_rows(&e, "audit_events", "account_id", &issuer).await;
     assert!(
         audit_before > 0,
         "the audit trail is kept under the pseudonym"
@@ -194,53 +151,30 @@ async fn retained_records_are_purged_on_their_dates(postgres: bool) {
     e.clock.set(add_years(issued, 2) + DAY_MICROS);
     worker.drain().await.unwrap();
     assert_eq!(
-        scalar_i64(
-            &e,
-            "SELECT COUNT(*) FROM audit_events WHERE account_id = $1",
-            &issuer
-        )
-        .await,
+        count_rows(&e, "audit_events", "account_id", &issuer).await,
         0
     );
-    assert_eq!(
-        scalar_i64(&e, "SELECT COUNT(*) FROM invoices WHERE id = $1", &inv_id).await,
-        1
-    );
-    assert_eq!(
-        scalar_i64(
-            &e,
-            "SELECT COUNT(*) FROM accounts WHERE id = $1 AND legal_name_enc IS NOT NULL",
-            &issuer
-        )
-        .await,
-        1
-    );
+    assert_eq!(count_rows(&e, "invoices", "id", &inv_id).await, 1);
+    assert!(name_and_key(&e, &issuer).await.0);
     // Seven years on: the client keeps the invoice, under the pseudonym; the legal name on it
     // (and the pseudonym's key) is destroyed.
     e.clock.set(add_years(issued, 7) + DAY_MICROS);
     worker.drain().await.unwrap();
     assert_eq!(
-        scalar_i64(&e, "SELECT COUNT(*) FROM invoices WHERE id = $1 AND issuer_id = (SELECT id FROM accounts WHERE pseudonym IS NOT NULL AND id = invoices.issuer_id)", &inv_id).await,
+        e.inspect(async |tx| testing::count_invoices_issued_by_a_pseudonym(tx, &inv_id).await)
+            .await,
         1
     );
-    assert_eq!(
-        scalar_i64(&e, "SELECT COUNT(*) FROM accounts WHERE id = $1 AND (legal_name_enc IS NOT NULL OR data_key_wrapped IS NOT NULL)", &issuer).await,
-        0
-    );
+    assert_eq!(name_and_key(&e, &issuer).await, (false, false));
     // No purge is left queued for this pseudonym.
     assert_eq!(
-        e.count("SELECT COUNT(*) FROM jobs WHERE kind = 'retention.purge' AND status = 'queued'")
+        e.inspect(async |tx| testing::count_jobs(tx, "retention.purge", "queued").await)
             .await,
         0
     );
     // The contract itself stays with the client, under the pseudonym.
     assert_eq!(
-        scalar_i64(
-            &e,
-            "SELECT COUNT(*) FROM contracts WHERE freelancer_id = $1",
-            &issuer
-        )
-        .await,
+        count_rows(&e, "contracts", "freelancer_id", &issuer).await,
         1
     );
     let problems = e.h.verify_erasure(f.account).await.unwrap();
@@ -255,5 +189,8 @@ async fn sqlite_retained_records_are_purged_on_their_dates() {
 
 #[tokio::test]
 async fn postgres_retained_records_are_purged_on_their_dates() {
+    if hiatus_testkit::skip_postgres() {
+        return;
+    }
     retained_records_are_purged_on_their_dates(true).await;
 }

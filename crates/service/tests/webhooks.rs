@@ -220,6 +220,9 @@ async fn sqlite_signed_delivery_and_retries() {
 
 #[tokio::test]
 async fn postgres_signed_delivery_and_retries() {
+    if hiatus_testkit::skip_postgres() {
+        return;
+    }
     signed_delivery_and_retries(true).await;
 }
 
@@ -230,5 +233,8 @@ async fn sqlite_dead_letter_and_replay() {
 
 #[tokio::test]
 async fn postgres_dead_letter_and_replay() {
+    if hiatus_testkit::skip_postgres() {
+        return;
+    }
     dead_letter_and_replay(true).await;
 }

@@ -29,6 +29,8 @@ pub mod sealing;
 pub mod sessions;
 pub mod signup_confirmations;
 pub mod stats;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod throttle;
 pub mod webhooks;
 

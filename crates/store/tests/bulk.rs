@@ -3,8 +3,8 @@
 
 use hiatus_domain::{AccountId, Email, RegularClientRule};
 use hiatus_store::bulk::{self, NoProgress, Plan, Shape, Summary};
-use hiatus_store::{Blobs, Db, DbOptions, Keyring, SecretKey, StoreError, accounts, args, facts};
-use sha2::{Digest, Sha256};
+use hiatus_store::{Blobs, Db, Keyring, SecretKey, StoreError, accounts, args, facts};
+use hiatus_testkit::{Backend, ScratchDb};
 use std::path::Path;
 
 const NOW: i64 = 1_780_000_000_000_000;
@@ -39,11 +39,7 @@ fn plan(seed: u64, files: bool) -> Plan {
 }
 
 async fn open(dir: &Path) -> Db {
-    let db = Db::open_sqlite(&dir.join("t.db"), &DbOptions { max_connections: 1 })
-        .await
-        .unwrap();
-    db.migrate().await.unwrap();
-    db
+    ScratchDb::sqlite_at(&dir.join("t.db")).migrated(1).await
 }
 
 async fn load(dir: &Path, keys: &Keyring, seed: u64, files: bool) -> (Db, Summary) {
@@ -144,7 +140,7 @@ async fn loads_counts_and_is_deterministic() {
     for (key, sha, size) in files {
         let bytes = blobs.get(&key).await.unwrap();
         assert_eq!(bytes.len() as i64, size);
-        assert_eq!(hex::encode(Sha256::digest(&bytes)), sha);
+        assert_eq!(hiatus_testkit::sha256_hex(&bytes), sha);
     }
     db.close().await;
 }
@@ -195,42 +191,6 @@ async fn generated_members_open_like_signed_up_ones() {
     db.close().await;
 }
 
-/// A scratch PostgreSQL database, dropped by [`drop_pg`].
-async fn scratch_pg() -> (Db, String, String) {
-    let admin = std::env::var("HIATUS_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let name = format!("hiatus_bulk_{}", uuid::Uuid::new_v4().simple());
-    let pool = sqlx::PgPool::connect(&admin)
-        .await
-        .expect("PostgreSQL must be reachable at HIATUS_TEST_POSTGRES_URL");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
-    let url = match admin.rfind('/') {
-        Some(i) => format!("{}/{name}", &admin[..i]),
-        None => panic!("HIATUS_TEST_POSTGRES_URL must name a database"),
-    };
-    let db = Db::connect(&url, &DbOptions { max_connections: 1 })
-        .await
-        .unwrap();
-    db.migrate().await.unwrap();
-    (db, admin, name)
-}
-
-async fn drop_pg(db: Db, admin: &str, name: &str) {
-    db.close().await;
-    let pool = sqlx::PgPool::connect(admin).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&pool)
-    .await
-    .unwrap();
-    pool.close().await;
-}
-
 async fn foreign_keys(db: &Db) -> i64 {
     let Db::Postgres(p) = db else { unreachable!() };
     sqlx::query_scalar("SELECT COUNT(*) FROM pg_constraint WHERE contype = 'f'")
@@ -241,10 +201,14 @@ async fn foreign_keys(db: &Db) -> i64 {
 
 #[tokio::test]
 async fn postgres_gets_the_same_rows_and_keeps_its_foreign_keys() {
+    if hiatus_testkit::skip_postgres() {
+        return;
+    }
     let keys = Keyring::new(SecretKey::generate());
     let dir = tempfile::tempdir().unwrap();
     let (lite, s_lite) = load(dir.path(), &keys, 5, false).await;
-    let (pg, admin, name) = scratch_pg().await;
+    let scratch = ScratchDb::new(Backend::Postgres).await;
+    let pg = scratch.migrated(1).await;
     let before = foreign_keys(&pg).await;
     let s_pg = bulk::load(&pg, &keys, None, &plan(5, false), &NoProgress)
         .await
@@ -265,5 +229,5 @@ async fn postgres_gets_the_same_rows_and_keeps_its_foreign_keys() {
     );
     tx.commit().await.unwrap();
     lite.close().await;
-    drop_pg(pg, &admin, &name).await;
+    pg.close().await;
 }

@@ -5,7 +5,8 @@
 use hiatus_domain::*;
 use hiatus_store::accounts::{self, NewAccount};
 use hiatus_store::policy::{Policy, live_schema};
-use hiatus_store::{Db, DbOptions, Keyring, SecretKey, args, market, notices};
+use hiatus_store::{Db, Keyring, SecretKey, args, market, notices};
+use hiatus_testkit::{Backend, ScratchDb};
 
 async fn account(db: &Db, keys: &Keyring, n: u32) -> AccountId {
     let id = AccountId::new();
@@ -113,37 +114,11 @@ async fn upgrade(db: &Db) {
     db.migrate_sealing(None).await.unwrap();
 }
 
-#[tokio::test]
-async fn sqlite_plaintext_is_sealed_on_upgrade() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Db::open_sqlite(&dir.path().join("t.db"), &DbOptions { max_connections: 2 })
-        .await
-        .unwrap();
+async fn plaintext_is_sealed_on_upgrade(backend: Backend) {
+    let scratch = ScratchDb::new(backend).await;
+    let db = scratch.connect(2).await;
     upgrade(&db).await;
     db.close().await;
 }
 
-#[tokio::test]
-async fn postgres_plaintext_is_sealed_on_upgrade() {
-    let admin = std::env::var("HIATUS_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let name = format!("hiatus_seal_{}", uuid::Uuid::new_v4().simple());
-    let pool = sqlx::PgPool::connect(&admin).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&pool)
-        .await
-        .unwrap();
-    let url = format!("{}/{name}", &admin[..admin.rfind('/').unwrap()]);
-    let db = Db::connect(&url, &DbOptions { max_connections: 2 })
-        .await
-        .unwrap();
-    upgrade(&db).await;
-    db.close().await;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&pool)
-    .await
-    .unwrap();
-    pool.close().await;
-}
+hiatus_testkit::on_both!(plaintext_is_sealed_on_upgrade);

@@ -552,14 +552,15 @@ async fn erasure_leaves_no_readable_copy_on_sqlite() {
 
 #[tokio::test]
 async fn erasure_leaves_no_readable_copy_on_postgres() {
-    use sqlx::{Connection, Row};
+    if hiatus_testkit::skip_postgres() {
+        return;
+    }
     let t = TestApp::start_with_mail(Backend::Postgres).await;
     let url = t.postgres_url().expect("a PostgreSQL database");
-    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
-    let first_wal: String = sqlx::query_scalar("SELECT pg_walfile_name(pg_current_wal_lsn())")
-        .fetch_one(&mut conn)
+    let mut conn = hiatus_testkit::testing::ServerFiles::connect(&url)
         .await
         .unwrap();
+    let first_wal = conn.current_wal_segment().await.unwrap();
     let dump = std::sync::Mutex::new(Vec::new());
     let (c, _client, _pseudonym, _thread) = live_and_erase(&t, async |_| {
         let out = std::process::Command::new("pg_dump")
@@ -575,11 +576,7 @@ async fn erasure_leaves_no_readable_copy_on_postgres() {
         *dump.lock().unwrap() = out.stdout;
     })
     .await;
-    sqlx::raw_sql("VACUUM").execute(&mut conn).await.unwrap();
-    sqlx::raw_sql("CHECKPOINT")
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    conn.vacuum_and_checkpoint().await.unwrap();
 
     let mut hits: Hits = Vec::new();
     // A dump taken before erasure: sealed values only.
@@ -588,44 +585,20 @@ async fn erasure_leaves_no_readable_copy_on_postgres() {
     let found = c.found(&dump);
     hits.push(("the dump taken before erasure".into(), found));
     // Every relation of the database (tables, their TOAST, indexes), as the server's files.
-    let rels = sqlx::query(
-        "SELECT c.relname::text AS name, pg_relation_filepath(c.oid) AS path FROM pg_class c \
-         JOIN pg_namespace n ON n.oid = c.relnamespace \
-         WHERE n.nspname IN ('public', 'pg_toast') AND c.relkind IN ('r', 't', 'i') \
-         AND pg_relation_filepath(c.oid) IS NOT NULL",
-    )
-    .fetch_all(&mut conn)
-    .await
-    .unwrap();
+    let rels = conn.relation_files().await.unwrap();
     let mut read = 0usize;
-    for r in &rels {
-        let name: String = r.get("name");
-        let path: String = r.get("path");
+    for (name, path) in &rels {
         // Read by the server (as superuser), so the test needs no access to its data folder.
-        let bytes: Vec<u8> = sqlx::query_scalar("SELECT pg_read_binary_file($1)")
-            .bind(&path)
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
+        let bytes = conn.read(path).await.unwrap();
         read += bytes.len();
         hits.push((format!("{name} ({path})"), c.found(&bytes)));
     }
     assert!(read > 0, "the relation files were read");
     // The write-ahead log since the member was created.
-    let segments: Vec<String> = sqlx::query_scalar(
-        "SELECT name FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$' AND name >= $1 ORDER BY name",
-    )
-    .bind(&first_wal)
-    .fetch_all(&mut conn)
-    .await
-    .unwrap();
+    let segments = conn.wal_segments_since(&first_wal).await.unwrap();
     assert!(!segments.is_empty());
     for s in &segments {
-        let bytes: Vec<u8> = sqlx::query_scalar("SELECT pg_read_binary_file('pg_wal/' || $1)")
-            .bind(s)
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
+        let bytes = conn.read_wal_segment(s).await.unwrap();
         hits.push((format!("WAL segment {s}"), c.found(&bytes)));
     }
     conn.close().await.unwrap();

@@ -6,14 +6,17 @@ pub mod smtp;
 
 use hiatus_domain::{AccountKind, Role};
 use hiatus_service::{Actor, Hiatus, ManualClock, PasswordParams, ServiceConfig, SignUp};
-use hiatus_store::{Blobs, Db, DbOptions, Keyring, SecretKey, args};
+use hiatus_store::{Blobs, Keyring, SecretKey, Tx};
+use hiatus_testkit::testing;
+use hiatus_testkit::{Backend, ScratchDb};
 use std::sync::Arc;
 
 pub struct Env {
     pub h: Hiatus,
     pub clock: ManualClock,
     _dir: tempfile::TempDir,
-    pg: Option<(String, String)>,
+    // Declared last: dropped after the pool that holds connections to it.
+    db: ScratchDb,
 }
 
 pub const START: i64 = 1_800_000_000_000_000;
@@ -23,44 +26,14 @@ pub async fn env(postgres: bool) -> Env {
 }
 
 /// Like [`env`], with the service configuration changed by `configure`.
-/// The PostgreSQL server's maintenance database, where test databases are created.
-pub fn admin_url() -> String {
-    std::env::var("HIATUS_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
 pub async fn env_with(postgres: bool, configure: impl FnOnce(&mut ServiceConfig)) -> Env {
     let dir = tempfile::tempdir().unwrap();
-    let (db, pg) = if postgres {
-        let admin = admin_url();
-        let name = format!("hiatus_jobs_{}", uuid::Uuid::new_v4().simple());
-        let pool = sqlx::PgPool::connect(&admin)
-            .await
-            .expect("PostgreSQL must be reachable at HIATUS_TEST_POSTGRES_URL");
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&pool)
-            .await
-            .unwrap();
-        pool.close().await;
-        let url = match admin.rfind('/') {
-            Some(i) => format!("{}/{name}", &admin[..i]),
-            None => panic!("HIATUS_TEST_POSTGRES_URL must name a database"),
-        };
-        (
-            Db::connect(&url, &DbOptions { max_connections: 8 })
-                .await
-                .unwrap(),
-            Some((admin, name)),
-        )
-    } else {
-        (
-            Db::open_sqlite(&dir.path().join("t.db"), &DbOptions { max_connections: 8 })
-                .await
-                .unwrap(),
-            None,
-        )
+    // On SQLite the file is `t.db`, next to the blob folder (tests read it raw).
+    let scratch = match Backend::postgres_if(postgres) {
+        Backend::Sqlite => ScratchDb::sqlite_at(&dir.path().join("t.db")),
+        Backend::Postgres => ScratchDb::new(Backend::Postgres).await,
     };
-    db.migrate().await.unwrap();
+    let db = scratch.migrated(8).await;
     let clock = ManualClock::new(START);
     let mut config = ServiceConfig {
         password: PasswordParams::FAST,
@@ -78,7 +51,7 @@ pub async fn env_with(postgres: bool, configure: impl FnOnce(&mut ServiceConfig)
         h,
         clock,
         _dir: dir,
-        pg,
+        db: scratch,
     }
 }
 
@@ -90,21 +63,11 @@ impl Env {
 
     /// The URL of the PostgreSQL test database (none on SQLite).
     pub fn db_url(&self) -> Option<String> {
-        let (admin, name) = self.pg.as_ref()?;
-        Some(format!("{}/{name}", &admin[..admin.rfind('/')?]))
+        self.db.postgres_name().map(|_| self.db.url().to_string())
     }
 
     pub async fn finish(self) {
         self.h.db.close().await;
-        if let Some((admin, name)) = self.pg {
-            let pool = sqlx::PgPool::connect(&admin).await.unwrap();
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-            )))
-            .execute(&pool)
-            .await;
-            pool.close().await;
-        }
     }
 
     pub async fn freelancer(&self) -> Actor {
@@ -124,20 +87,23 @@ impl Env {
             )
             .await
             .unwrap();
-        Actor {
-            account: id,
-            session_id: String::new(),
-            role: Role::Member,
-            kind: AccountKind::Freelancer,
-            state: hiatus_domain::AccountState::Active,
-            reauth_at: self.h.now(),
-        }
+        hiatus_testkit::member_actor(&self.h, id, AccountKind::Freelancer)
     }
 
-    pub async fn count(&self, sql: &'static str) -> i64 {
+    /// The rows of `table` whose `column` holds `value`.
+    pub async fn count_rows(&self, table: &str, column: &str, value: &str) -> i64 {
+        self.inspect(async |tx| testing::count_rows(tx, table, column, value).await)
+            .await
+    }
+
+    /// A read of the database through one of the store's named test queries.
+    pub async fn inspect<T>(
+        &self,
+        query: impl AsyncFnOnce(&mut Tx) -> hiatus_store::StoreResult<T>,
+    ) -> T {
         let mut tx = self.h.db.read().await.unwrap();
-        let n: i64 = tx.scalar(sql, args![]).await.unwrap();
+        let v = query(&mut tx).await.unwrap();
         tx.commit().await.unwrap();
-        n
+        v
     }
 }

@@ -12,24 +12,12 @@ use hiatus_service::PasswordParams;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
-mod sqlite {
-    #[tokio::test]
-    async fn an_erased_address_looks_like_an_unknown_one() {
-        super::run(crate::support::Backend::Sqlite).await;
-    }
-}
-
-mod postgres {
-    #[tokio::test]
-    async fn an_erased_address_looks_like_an_unknown_one() {
-        super::run(crate::support::Backend::Postgres).await;
-    }
-}
+hiatus_testkit::on_both!(an_erased_address_looks_like_an_unknown_one);
 
 /// How many logins each of the three kinds the timing comparison makes.
 const ROUNDS: usize = 31;
 
-async fn run(backend: Backend) {
+async fn an_erased_address_looks_like_an_unknown_one(backend: Backend) {
     let t = TestApp::start_with(
         backend,
         false,

@@ -15,21 +15,12 @@ use std::time::{Duration, Instant};
 /// Members who schedule their deletion, eight at a time.
 const MEMBERS: usize = 200;
 
-mod sqlite {
+hiatus_testkit::on_both!(
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn deletions_with_no_grace_period_leave_nothing_while_workers_run() {
-        super::run(crate::support::Backend::Sqlite).await;
-    }
-}
+    deletions_with_no_grace_period_leave_nothing_while_workers_run
+);
 
-mod postgres {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn deletions_with_no_grace_period_leave_nothing_while_workers_run() {
-        super::run(crate::support::Backend::Postgres).await;
-    }
-}
-
-async fn run(backend: Backend) {
+async fn deletions_with_no_grace_period_leave_nothing_while_workers_run(backend: Backend) {
     let started = Instant::now();
     let t = TestApp::start_with(
         backend,
@@ -95,11 +86,7 @@ async fn run(backend: Backend) {
     let deadline = Instant::now() + Duration::from_secs(300);
     loop {
         let mut tx = t.h.db.read().await.unwrap();
-        let left: i64 = tx
-            .scalar(
-                "SELECT COUNT(*) FROM erasures WHERE status <> 'done'",
-                hiatus_store::args![],
-            )
+        let left = hiatus_testkit::testing::count_erasures_not_done(&mut tx)
             .await
             .unwrap();
         tx.commit().await.unwrap();

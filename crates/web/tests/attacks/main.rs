@@ -17,22 +17,7 @@ mod tally;
 /// app it needs) once per backend, as `sqlite::<name>` and `postgres::<name>`.
 macro_rules! attack_on_both {
     ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(crate::support::Backend::Sqlite).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(crate::support::Backend::Postgres).await;
-                }
-            )*
-        }
+        hiatus_testkit::on_both!($($name),*);
     };
 }
 pub(crate) use attack_on_both;

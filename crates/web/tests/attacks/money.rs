@@ -7,6 +7,7 @@ use crate::support::{Member, PASSWORD, Res, TestApp, on_both_backends};
 use futures_util::future::join_all;
 use hiatus_domain::{AccountKind, MAX_AMOUNT_MINOR, MAX_BALANCE_MINOR, Role};
 use hiatus_service::SignUp;
+use hiatus_testkit::testing;
 use serde_json::{Value, json};
 
 on_both_backends!(
@@ -407,24 +408,22 @@ async fn the_database_refuses_out_of_range_money(t: &TestApp) {
     }
     drop(tx);
     // What an overflowing sum became on SQLite, and amounts no request can carry.
-    for (sql, arg) in [
-        (
-            "UPDATE balances SET available_minor = 18446744073709551615.0 WHERE account_id = $1",
-            f.id.clone(),
-        ),
-        (
-            "UPDATE payments SET amount_minor = -1 WHERE id = $1",
-            p.clone(),
-        ),
-        (
-            "UPDATE payments SET amount_minor = 1000000000001 WHERE id = $1",
-            p.clone(),
-        ),
+    for what in [
+        "balance beyond integers",
+        "negative amount",
+        "amount beyond bounds",
     ] {
         let mut tx = t.h.db.begin().await.unwrap();
         attempts += 1;
-        if tx.exec_dyn(sql, hiatus_store::args![arg]).await.is_ok() {
-            eprintln!("stored: {sql}");
+        let r = match what {
+            "balance beyond integers" => {
+                testing::tamper_balance_beyond_integers(&mut tx, &f.id).await
+            }
+            "negative amount" => testing::tamper_payment_amount(&mut tx, &p, -1).await,
+            _ => testing::tamper_payment_amount(&mut tx, &p, 1_000_000_000_001).await,
+        };
+        if r.is_ok() {
+            eprintln!("stored: {what}");
             stored += 1;
         }
     }

@@ -6,8 +6,8 @@
 use crate::support::{Member, TestApp, on_both_backends};
 use base64::Engine;
 use hiatus_archive::VerifyingKey;
+use hiatus_testkit::sha256_hex;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
@@ -31,10 +31,6 @@ fn id_of(v: &Value) -> String {
 
 fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
 }
 
 /// Requests a full export, runs the worker, downloads the archive through a fresh link.

@@ -6,8 +6,8 @@
 use crate::support::{DAY, Member, SECOND, TestApp, on_both_backends};
 use base64::Engine;
 use hiatus_archive::VerifyingKey;
+use hiatus_testkit::sha256_hex;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 use std::io::{Cursor, Read};
 
@@ -81,10 +81,6 @@ fn id_of(v: &Value) -> String {
 
 fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
 }
 
 /// Requests an export (202) and returns its view.

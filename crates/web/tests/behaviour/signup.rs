@@ -237,16 +237,15 @@ async fn has_account(t: &TestApp, email: &str) -> Option<String> {
 async fn rows_of(t: &TestApp, id: &str) -> i64 {
     let mut tx = t.h.db.read().await.unwrap();
     let mut n = 0;
-    for sql in [
-        "SELECT COUNT(*) FROM accounts WHERE id = $1",
-        "SELECT COUNT(*) FROM profiles WHERE account_id = $1",
-        "SELECT COUNT(*) FROM audit_events WHERE account_id = $1",
-        "SELECT COUNT(*) FROM mail_deliveries WHERE account_id = $1",
-        "SELECT COUNT(*) FROM outbox WHERE account_id = $1",
-        "SELECT COUNT(*) FROM signup_confirmations WHERE account_id = $1",
+    for (table, column) in [
+        ("accounts", "id"),
+        ("profiles", "account_id"),
+        ("audit_events", "account_id"),
+        ("mail_deliveries", "account_id"),
+        ("outbox", "account_id"),
+        ("signup_confirmations", "account_id"),
     ] {
-        let c: i64 = tx
-            .scalar_dyn(sql, hiatus_store::args![id.to_string()])
+        let c = hiatus_testkit::testing::count_rows(&mut tx, table, column, id)
             .await
             .unwrap();
         n += c;

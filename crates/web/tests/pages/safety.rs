@@ -5,6 +5,7 @@
 use crate::browser::{Browser, forms, links};
 use crate::support::{PASSWORD, TestApp, on_both_backends};
 use hiatus_domain::Role;
+use hiatus_testkit::testing;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 on_both_backends!(
@@ -75,14 +76,10 @@ async fn snapshot(t: &TestApp, who: &crate::support::Member) -> BTreeMap<String,
         if table.starts_with("_sqlx") {
             continue;
         }
-        let n: i64 = tx
-            .scalar_dyn(&format!("SELECT COUNT(*) FROM {table}"), vec![])
-            .await
-            .expect("count");
+        let n = testing::count_all(&mut tx, table).await.expect("count");
         out.insert(format!("{table} rows"), n.to_string());
         for c in cols {
-            let n: i64 = tx
-                .scalar_dyn(&format!("SELECT COUNT({c}) FROM {table}"), vec![])
+            let n = testing::count_filled(&mut tx, table, c)
                 .await
                 .expect("count column");
             out.insert(format!("{table}.{c} filled"), n.to_string());
@@ -94,13 +91,7 @@ async fn snapshot(t: &TestApp, who: &crate::support::Member) -> BTreeMap<String,
         ("sessions", "reauth_at"),
         ("sessions", "expires_at"),
     ] {
-        let n: i64 = tx
-            .scalar_dyn(
-                &format!("SELECT CAST(COALESCE(SUM({col}), 0) AS BIGINT) FROM {table}"),
-                vec![],
-            )
-            .await
-            .expect("sum");
+        let n = testing::sum_of(&mut tx, table, col).await.expect("sum");
         out.insert(format!("{table}.{col} sum"), n.to_string());
     }
     tx.commit().await.expect("commit");
@@ -568,11 +559,7 @@ fn is_staff_page(href: &str) -> bool {
 /// Audit events other than staff looks at a trail.
 async fn events_but_looks(t: &TestApp) -> i64 {
     let mut tx = t.h.db.read().await.expect("read");
-    let n: i64 = tx
-        .scalar_dyn(
-            "SELECT CAST(COUNT(*) AS BIGINT) FROM audit_events WHERE action <> 'audit.viewed'",
-            vec![],
-        )
+    let n = testing::count_audit_events_but_views(&mut tx)
         .await
         .expect("count");
     tx.commit().await.expect("commit");

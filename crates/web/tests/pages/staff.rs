@@ -9,6 +9,7 @@ use crate::support::{
 };
 use hiatus_domain::{AccountKind, Role};
 use hiatus_service::SignUp;
+use hiatus_testkit::testing;
 use serde_json::json;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -434,14 +435,9 @@ async fn staff_pages_are_for_staff_only(t: &TestApp) {
         .expect(200)
         .says("restoration.requested");
     // Their own trail is not read here; an unknown id is not found.
-    let agent_id =
-        t.h.db
-            .read()
-            .await
-            .expect("read")
-            .scalar_dyn::<String>("SELECT id FROM accounts WHERE role = 'support'", vec![])
-            .await
-            .expect("agent id");
+    let agent_id = testing::account_with_role(&mut t.h.db.read().await.expect("read"), "support")
+        .await
+        .expect("agent id");
     a.get(&format!("/support/accounts/{agent_id}/audit"))
         .await
         .expect(404);
@@ -536,11 +532,7 @@ async fn the_audit_trail_follows_the_pseudonym_after_erasure(t: &TestApp) {
     .expect(200);
     let pseudonym: String = {
         let mut tx = t.h.db.read().await.expect("read");
-        let id = tx
-            .scalar_dyn::<String>(
-                "SELECT pseudonym_id FROM erasures WHERE account_id = $1",
-                vec![hiatus_store::db::Arg::from(f.id.clone())],
-            )
+        let id = testing::pseudonym_of(&mut tx, &f.id)
             .await
             .expect("the pseudonym's id");
         tx.commit().await.expect("commit");

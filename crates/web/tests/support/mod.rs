@@ -9,12 +9,13 @@ use hiatus_domain::{AccountId, Balance, Currency, Money};
 use hiatus_service::mail::MailTransport;
 use hiatus_service::worker::Worker;
 use hiatus_service::{Hiatus, ManualClock, PasswordParams, ServiceConfig};
-use hiatus_store::{Blobs, Db, DbOptions, Keyring, SecretKey};
+use hiatus_store::{Blobs, Keyring, SecretKey};
+use hiatus_testkit::ScratchDb;
 use hiatus_web::WebOptions;
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -26,50 +27,18 @@ pub const SECOND: i64 = 1_000_000;
 pub const DAY: i64 = hiatus_domain::DAY_MICROS;
 pub const PASSWORD: &str = "correct horse battery staple";
 
-const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
-/// Which database a scenario runs against.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-impl Backend {
-    /// The backend's name in test output.
-    pub fn name(self) -> &'static str {
-        match self {
-            Backend::Sqlite => "sqlite",
-            Backend::Postgres => "postgres",
-        }
-    }
-}
+pub use hiatus_testkit::Backend;
 
 /// Runs every listed scenario (an `async fn(&TestApp)` in the calling module) once per
 /// backend, as `sqlite::<name>` and `postgres::<name>`.
 #[allow(unused_macros)] // at_rest runs on SQLite only
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let app = crate::support::TestApp::start(crate::support::Backend::Sqlite).await;
-                    super::$name(&app).await;
-                    app.finish().await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let app = crate::support::TestApp::start(crate::support::Backend::Postgres).await;
-                    super::$name(&app).await;
-                    app.finish().await;
-                }
-            )*
-        }
+        hiatus_testkit::on_both!(|backend, scenario| {
+            let app = crate::support::TestApp::start(backend).await;
+            scenario(&app).await;
+            app.finish().await;
+        }; $($name),*);
     };
 }
 #[allow(unused_imports)]
@@ -79,114 +48,15 @@ pub(crate) use on_both_backends;
 #[allow(unused_macros)]
 macro_rules! on_both_backends_with_mail {
     ($($name:ident),* $(,)?) => {
-        mod sqlite_mail {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let app = crate::support::TestApp::start_with_mail(crate::support::Backend::Sqlite).await;
-                    super::$name(&app).await;
-                    app.finish().await;
-                }
-            )*
-        }
-        mod postgres_mail {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let app = crate::support::TestApp::start_with_mail(crate::support::Backend::Postgres).await;
-                    super::$name(&app).await;
-                    app.finish().await;
-                }
-            )*
-        }
+        hiatus_testkit::on_both!(mod sqlite_mail, postgres_mail; |backend, scenario| {
+            let app = crate::support::TestApp::start_with_mail(backend).await;
+            scenario(&app).await;
+            app.finish().await;
+        }; $($name),*);
     };
 }
 #[allow(unused_imports)]
 pub(crate) use on_both_backends_with_mail;
-
-/// A throwaway PostgreSQL database, dropped when this goes out of scope — also when the
-/// scenario panicked, so failed runs do not pile up databases on the server.
-struct PgDatabase {
-    admin_url: String,
-    name: String,
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        let admin_url = self.admin_url.clone();
-        let name = self.name.clone();
-        // Drop cannot await, and the test's runtime may be unwinding: use a runtime of our own
-        // on a thread of our own.
-        let done = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime for dropping the test database");
-            rt.block_on(async move {
-                use sqlx::Connection;
-                if let Ok(mut c) = sqlx::PgConnection::connect(&admin_url).await {
-                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                    )))
-                    .execute(&mut c)
-                    .await;
-                    let _ = c.close().await;
-                }
-            });
-        });
-        let _ = done.join();
-    }
-}
-
-/// `url` with its database name replaced by `name`.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let host_part = match base[scheme_end..].find('/') {
-        Some(i) => &base[..scheme_end + i],
-        None => base,
-    };
-    match query {
-        Some(q) => format!("{host_part}/{name}?{q}"),
-        None => format!("{host_part}/{name}"),
-    }
-}
-
-async fn fresh_postgres() -> (String, PgDatabase) {
-    use sqlx::Connection;
-    let admin_url =
-        std::env::var("HIATUS_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_PG_URL.to_string());
-    let conn = tokio::time::timeout(
-        Duration::from_secs(10),
-        sqlx::PgConnection::connect(&admin_url),
-    )
-    .await;
-    let mut conn = match conn {
-        Ok(Ok(c)) => c,
-        Ok(Err(e)) => panic!(
-            "PostgreSQL is not reachable at {admin_url}: {e}. The behaviour suite runs on \
-             PostgreSQL too: start the server or point HIATUS_TEST_POSTGRES_URL at one."
-        ),
-        Err(_) => panic!(
-            "PostgreSQL at {admin_url} did not answer within 10 seconds. Start the server or \
-             point HIATUS_TEST_POSTGRES_URL at one."
-        ),
-    };
-    let name = format!("hiatus_t_{}", uuid::Uuid::new_v4().simple());
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await
-        .unwrap_or_else(|e| panic!("cannot create a test database on {admin_url}: {e}"));
-    let _ = conn.close().await;
-    let guard = PgDatabase {
-        admin_url: admin_url.clone(),
-        name: name.clone(),
-    };
-    (with_database(&admin_url, &name), guard)
-}
 
 /// One running hiatus: service, HTTP server and client.
 pub struct TestApp {
@@ -204,7 +74,7 @@ pub struct TestApp {
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
     // Declared last: dropped after everything that holds connections to it.
-    pg: Option<PgDatabase>,
+    db: ScratchDb,
 }
 
 static NEXT_MEMBER: AtomicU64 = AtomicU64::new(1);
@@ -247,20 +117,9 @@ impl TestApp {
             .with_test_writer()
             .try_init();
         let dir = tempfile::tempdir().expect("temp dir");
-        let (url, pg, sqlite_path) = match backend {
-            Backend::Sqlite => {
-                let p = dir.path().join("hiatus.db");
-                (format!("sqlite://{}", p.display()), None, Some(p))
-            }
-            Backend::Postgres => {
-                let (url, guard) = fresh_postgres().await;
-                (url, Some(guard), None)
-            }
-        };
-        let db = Db::connect(&url, &DbOptions { max_connections: 4 })
-            .await
-            .expect("connect to the test database");
-        db.migrate().await.expect("migrations apply");
+        let scratch = ScratchDb::new_in(backend, dir.path()).await;
+        let sqlite_path = scratch.sqlite_path().map(Path::to_path_buf);
+        let db = scratch.migrated(4).await;
         let blob_dir = dir.path().join("files");
         let blobs = Blobs::local(&blob_dir).expect("blob folder");
         let clock = ManualClock::new(T0);
@@ -319,7 +178,7 @@ impl TestApp {
             mail_dir,
             shutdown: Some(tx),
             server: Some(server),
-            pg,
+            db: scratch,
         }
     }
 
@@ -344,9 +203,7 @@ impl TestApp {
     /// The URL of this app's PostgreSQL database (none on SQLite).
     #[allow(dead_code)]
     pub fn postgres_url(&self) -> Option<String> {
-        self.pg
-            .as_ref()
-            .map(|g| with_database(&g.admin_url, &g.name))
+        self.db.postgres_name().map(|_| self.db.url().to_string())
     }
 
     /// Ends a scenario that passed; the database goes with `self`.
