@@ -15,6 +15,7 @@ use krilla::paint::Fill;
 use krilla::surface::Surface;
 use krilla::text::{GlyphId, KrillaGlyph, TextDirection};
 use krilla::{Document, SerializeSettings};
+
 pub(super) fn draw(
     doc: &InvoiceDoc,
     fonts: &Fonts,

@@ -2,6 +2,7 @@
 //! compresses one font per document instead of two.
 
 use super::fonts::{be16, be32, font_table};
+
 /// The glyphs of a TrueType font, read from its `loca`, `glyf`, `hhea` and `hmtx` tables.
 pub(super) struct Glyphs<'a> {
     pub(super) loca: &'a [u8],

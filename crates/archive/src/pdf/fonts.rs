@@ -5,6 +5,7 @@ use super::PdfError;
 use super::font_merge::merge_fonts;
 use krilla::text::Font;
 use std::sync::LazyLock;
+
 pub(super) const REGULAR_TTF: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 pub(super) const BOLD_TTF: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-Bold.ttf");
 

@@ -4,6 +4,7 @@
 use super::fonts::{Fonts, Weight};
 use super::text::clean;
 use super::{InvoiceDoc, Party, format_amount};
+
 /// A4 in points.
 pub(super) const PAGE_W: f32 = 595.276;
 pub(super) const PAGE_H: f32 = 841.89;

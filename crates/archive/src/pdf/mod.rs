@@ -32,6 +32,7 @@ mod text;
 use draw::draw;
 use fonts::fonts;
 use layout::layout;
+
 /// One side of an invoice.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Party {

@@ -1,6 +1,7 @@
 //! Text clean-up: what hostile input is reduced to before it is measured and drawn.
 
 use unicode_normalization::UnicodeNormalization;
+
 /// Characters dropped from all text: bidirectional controls (this layout does no bidi),
 /// byte order marks, soft hyphens, variation selectors and tags.
 pub(super) fn is_dropped(c: char) -> bool {

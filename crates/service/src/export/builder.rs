@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
+
 /// Records read per query.
 pub(super) const PAGE: i64 = 1000;
 /// Serialized bytes handed to the writer at a time.

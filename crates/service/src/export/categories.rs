@@ -8,6 +8,7 @@ use hiatus_archive::Compression;
 use hiatus_store::export_data::{self as ed, Record};
 use schemars::JsonSchema;
 use serde::Serialize;
+
 /// The account as exported.
 #[derive(Serialize, JsonSchema)]
 pub(super) struct AccountRecord {

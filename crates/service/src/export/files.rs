@@ -14,6 +14,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+
 /// Whether a file's bytes are text that deflate shrinks. Office documents, archives, images
 /// and the like are compressed already ("…openxmlformats…" is a ZIP despite its name).
 fn text_like(content_type: &str) -> bool {

@@ -25,6 +25,7 @@ use hiatus_domain::{AccountId, DAY_MICROS, Micros};
 use hiatus_store::export_data::rfc3339;
 use hiatus_store::exports::{self, ExportRow};
 use serde::Serialize;
+
 /// The job that builds an archive.
 pub const JOB_BUILD_EXPORT: &str = "export.build";
 /// The job that removes an archive when its retention ends.

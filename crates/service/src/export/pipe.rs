@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::mpsc;
+
 /// A piece of the archive on its way to the writer thread.
 pub(super) enum Piece {
     /// Starts an entry whose bytes follow as `Bytes`, up to `End`.

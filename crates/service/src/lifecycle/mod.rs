@@ -4,17 +4,18 @@
 mod breaks;
 mod profiles;
 
+pub use profiles::PublicProfile;
+
 use crate::error::{ServiceError, ServiceResult};
 use crate::{Actor, Hiatus, check_text};
 use hiatus_domain::effects::Effects;
 use hiatus_domain::preflight::Intent;
 use hiatus_domain::reason::REASON_DETAIL_MAX;
 use hiatus_domain::*;
-use hiatus_store::accounts::{self};
+use hiatus_store::accounts;
 use hiatus_store::audit::{self, NewAuditEvent};
 use hiatus_store::facts;
 use hiatus_store::{Tx, market};
-pub use profiles::PublicProfile;
 use serde::Serialize;
 use serde_json::json;
 

@@ -9,6 +9,7 @@ use hiatus_store::audit::{self, NewAuditEvent};
 use hiatus_store::{Tx, market};
 use serde::Serialize;
 use serde_json::json;
+
 /// A profile as others see it.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct PublicProfile {

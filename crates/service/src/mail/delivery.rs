@@ -10,6 +10,7 @@ use hiatus_store::mail::{self, MailDelivery};
 use hiatus_store::{StoreError, accounts};
 use lettre::Message;
 use lettre::message::{Mailbox, MultiPart};
+
 impl Hiatus {
     /// Whether mail goes anywhere.
     pub fn mail_enabled(&self) -> bool {

@@ -9,7 +9,7 @@
 
 mod delivery;
 mod digest;
-pub(crate) mod templates;
+mod templates;
 mod transport;
 
 pub use templates::{MAILED, MailKind, Rendered, render};
@@ -20,6 +20,7 @@ use crate::Hiatus;
 use crate::error::ServiceResult;
 use hiatus_domain::AccountId;
 use hiatus_store::mail::{self, MailDelivery};
+
 /// When a member last received each kind of mail (for support and tests).
 pub async fn mail_of(
     h: &Hiatus,

@@ -4,6 +4,7 @@ use lettre::message::Mailbox;
 use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::{AsyncTransport, Message, Tokio1Executor};
 use std::path::PathBuf;
+
 /// How mail leaves hiatus.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MailTransport {

@@ -13,6 +13,8 @@
 mod reset;
 mod support;
 
+pub use support::QueueItem;
+
 use crate::error::{ServiceError, ServiceResult};
 use crate::{Hiatus, check_text, link_token};
 use hiatus_domain::{AccountId, AccountState, DAY_MICROS, Email, Micros, Role};
@@ -21,7 +23,6 @@ use hiatus_store::audit::{self, NewAuditEvent};
 use hiatus_store::restorations::{self, NewRestoration, RestorationRow};
 use serde::Serialize;
 use serde_json::json;
-pub use support::QueueItem;
 
 /// How long a request stays open.
 pub const REQUEST_TTL: Micros = 7 * DAY_MICROS;

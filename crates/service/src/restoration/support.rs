@@ -10,6 +10,7 @@ use hiatus_store::restorations::{self, RestorationRow};
 use hiatus_store::{Tx, accounts};
 use serde::Serialize;
 use serde_json::json;
+
 /// A request as a support agent sees it in the queue.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct QueueItem {

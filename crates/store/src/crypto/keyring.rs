@@ -11,6 +11,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
+
 /// Where the current time comes from; the service wires in its injected clock.
 pub type NowFn = Arc<dyn Fn() -> i64 + Send + Sync>;
 

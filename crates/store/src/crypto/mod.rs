@@ -17,6 +17,7 @@ use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use std::fmt;
 use zeroize::{Zeroize, ZeroizeOnDrop};
+
 const VERSION: u8 = 1;
 const NONCE_LEN: usize = 24;
 

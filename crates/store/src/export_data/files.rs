@@ -7,6 +7,7 @@ use crate::error::StoreResult;
 use hiatus_domain::{AccountId, Micros};
 use schemars::JsonSchema;
 use serde::Serialize;
+
 /// A file the member can see: their own (profile photo, private files, what they attached or
 /// delivered), work delivered under their contracts, attachments in their threads.
 #[derive(Debug, sqlx::FromRow, Serialize, JsonSchema)]

@@ -6,6 +6,7 @@ use crate::crypto::DataKey;
 use crate::error::StoreResult;
 use schemars::JsonSchema;
 use serde::Serialize;
+
 /// An event of the account's audit history.
 #[derive(Debug, sqlx::FromRow, Serialize, JsonSchema)]
 pub struct AuditRecord {

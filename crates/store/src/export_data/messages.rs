@@ -7,6 +7,7 @@ use crate::error::StoreResult;
 use hiatus_domain::{AccountId, Micros};
 use schemars::JsonSchema;
 use serde::Serialize;
+
 /// How many messages go into one part of a thread in the viewer.
 pub const MESSAGES_PER_PART: i64 = 500;
 

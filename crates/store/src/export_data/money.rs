@@ -3,6 +3,7 @@
 use super::{Record, o, opt_time, ot, t, time};
 use schemars::JsonSchema;
 use serde::Serialize;
+
 /// A payment the member made or received.
 #[derive(Debug, sqlx::FromRow, Serialize, JsonSchema)]
 pub struct PaymentRecord {

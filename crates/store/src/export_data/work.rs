@@ -5,6 +5,7 @@ use crate::crypto::Keyring;
 use crate::error::StoreResult;
 use schemars::JsonSchema;
 use serde::Serialize;
+
 /// A job post the member published.
 #[derive(Debug, sqlx::FromRow, Serialize, JsonSchema)]
 pub struct JobPostRecord {

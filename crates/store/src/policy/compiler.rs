@@ -4,6 +4,7 @@
 use super::BATCH;
 use super::model::{Action, Policy, Purge, Retention, Rule};
 use crate::db::Backend;
+
 /// A rule with its SQL built. Parameters: `$1` is what identifies the member's rows (their id,
 /// or a `LIKE` pattern for `member_json`); then, by statement, the pseudonym's id (`$2`) or
 /// the placeholders of a redaction; then the values of the `when` conditions.

@@ -6,6 +6,7 @@ use crate::db::Backend;
 use crate::error::StoreResult;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
+
 /// The whole policy file.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
