@@ -1,111 +1,16 @@
-//! Encryption at rest. Every member has a random data key; personal fields are sealed with it
-//! (XChaCha20-Poly1305, a fresh random nonce per value, the table, column and row bound as
-//! associated data so values cannot be swapped between rows). The data key is stored wrapped
-//! by the key of the current epoch (see [`crate::epochs`]). Destroying the live wrapped key
-//! makes the member's data unreadable in the live system at once; copies of the wrapped key
-//! left in dead rows, WAL, replicas and backups become unreadable when the epochs they were
-//! wrapped under are retired, after the backup window.
+//! The server's keyring: the master key, the epoch ratchet whose keys wrap members' data keys,
+//! and the keyed hashes under which accounts are found by email.
 
+use super::{DataKey, NONCE_LEN, SecretKey};
 use crate::epochs::{self, Ratchet, RatchetError};
 use crate::error::{StoreError, StoreResult};
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use chacha20poly1305::aead::KeyInit;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
-use zeroize::{Zeroize, ZeroizeOnDrop};
-
-const VERSION: u8 = 1;
-const NONCE_LEN: usize = 24;
-
-/// Fills a buffer from the operating system's random source.
-pub fn random_bytes<const N: usize>() -> [u8; N] {
-    let mut b = [0u8; N];
-    getrandom::fill(&mut b).expect("the operating system random source failed");
-    b
-}
-
-/// A 32-byte secret key, wiped from memory on drop and never printed.
-#[derive(Clone, Zeroize, ZeroizeOnDrop)]
-pub struct SecretKey([u8; 32]);
-
-impl SecretKey {
-    /// A fresh random key.
-    pub fn generate() -> Self {
-        Self(random_bytes())
-    }
-    /// From raw bytes.
-    pub fn from_bytes(b: [u8; 32]) -> Self {
-        Self(b)
-    }
-    /// Parses 64 hex digits.
-    pub fn from_hex(s: &str) -> StoreResult<Self> {
-        let v = hex::decode(s.trim())
-            .map_err(|_| StoreError::Config("master key must be 64 hex digits".into()))?;
-        let b: [u8; 32] = v.try_into().map_err(|_| {
-            StoreError::Config("master key must be 64 hex digits (32 bytes)".into())
-        })?;
-        Ok(Self(b))
-    }
-    pub(crate) fn bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
-    /// 64 hex digits, for writing a generated key to a key file.
-    pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
-    }
-    fn cipher(&self) -> XChaCha20Poly1305 {
-        XChaCha20Poly1305::new_from_slice(&self.0).expect("32-byte key")
-    }
-
-    /// Seals `plain` with a fresh nonce; `aad` names where the value lives.
-    pub fn seal(&self, aad: &str, plain: &[u8]) -> Vec<u8> {
-        let nonce_bytes: [u8; NONCE_LEN] = random_bytes();
-        let nonce = XNonce::from(nonce_bytes);
-        let ct = self
-            .cipher()
-            .encrypt(
-                &nonce,
-                Payload {
-                    msg: plain,
-                    aad: aad.as_bytes(),
-                },
-            )
-            .expect("XChaCha20-Poly1305 encryption cannot fail for in-memory sizes");
-        let mut out = Vec::with_capacity(1 + NONCE_LEN + ct.len());
-        out.push(VERSION);
-        out.extend_from_slice(&nonce_bytes);
-        out.extend_from_slice(&ct);
-        out
-    }
-
-    /// Opens a value sealed by [`SecretKey::seal`] with the same `aad`.
-    pub fn open(&self, aad: &str, sealed: &[u8]) -> StoreResult<Vec<u8>> {
-        if sealed.len() < 1 + NONCE_LEN + 16 || sealed[0] != VERSION {
-            return Err(StoreError::Decrypt(aad.to_string()));
-        }
-        let nonce_bytes: [u8; NONCE_LEN] =
-            sealed[1..1 + NONCE_LEN].try_into().expect("length checked");
-        self.cipher()
-            .decrypt(
-                &XNonce::from(nonce_bytes),
-                Payload {
-                    msg: &sealed[1 + NONCE_LEN..],
-                    aad: aad.as_bytes(),
-                },
-            )
-            .map_err(|_| StoreError::Decrypt(aad.to_string()))
-    }
-}
-
-impl fmt::Debug for SecretKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SecretKey(<redacted>)")
-    }
-}
 
 /// Where the current time comes from; the service wires in its injected clock.
 pub type NowFn = Arc<dyn Fn() -> i64 + Send + Sync>;
@@ -115,20 +20,20 @@ pub type NowFn = Arc<dyn Fn() -> i64 + Send + Sync>;
 /// under which accounts are found by email (see [`Keyring::lookup_key`]).
 #[derive(Clone)]
 pub struct Keyring {
-    master: SecretKey,
+    pub(super) master: SecretKey,
     /// The email lookup key of rows written before lookups were keyed per epoch (derived
     /// from the master key); such rows have no recorded epoch until a rotation rehashes them.
-    legacy_lookup: SecretKey,
+    pub(super) legacy_lookup: SecretKey,
     /// The epochs under which live accounts' email lookups are hashed, as last read from the
     /// database (see [`Keyring::lookup_epochs`]).
-    lookup_epochs: Arc<Mutex<Option<LookupEpochs>>>,
+    pub(super) lookup_epochs: Arc<Mutex<Option<LookupEpochs>>>,
     /// `None` until first used, for a keyring with no file (tests): it then starts at the
     /// epoch its clock says.
-    epochs: Arc<RwLock<Option<Ratchet>>>,
+    pub(super) epochs: Arc<RwLock<Option<Ratchet>>>,
     /// The keyring file, when the epoch state is kept in one.
-    file: Option<Arc<PathBuf>>,
-    now: NowFn,
-    epoch_days: u64,
+    pub(super) file: Option<Arc<PathBuf>>,
+    pub(super) now: NowFn,
+    pub(super) epoch_days: u64,
 }
 
 impl fmt::Debug for Keyring {
@@ -140,13 +45,6 @@ impl fmt::Debug for Keyring {
             .field("epoch_days", &self.epoch_days)
             .finish_non_exhaustive()
     }
-}
-
-/// One member's data key, unwrapped.
-#[derive(Clone, Debug)]
-pub struct DataKey {
-    key: SecretKey,
-    owner: String,
 }
 
 /// The key of the keyed hash under which accounts are found by email, for one epoch.
@@ -166,7 +64,7 @@ pub const LOOKUP_EPOCHS_FOR: Duration = Duration::from_secs(30);
 
 /// The remembered epochs of live accounts' email lookups.
 #[derive(Debug)]
-struct LookupEpochs {
+pub(super) struct LookupEpochs {
     epochs: Vec<Option<u64>>,
     /// The current epoch when they were read.
     current: u64,
@@ -526,265 +424,11 @@ impl Keyring {
     }
 }
 
-fn legacy_wrap_aad(account_id: &str) -> String {
+pub(super) fn legacy_wrap_aad(account_id: &str) -> String {
     format!("accounts.data_key:{account_id}")
 }
 
 /// Binds a wrapped key to its account and its epoch, so neither can be swapped.
 fn epoch_wrap_aad(account_id: &str, epoch: u64) -> String {
     format!("accounts.data_key:{account_id}@epoch:{epoch}")
-}
-
-impl DataKey {
-    /// Seals a personal field stored at `table.column` of row `row_id`.
-    pub fn seal_field(&self, table: &str, column: &str, row_id: &str, plain: &str) -> Vec<u8> {
-        self.key.seal(
-            &field_aad(&self.owner, table, column, row_id),
-            plain.as_bytes(),
-        )
-    }
-    /// Opens a personal field.
-    pub fn open_field(
-        &self,
-        table: &str,
-        column: &str,
-        row_id: &str,
-        sealed: &[u8],
-    ) -> StoreResult<String> {
-        let b = self
-            .key
-            .open(&field_aad(&self.owner, table, column, row_id), sealed)?;
-        String::from_utf8(b)
-            .map_err(|_| StoreError::Corrupt(format!("{table}.{column} is not text")))
-    }
-    /// Seals the bytes of a private file.
-    pub fn seal_blob(&self, file_id: &str, plain: &[u8]) -> Vec<u8> {
-        self.key
-            .seal(&field_aad(&self.owner, "files", "blob", file_id), plain)
-    }
-    /// Opens the bytes of a private file.
-    pub fn open_blob(&self, file_id: &str, sealed: &[u8]) -> StoreResult<Vec<u8>> {
-        self.key
-            .open(&field_aad(&self.owner, "files", "blob", file_id), sealed)
-    }
-}
-
-fn field_aad(owner: &str, table: &str, column: &str, row_id: &str) -> String {
-    format!("{owner}/{table}.{column}:{row_id}")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fields_round_trip_and_are_bound_to_their_place() {
-        let ring = Keyring::new(SecretKey::generate());
-        let (dk, wrapped) = ring.new_data_key("a1");
-        let sealed = dk.seal_field("profiles", "bio", "a1", "hello");
-        assert_eq!(
-            dk.open_field("profiles", "bio", "a1", &sealed).unwrap(),
-            "hello"
-        );
-        // Another row, column or owner cannot open it.
-        assert!(dk.open_field("profiles", "bio", "a2", &sealed).is_err());
-        assert!(
-            dk.open_field("profiles", "headline", "a1", &sealed)
-                .is_err()
-        );
-        let again = ring.unwrap_data_key("a1", Some(&wrapped)).unwrap();
-        assert_eq!(
-            again.open_field("profiles", "bio", "a1", &sealed).unwrap(),
-            "hello"
-        );
-        assert!(ring.unwrap_data_key("a2", Some(&wrapped)).is_err());
-        assert!(matches!(
-            ring.unwrap_data_key("a1", None),
-            Err(StoreError::KeyDestroyed)
-        ));
-    }
-
-    #[test]
-    fn nonces_are_fresh_and_other_master_keys_fail() {
-        let ring = Keyring::new(SecretKey::generate());
-        let (dk, wrapped) = ring.new_data_key("a1");
-        assert_ne!(
-            dk.seal_field("t", "c", "r", "x"),
-            dk.seal_field("t", "c", "r", "x")
-        );
-        let other = Keyring::new(SecretKey::generate());
-        assert!(other.unwrap_data_key("a1", Some(&wrapped)).is_err());
-    }
-
-    /// A keyring whose clock the test moves.
-    fn ring_at(day: i64) -> (Keyring, Arc<std::sync::atomic::AtomicI64>) {
-        use std::sync::atomic::{AtomicI64, Ordering};
-        let t = Arc::new(AtomicI64::new(day * epochs::EPOCH_UNIT_MICROS));
-        let c = t.clone();
-        let ring = Keyring::new(SecretKey::generate())
-            .with_clock(Arc::new(move || c.load(Ordering::SeqCst)));
-        (ring, t)
-    }
-
-    #[test]
-    fn email_lookups_are_keyed_per_epoch_and_go_with_the_epoch() {
-        use std::sync::atomic::Ordering;
-        let (ring, t) = ring_at(20_000);
-        let email = "x@example.com";
-        let at = |e: Option<u64>| ring.email_lookup(e, email).unwrap();
-        // Stable within an epoch and across handles; different between epochs, from the
-        // master-derived key of rows without an epoch, and from the throttle's hash.
-        assert_eq!(
-            at(Some(20_000)),
-            ring.clone().email_lookup(Some(20_000), email).unwrap()
-        );
-        assert_ne!(at(Some(20_000)), at(Some(20_001)));
-        assert_ne!(at(Some(20_000)), at(None));
-        assert_ne!(
-            at(Some(20_000)),
-            ring.email_lookup(Some(20_000), "y@example.com").unwrap()
-        );
-        let subject = ring.stable_email_hash(email);
-        assert!(![at(None), at(Some(20_000)), at(Some(20_001))].contains(&subject));
-        // Another master key: other lookups everywhere.
-        let other = Keyring::new(SecretKey::generate());
-        assert_ne!(other.email_lookup(None, email).unwrap(), at(None));
-        assert_ne!(other.stable_email_hash(email), subject);
-
-        // The lookups searched: each live epoch, the current and the next one, once each.
-        t.store(20_001 * epochs::EPOCH_UNIT_MICROS, Ordering::SeqCst);
-        let live = [None, Some(20_000), Some(20_001)];
-        let searched = ring.email_lookups(&live, email);
-        assert_eq!(
-            searched,
-            vec![
-                at(None),
-                at(Some(20_000)),
-                at(Some(20_001)),
-                at(Some(20_002))
-            ]
-        );
-        // After retirement the old epoch's lookup cannot be computed, and is not searched;
-        // the throttle's hash does not change with the epoch.
-        ring.retire_before(20_001).unwrap();
-        assert!(matches!(
-            ring.email_lookup(Some(20_000), email),
-            Err(StoreError::KeyRetired(20_000))
-        ));
-        let searched = ring.email_lookups(&live, email);
-        assert_eq!(searched, vec![at(None), at(Some(20_001)), at(Some(20_002))]);
-        assert_eq!(ring.stable_email_hash(email), subject);
-        assert!(format!("{ring:?}").contains("redacted"));
-    }
-
-    #[test]
-    fn remembered_lookup_epochs_expire_with_the_epoch() {
-        use std::sync::atomic::Ordering;
-        let (ring, t) = ring_at(20_000);
-        assert_eq!(ring.lookup_epochs(), None);
-        ring.remember_lookup_epochs(vec![None, Some(20_000)]);
-        assert_eq!(ring.clone().lookup_epochs(), Some(vec![None, Some(20_000)]));
-        // A new epoch: read them again.
-        t.store(20_001 * epochs::EPOCH_UNIT_MICROS, Ordering::SeqCst);
-        assert_eq!(ring.lookup_epochs(), None);
-        ring.remember_lookup_epochs(vec![Some(20_001)]);
-        assert!(ring.lookup_epochs().is_some());
-        ring.forget_lookup_epochs();
-        assert_eq!(ring.lookup_epochs(), None);
-    }
-
-    #[test]
-    fn data_keys_are_wrapped_under_the_current_epoch_and_bound_to_it() {
-        use std::sync::atomic::Ordering;
-        let (ring, t) = ring_at(20_000);
-        let (dk, wrapped) = ring.new_data_key("a1");
-        assert_eq!(wrapped_epoch(&wrapped), Some(20_000));
-        let sealed = dk.seal_field("accounts", "email", "a1", "x@example.com");
-        // Relabelling the epoch is caught by the associated data.
-        let mut moved = wrapped.clone();
-        moved[1..9].copy_from_slice(&20_001u64.to_be_bytes());
-        t.store(20_001 * epochs::EPOCH_UNIT_MICROS, Ordering::SeqCst);
-        assert!(ring.unwrap_data_key("a1", Some(&moved)).is_err());
-        // A rotation re-wraps it under the new epoch; the old wrapped form still opens until
-        // its epoch is retired, and then fails with a clear error.
-        let rewrapped = ring.rewrap("a1", &wrapped, 20_001).unwrap().unwrap();
-        assert_eq!(wrapped_epoch(&rewrapped), Some(20_001));
-        assert_eq!(ring.rewrap("a1", &rewrapped, 20_001).unwrap(), None);
-        let dk2 = ring.unwrap_data_key("a1", Some(&rewrapped)).unwrap();
-        assert_eq!(
-            dk2.open_field("accounts", "email", "a1", &sealed).unwrap(),
-            "x@example.com"
-        );
-        ring.retire_before(20_001).unwrap();
-        let err = ring.unwrap_data_key("a1", Some(&wrapped)).unwrap_err();
-        assert!(matches!(err, StoreError::KeyRetired(20_000)));
-        assert!(
-            err.to_string()
-                .contains("data key wrapped under retired epoch")
-        );
-        assert!(ring.unwrap_data_key("a1", Some(&rewrapped)).is_ok());
-        // A clone (another handle of the same process) sees the retirement.
-        assert!(ring.clone().unwrap_data_key("a1", Some(&wrapped)).is_err());
-    }
-
-    #[test]
-    fn legacy_keys_wrapped_under_the_master_key_open_and_move_to_an_epoch() {
-        let master = SecretKey::generate();
-        let (ring, _t) = ring_at(20_000);
-        let ring = Keyring {
-            master: master.clone(),
-            ..ring
-        };
-        let (dk, _) = ring.new_data_key("a1");
-        let sealed = dk.seal_field("profiles", "bio", "a1", "hello");
-        let legacy = ring.legacy_wrap_for_tests("a1", &dk);
-        assert_eq!(wrapped_epoch(&legacy), None);
-        let opened = ring.unwrap_data_key("a1", Some(&legacy)).unwrap();
-        assert_eq!(
-            opened.open_field("profiles", "bio", "a1", &sealed).unwrap(),
-            "hello"
-        );
-        let upgraded = ring.rewrap("a1", &legacy, 20_000).unwrap().unwrap();
-        assert_eq!(wrapped_epoch(&upgraded), Some(20_000));
-        let opened = ring.unwrap_data_key("a1", Some(&upgraded)).unwrap();
-        assert_eq!(
-            opened.open_field("profiles", "bio", "a1", &sealed).unwrap(),
-            "hello"
-        );
-        // The upgraded form is not under the master key any more.
-        assert!(master.open(&legacy_wrap_aad("a1"), &upgraded).is_err());
-    }
-
-    #[test]
-    fn a_keyring_file_is_shared_by_processes_and_retirement_reaches_them() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("keyring");
-        let master = SecretKey::generate();
-        let a = Keyring::open_file(master.clone(), &path).unwrap();
-        let b = Keyring::open_file(master.clone(), &path).unwrap();
-        let (_, wrapped) = a.new_data_key("a1");
-        assert!(b.unwrap_data_key("a1", Some(&wrapped)).is_ok());
-        // Retiring in one process; the other adopts it on reload.
-        let epoch = wrapped_epoch(&wrapped).unwrap();
-        a.retire_before(epoch + 1).unwrap();
-        assert!(a.unwrap_data_key("a1", Some(&wrapped)).is_err());
-        assert_eq!(b.reload().unwrap(), epoch + 1);
-        assert!(matches!(
-            b.unwrap_data_key("a1", Some(&wrapped)),
-            Err(StoreError::KeyRetired(_))
-        ));
-        // A fresh process, too.
-        let c = Keyring::open_file(master, &path).unwrap();
-        assert!(c.unwrap_data_key("a1", Some(&wrapped)).is_err());
-        let err = Keyring::open_file(SecretKey::generate(), &path).unwrap_err();
-        assert!(err.to_string().contains("master key"), "{err}");
-    }
-
-    #[test]
-    fn hex_keys_parse() {
-        let k = SecretKey::generate();
-        let h = k.to_hex();
-        assert_eq!(SecretKey::from_hex(&h).unwrap().0, k.0);
-        assert!(SecretKey::from_hex("abc").is_err());
-    }
 }
