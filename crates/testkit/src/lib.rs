@@ -14,6 +14,11 @@ pub mod dump;
 mod scratch;
 
 pub use dump::{Dump, dump, dump_diff, dump_with};
+/// The store itself, for the tests of crates above the service that must set up a state no
+/// request can create (a crashed worker's export, a balance at its bound, a known
+/// confirmation token). Those crates depend on the service only; their tests reach below it
+/// through the kit, in plain sight.
+pub use hiatus_store as store;
 /// The named queries tests inspect (or tamper with) rows through: the only SQL of the suite
 /// outside the store's own tests.
 pub use hiatus_store::testing;

@@ -400,7 +400,7 @@ async fn the_database_refuses_out_of_range_money(t: &TestApp) {
     };
     let mut tx = t.h.db.begin().await.unwrap();
     attempts += 1;
-    if hiatus_store::market::set_balance(&mut tx, who, &too_big, t.now())
+    if hiatus_testkit::store::market::set_balance(&mut tx, who, &too_big, t.now())
         .await
         .is_ok()
     {

@@ -652,15 +652,16 @@ async fn one_export_at_a_time_and_a_daily_limit_per_calendar_day(t: &TestApp) {
 /// Claims the export's job as a worker that then dies, and marks the export running, as that
 /// worker would have.
 async fn crash_a_worker_on(t: &TestApp, export_id: &str) {
-    let job = hiatus_store::jobs::claim(&t.h.db, "dead-worker", t.now(), t.h.config.job_lease)
-        .await
-        .expect("claim")
-        .expect("the export's job is due");
+    let job =
+        hiatus_testkit::store::jobs::claim(&t.h.db, "dead-worker", t.now(), t.h.config.job_lease)
+            .await
+            .expect("claim")
+            .expect("the export's job is due");
     assert_eq!(job.kind, "export.build", "{job:?}");
     assert!(job.payload.contains(export_id), "{job:?}");
     let mut tx = t.h.db.begin().await.expect("begin");
     assert!(
-        hiatus_store::exports::start(&mut tx, export_id, t.now())
+        hiatus_testkit::store::exports::start(&mut tx, export_id, t.now())
             .await
             .expect("start")
     );
@@ -1282,7 +1283,7 @@ async fn a_failed_export_does_not_count_towards_the_daily_limit(t: &TestApp) {
     for _ in 0..3 {
         let v = request(t, &f, json!({})).await;
         let mut tx = t.h.db.begin().await.unwrap();
-        hiatus_store::exports::fail(&mut tx, &id_of(&v), "broken", t.now())
+        hiatus_testkit::store::exports::fail(&mut tx, &id_of(&v), "broken", t.now())
             .await
             .unwrap();
         tx.commit().await.unwrap();

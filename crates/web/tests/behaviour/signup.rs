@@ -227,7 +227,7 @@ async fn signing_up_again_replaces_an_unconfirmed_sign_up_and_its_link(t: &TestA
 async fn has_account(t: &TestApp, email: &str) -> Option<String> {
     let email = hiatus_domain::Email::parse(email).unwrap();
     let mut tx = t.h.db.read().await.unwrap();
-    let a = hiatus_store::accounts::find_by_email(&mut tx, &t.h.keys, &email)
+    let a = hiatus_testkit::store::accounts::find_by_email(&mut tx, &t.h.keys, &email)
         .await
         .unwrap();
     tx.commit().await.unwrap();

@@ -67,7 +67,7 @@ const GET_PAGES: [&str; 37] = [
 /// Row counts of every table, filled-in values of every column, the timestamps a state
 /// change moves, and the member's own view: what any write would change.
 async fn snapshot(t: &TestApp, who: &crate::support::Member) -> BTreeMap<String, String> {
-    let schema = hiatus_store::policy::live_schema(&t.h.db)
+    let schema = hiatus_testkit::store::policy::live_schema(&t.h.db)
         .await
         .expect("schema");
     let mut out = BTreeMap::new();
@@ -582,10 +582,10 @@ async fn staff_pages_carry_the_token_and_only_record_their_looks(t: &TestApp) {
         let now = t.now();
         let mut tx = t.h.db.begin().await.expect("begin");
         let purpose = format!("restoration code {}", confirmed.id);
-        hiatus_store::restorations::set_code(
+        hiatus_testkit::store::restorations::set_code(
             &mut tx,
             &confirmed.id,
-            hiatus_store::restorations::hash(&purpose, "24681357"),
+            hiatus_testkit::store::restorations::hash(&purpose, "24681357"),
             now + 600 * 1_000_000,
             now,
         )

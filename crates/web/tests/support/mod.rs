@@ -9,8 +9,8 @@ use hiatus_domain::{AccountId, Balance, Currency, Money};
 use hiatus_service::mail::MailTransport;
 use hiatus_service::worker::Worker;
 use hiatus_service::{Hiatus, ManualClock, PasswordParams, ServiceConfig};
-use hiatus_store::{Blobs, Keyring, SecretKey};
 use hiatus_testkit::ScratchDb;
+use hiatus_testkit::store::{Blobs, Keyring, SecretKey};
 use hiatus_web::WebOptions;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -81,7 +81,7 @@ static NEXT_MEMBER: AtomicU64 = AtomicU64::new(1);
 
 /// 32 random bytes (a confirmation link's secret).
 fn rand_bytes() -> [u8; 32] {
-    hiatus_store::crypto::random_bytes::<32>()
+    hiatus_testkit::store::crypto::random_bytes::<32>()
 }
 
 impl TestApp {
@@ -261,7 +261,7 @@ impl TestApp {
     pub async fn set_balance(&self, m: &Member, available: i64, debt: i64) {
         let now = self.now();
         let mut tx = self.h.db.begin().await.expect("begin");
-        hiatus_store::market::set_balance(
+        hiatus_testkit::store::market::set_balance(
             &mut tx,
             m.account_id(),
             &Balance {
@@ -279,7 +279,7 @@ impl TestApp {
     pub async fn record_export_download(&self, m: &Member) {
         let now = self.now();
         let mut tx = self.h.db.begin().await.expect("begin");
-        hiatus_store::market::record_export_download(&mut tx, m.account_id(), now)
+        hiatus_testkit::store::market::record_export_download(&mut tx, m.account_id(), now)
             .await
             .expect("record export");
         tx.commit().await.expect("commit");
@@ -290,7 +290,7 @@ impl TestApp {
     pub async fn record_client_notice(&self, m: &Member, client: &Member) {
         let now = self.now();
         let mut tx = self.h.db.begin().await.expect("begin");
-        hiatus_store::market::record_client_notice(
+        hiatus_testkit::store::market::record_client_notice(
             &mut tx,
             m.account_id(),
             client.account_id(),
@@ -417,11 +417,11 @@ impl TestApp {
         let token = hex::encode(rand_bytes());
         let now = self.now();
         let mut tx = self.h.db.begin().await.expect("begin");
-        let acct = hiatus_store::accounts::find_by_email(&mut tx, &self.h.keys, &email)
+        let acct = hiatus_testkit::store::accounts::find_by_email(&mut tx, &self.h.keys, &email)
             .await
             .expect("look up the address")
             .expect("the address has an account");
-        hiatus_store::signup_confirmations::set_token(
+        hiatus_testkit::store::signup_confirmations::set_token(
             &mut tx,
             acct.account_id().expect("account id"),
             None,
