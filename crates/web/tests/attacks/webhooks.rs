@@ -184,7 +184,18 @@ async fn the_delivery_log_tells_only_a_class(backend: Backend) {
     let leaks = log
         .iter()
         .filter(|d| {
-            let text = d.to_string();
+            // What the log says about the receiver: every field but ids, times, the event's
+            // payload and the subscription's own address (ids and the port number may hold
+            // "405" by chance).
+            let text: String = d
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter(|(k, _)| {
+                    !(k.ends_with("id") || k.ends_with("_at") || *k == "url" || *k == "payload")
+                })
+                .map(|(k, v)| format!("{k}={v} "))
+                .collect();
             !d["last_status"].is_null()
                 || text.contains("405")
                 || text.contains("connect")
