@@ -153,6 +153,21 @@ pub async fn record_closure_reason(
     Ok(())
 }
 
+/// Records a lifecycle event that subscribers hear of: its audit row and its outbox row (named
+/// like the audit action, for the event's account, carrying `publish`: ids and dates only),
+/// in the caller's transaction, so the change, its record and its announcement commit
+/// together or not at all.
+pub async fn record_event(
+    tx: &mut Tx,
+    e: NewAuditEvent<'_>,
+    publish: serde_json::Value,
+) -> StoreResult<AuditEventId> {
+    let (action, account, now) = (e.action, e.account, e.now);
+    let id = record(tx, e).await?;
+    outbox(tx, action, account, publish, now).await?;
+    Ok(id)
+}
+
 /// The events the erasure itself records about the account it erases (the only ones that
 /// may name a tombstone).
 pub const ERASURE_EVENTS: [&str; 2] = ["account.deleted", "account.erased"];

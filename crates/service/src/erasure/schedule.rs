@@ -166,7 +166,7 @@ impl Hiatus {
                 .await?;
             }
         }
-        let event = audit::record(
+        let event = audit::record_event(
             &mut tx,
             NewAuditEvent {
                 account: Some(actor.account),
@@ -183,20 +183,13 @@ impl Hiatus {
                 }),
                 now,
             },
+            json!({"account_id": actor.account, "due_at": due_at}),
         )
         .await?;
         if let Some(note) = &req.detail {
             audit::attach_note(&mut tx, &self.keys, actor.account, event, note).await?;
         }
         audit::record_closure_reason(&mut tx, "delete", req.reason.as_str(), now).await?;
-        audit::outbox(
-            &mut tx,
-            "account.deletion_scheduled",
-            Some(actor.account),
-            json!({"account_id": actor.account, "due_at": due_at}),
-            now,
-        )
-        .await?;
         let plan = self.plan_in(&mut tx, actor.account, &row, now).await?;
         tx.commit().await?;
         tracing::info!(account = %actor.account, "deletion scheduled");
@@ -241,7 +234,7 @@ impl Hiatus {
         }
         erasures::cancel(&mut tx, account).await?;
         accounts::set_state(&mut tx, account, next, None, now).await?;
-        audit::record(
+        audit::record_event(
             &mut tx,
             NewAuditEvent {
                 account: Some(account),
@@ -251,14 +244,7 @@ impl Hiatus {
                 detail: json!({}),
                 now,
             },
-        )
-        .await?;
-        audit::outbox(
-            &mut tx,
-            "account.deletion_cancelled",
-            Some(account),
             json!({"account_id": account}),
-            now,
         )
         .await?;
         tx.commit().await?;

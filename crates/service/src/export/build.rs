@@ -196,26 +196,14 @@ impl Hiatus {
             )
             .await?;
         }
-        audit::record(
-            &mut tx,
-            audit::NewAuditEvent {
+        audit::record_event(&mut tx, audit::NewAuditEvent {
                 account: Some(member),
                 actor: None,
                 action: "export.ready",
                 reason: None,
                 detail: serde_json::json!({ "export_id": export_id, "size_bytes": size, "records": records }),
                 now,
-            },
-        )
-        .await?;
-        audit::outbox(
-            &mut tx,
-            "export.ready",
-            Some(member),
-            serde_json::json!({ "account_id": member, "export_id": export_id, "expires_at": rfc3339(expires_at) }),
-            now,
-        )
-        .await?;
+            }, serde_json::json!({ "account_id": member, "export_id": export_id, "expires_at": rfc3339(expires_at) })).await?;
         tx.commit().await?;
         Ok(BuildOutcome::Ready {
             size_bytes: size,

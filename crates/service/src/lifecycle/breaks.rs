@@ -59,7 +59,7 @@ impl Hiatus {
                 .await?;
             }
         }
-        audit::record(
+        audit::record_event(
             &mut tx,
             NewAuditEvent::by_member(
                 actor.account,
@@ -67,14 +67,7 @@ impl Hiatus {
                 json!({"until": req.until, "private": req.private, "mute": req.mute}),
                 now,
             ),
-        )
-        .await?;
-        audit::outbox(
-            &mut tx,
-            "break.started",
-            Some(actor.account),
             json!({"account_id": actor.account, "until": req.until}),
-            now,
         )
         .await?;
         tx.commit().await?;
@@ -113,7 +106,7 @@ impl Hiatus {
         }
         let ended = accounts::end_break(&mut tx, account, now).await?;
         if ended {
-            audit::record(
+            audit::record_event(
                 &mut tx,
                 NewAuditEvent {
                     account: Some(account),
@@ -123,14 +116,7 @@ impl Hiatus {
                     detail: json!({"by": if actor.is_some() { "member" } else { "schedule" }}),
                     now,
                 },
-            )
-            .await?;
-            audit::outbox(
-                &mut tx,
-                "break.ended",
-                Some(account),
                 json!({"account_id": account}),
-                now,
             )
             .await?;
         }

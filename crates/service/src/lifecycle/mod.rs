@@ -161,7 +161,7 @@ impl Hiatus {
         let offers_closed = market::close_pending_offers(&mut tx, actor.account, now).await?;
         let job_posts_closed = market::close_open_job_posts(&mut tx, actor.account).await?;
         accounts::set_state(&mut tx, actor.account, next, None, now).await?;
-        let event = audit::record(
+        let event = audit::record_event(
             &mut tx,
             NewAuditEvent {
                 account: Some(actor.account),
@@ -177,20 +177,13 @@ impl Hiatus {
                 }),
                 now,
             },
+            json!({"account_id": actor.account}),
         )
         .await?;
         if let Some(note) = &req.detail {
             audit::attach_note(&mut tx, &self.keys, actor.account, event, note).await?;
         }
         audit::record_closure_reason(&mut tx, "deactivate", req.reason.as_str(), now).await?;
-        audit::outbox(
-            &mut tx,
-            "account.deactivated",
-            Some(actor.account),
-            json!({"account_id": actor.account}),
-            now,
-        )
-        .await?;
         tx.commit().await?;
         tracing::info!(account = %actor.account, "account deactivated");
         Ok(Receipt {
@@ -211,17 +204,10 @@ impl Hiatus {
         let acct = accounts::get_for_update(&mut tx, actor.account).await?;
         let next = acct.state()?.reactivate()?;
         accounts::set_state(&mut tx, actor.account, next, None, now).await?;
-        audit::record(
+        audit::record_event(
             &mut tx,
             NewAuditEvent::by_member(actor.account, "account.reactivated", json!({}), now),
-        )
-        .await?;
-        audit::outbox(
-            &mut tx,
-            "account.reactivated",
-            Some(actor.account),
             json!({"account_id": actor.account}),
-            now,
         )
         .await?;
         tx.commit().await?;

@@ -162,7 +162,7 @@ impl Hiatus {
         )
         .await?;
         if let Some(aid) = account {
-            audit::record(
+            audit::record_event(
                 &mut tx,
                 NewAuditEvent {
                     account: Some(aid),
@@ -172,14 +172,7 @@ impl Hiatus {
                     detail: json!({"request_id": id}),
                     now,
                 },
-            )
-            .await?;
-            audit::outbox(
-                &mut tx,
-                "restoration.requested",
-                Some(aid),
                 json!({"account_id": aid, "request_id": id}),
-                now,
             )
             .await?;
         }
