@@ -1,19 +1,17 @@
 //! `hiatus`: the account lifecycle of a freelance marketplace.
 
-mod bench;
-mod config;
 mod demo;
 mod erase;
 mod export;
 mod keys;
 mod run;
-mod settings;
 mod verify;
 
 use anyhow::Result;
 use clap::Parser;
 use clap::{CommandFactory, FromArgMatches, Subcommand};
-use config::Global;
+use hiatus::config::{self, Global};
+use hiatus::settings;
 use std::ffi::OsString;
 
 /// Take a break, deactivate, download your data, delete for good, come back — without anyone
@@ -40,12 +38,6 @@ enum Command {
     Worker(run::WorkerArgs),
     /// Apply pending database migrations and exit.
     Migrate,
-    /// Load deterministic synthetic data at scale (for benchmarks).
-    Generate(run::GenerateArgs),
-    /// Time preflight and deactivate/reactivate round trips on generated data (for
-    /// scripts/bench; not part of the product).
-    #[command(hide = true)]
-    Bench(bench::BenchArgs),
     /// Build a member's export archive now and write it to a file (operator use).
     Export(export::ExportArgs),
     /// Check an export archive offline: structure, every hash, the signature, nothing
@@ -123,20 +115,8 @@ fn parse() -> Result<Parsed> {
     })
 }
 
-/// Everything hiatus writes — the SQLite database and its -wal/-shm, the master key, the mail
-/// spool (whose messages hold live reset and cancel links), files and export archives — is
-/// for its own user only: files 0600, folders 0700, whatever the login's umask says.
-fn private_files() {
-    #[cfg(unix)]
-    // SAFETY: umask only changes the process's file-creation mask; it cannot fail, and it is
-    // set before any thread that creates files exists.
-    unsafe {
-        libc::umask(0o077);
-    }
-}
-
 fn main() -> Result<()> {
-    private_files();
+    hiatus::private_files();
     let Parsed {
         cli,
         sources,
@@ -152,8 +132,6 @@ fn main() -> Result<()> {
             Command::Serve(a) => run::serve(&cli.global, a).await,
             Command::Worker(a) => run::worker(&cli.global, a).await,
             Command::Migrate => run::migrate(&cli.global).await,
-            Command::Generate(a) => run::generate(&cli.global, a).await,
-            Command::Bench(a) => bench::run(&cli.global, a).await,
             Command::Admin { command } => run::admin(&cli.global, command).await,
             Command::Export(a) => export::run(&cli.global, a).await,
             Command::Erase(a) => erase::run(&cli.global, a).await,

@@ -4,11 +4,14 @@
 //! download verifies; erasure removes the member's objects (their files and archive) and keeps
 //! every file their clients sent. Nothing of it lands in the local files folder.
 
+#[path = "support/generator.rs"]
+mod generator;
 #[path = "support/procs.rs"]
 mod procs;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use generator::on_bench;
 use hiatus_store::{Blobs, S3Options};
 use procs::*;
 use reqwest::header;
@@ -154,7 +157,7 @@ async fn export_and_erasure_on_an_object_store() {
     let s3 = moto.args();
 
     // A member (profile M: about a hundred files) among background members.
-    let mut generate = base(&data, &db_url, "warn");
+    let mut generate = on_bench(&base(&data, &db_url, "warn"));
     generate
         .args([
             "generate",

@@ -6,10 +6,13 @@
 //! one in-app notice per client told), the interrupted export is rebuilt by another worker and
 //! verifies, and erased accounts pass `hiatus erase verify`.
 
+#[path = "support/generator.rs"]
+mod generator;
 #[path = "support/procs.rs"]
 mod procs;
 
 use hiatus_testkit::{Backend, ScratchDb};
+use generator::on_bench;
 use procs::*;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -43,7 +46,7 @@ async fn three_workers_and_two_servers_do_every_job_once() {
 
     // A member with a large archive (an M profile with its file bytes) among background
     // members, each of whom can log in.
-    let mut generate = base(&data, &url, "warn");
+    let mut generate = on_bench(&base(&data, &url, "warn"));
     generate.args([
         "generate",
         "--profile",

@@ -4,7 +4,10 @@
 
 pub mod accounts;
 pub mod audit;
+#[cfg(feature = "generator")]
+pub mod bench_support;
 pub mod blobs;
+#[cfg(feature = "generator")]
 pub mod bulk;
 pub mod cancel_links;
 pub mod closures;

@@ -1,4 +1,4 @@
-//! `hiatus bench scale-prepare`: puts work in the job queue for the scale benchmark of
+//! `hiatus-bench scale-prepare`: puts work in the job queue for the scale benchmark of
 //! `scripts/bench scale`, through the service layer, as members would ask for it. The script
 //! then copies the prepared database for every run and times `hiatus worker` processes until
 //! the queue is empty.
@@ -31,7 +31,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Options of `bench scale-prepare`.
+/// Options of `scale-prepare`.
 #[derive(Args, Debug)]
 pub struct ScalePrepareArgs {
     /// The seed the data was generated with.

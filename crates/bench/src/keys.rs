@@ -1,4 +1,4 @@
-//! `hiatus bench keys`: times key rotation (every live data key re-wrapped under a new epoch,
+//! `hiatus-bench keys`: times key rotation (every live data key re-wrapped under a new epoch,
 //! its email lookup rehashed) on a generated database, for `scripts/bench keys`. Each run
 //! moves the clock one epoch on, so every run re-wraps every key; only the rotation itself is
 //! timed. Meanwhile a member logs in again and again (and reads their own page), as people
@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::{self, Global};
 
-/// Options of `bench keys`.
+/// Options of `keys`.
 #[derive(Args, Debug)]
 pub struct KeysBenchArgs {
     /// Timed rotations.

@@ -1,4 +1,4 @@
-//! `hiatus generate` end to end: the binary loads a data set, and the member it prints can log
+//! `hiatus-bench generate` end to end: the binary loads a data set, and the member it prints can log
 //! in, see preflight and deactivate through the service layer like any signed-up member.
 
 use hiatus_domain::ClosureReason;
@@ -10,7 +10,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 fn generate(dir: &std::path::Path, key: &str) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_hiatus"))
+    Command::new(env!("CARGO_BIN_EXE_hiatus-bench"))
         .args(["--data-dir"])
         .arg(dir)
         .args([
@@ -30,7 +30,7 @@ fn generate(dir: &std::path::Path, key: &str) -> std::process::Output {
             "--json",
         ])
         .output()
-        .expect("the hiatus binary runs")
+        .expect("the hiatus-bench binary runs")
 }
 
 #[tokio::test]
