@@ -11,8 +11,8 @@ mod generator;
 #[path = "support/procs.rs"]
 mod procs;
 
-use hiatus_testkit::{Backend, ScratchDb};
 use generator::on_bench;
+use hiatus_testkit::{Backend, ScratchDb};
 use procs::*;
 use serde_json::{Value, json};
 use sqlx::PgPool;
