@@ -3,6 +3,8 @@
 //! (bounded memory whatever the size); verification needs only the archive and, optionally,
 //! the server's public key. This crate never sees the database: it takes records and bytes.
 
+#![forbid(unsafe_code)]
+
 pub mod active;
 mod manifest;
 mod names;

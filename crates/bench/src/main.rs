@@ -4,6 +4,8 @@
 //! way, but it is a separate binary: the generator writes accounts with a published password,
 //! and none of this belongs in the production binary.
 
+#![forbid(unsafe_code)]
+
 mod erase;
 mod export;
 mod generate;

@@ -3,6 +3,8 @@
 //! `hiatus` binary is built on it, and so is `hiatus-bench`, which must open a data folder
 //! exactly as `hiatus` does.
 
+#![forbid(unsafe_code)]
+
 pub mod config;
 pub mod settings;
 
@@ -10,10 +12,7 @@ pub mod settings;
 /// spool (whose messages hold live reset and cancel links), files and export archives — is
 /// for its own user only: files 0600, folders 0700, whatever the login's umask says.
 pub fn private_files() {
+    // Set before any thread that creates files exists.
     #[cfg(unix)]
-    // SAFETY: umask only changes the process's file-creation mask; it cannot fail, and it is
-    // set before any thread that creates files exists.
-    unsafe {
-        libc::umask(0o077);
-    }
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
 }

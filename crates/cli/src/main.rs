@@ -1,5 +1,7 @@
 //! `hiatus`: the account lifecycle of a freelance marketplace.
 
+#![forbid(unsafe_code)]
+
 mod demo;
 mod erase;
 mod export;

@@ -2,6 +2,8 @@
 //! effects each state has, preflight rules and profile settings. No I/O and no async live
 //! here, so every rule can be tested exhaustively and quickly.
 
+#![forbid(unsafe_code)]
+
 pub mod effects;
 pub mod email;
 pub mod fmt;

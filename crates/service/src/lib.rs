@@ -1,6 +1,8 @@
 //! The use cases of hiatus. Each public method opens a transaction, applies the domain's
 //! rules, writes the change with its audit event and its jobs, and commits — all or nothing.
 
+#![forbid(unsafe_code)]
+
 pub mod account_pages;
 pub mod auth;
 pub mod clock;

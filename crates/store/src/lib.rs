@@ -2,6 +2,8 @@
 //! migrations, repositories that return domain types, the job queue, blob storage, and
 //! encryption of personal data at rest.
 
+#![forbid(unsafe_code)]
+
 pub mod accounts;
 pub mod audit;
 #[cfg(feature = "generator")]

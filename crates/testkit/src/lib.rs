@@ -9,6 +9,8 @@
 //! - [`actor`] and [`member_actor`]: the `Actor` a logged-in session would give;
 //! - [`sha256_hex`], [`files_under`] and the attack table ([`report_attack!`]).
 
+#![forbid(unsafe_code)]
+
 pub mod attacks;
 pub mod dump;
 mod scratch;

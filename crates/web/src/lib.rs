@@ -2,6 +2,8 @@
 //! members' account pages, health checks, and security headers. Handlers are thin: extract,
 //! call one use case, map the error.
 
+#![forbid(unsafe_code)]
+
 pub mod api;
 pub mod cancel;
 pub mod client;
