@@ -7,17 +7,15 @@
 //! and at least once by email with the same idempotency key.
 
 use crate::error::{ServiceError, ServiceResult};
+use crate::jobs::Job;
 use crate::{Actor, Hiatus, check_text};
 use hiatus_domain::regular::RegularBecause;
 use hiatus_domain::*;
 use hiatus_store::audit::{self, NewAuditEvent};
-use hiatus_store::jobs::{self, NewJob};
+use hiatus_store::jobs;
 use hiatus_store::{accounts, facts, market, notices};
 use serde::Serialize;
 use serde_json::json;
-
-/// The job that delivers a member's pending notices.
-pub const JOB_NOTIFY_CLIENTS: &str = "clients.notify";
 
 /// A regular client, with why they count as one.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
@@ -123,13 +121,10 @@ impl Hiatus {
         }
         jobs::enqueue(
             &mut tx,
-            &NewJob {
-                kind: JOB_NOTIFY_CLIENTS.into(),
-                payload: json!({"account_id": actor.account}),
-                run_at: now,
-                dedupe_key: None,
-                max_attempts: 10,
-            },
+            &Job::NotifyClients {
+                account: actor.account,
+            }
+            .to_new(now, None, 10),
             now,
         )
         .await?;

@@ -11,9 +11,6 @@ use hiatus_store::jobs::{self, JobRow};
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// The job that settles a payout on its date.
-pub const JOB_SETTLE_PAYOUT: &str = Job::SETTLE_PAYOUT;
-
 /// How often a running worker looks for due erasures outside the job queue.
 const SWEEP_EVERY: Duration = Duration::from_secs(300);
 

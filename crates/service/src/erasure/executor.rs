@@ -4,11 +4,12 @@
 use super::*;
 use crate::clock::format_date;
 use crate::error::{ServiceError, ServiceResult};
+use crate::jobs::Job;
 use hiatus_domain::ErasureStatus;
 use hiatus_domain::fmt::thousands;
 use hiatus_store::audit::{self, NewAuditEvent};
 use hiatus_store::erasures::{self, NewPseudonym};
-use hiatus_store::jobs::{self, NewJob};
+use hiatus_store::jobs;
 use hiatus_store::policy::BATCH;
 use hiatus_store::{Backend, accounts};
 use serde_json::json;
@@ -374,13 +375,14 @@ impl Hiatus {
         if let Some(at) = first_purge {
             jobs::enqueue(
                 &mut tx,
-                &NewJob {
-                    kind: JOB_PURGE.into(),
-                    payload: json!({"pseudonym_id": pseudonym}),
-                    run_at: at.max(now),
-                    dedupe_key: Some(format!("{JOB_PURGE}:{pseudonym}:{at}")),
-                    max_attempts: 20,
-                },
+                &Job::Purge {
+                    pseudonym: pseudonym.clone(),
+                }
+                .to_new(
+                    at.max(now),
+                    Some(format!("{}:{pseudonym}:{at}", Job::PURGE)),
+                    20,
+                ),
                 now,
             )
             .await?;

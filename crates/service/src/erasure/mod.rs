@@ -28,12 +28,6 @@ pub use crate::market::PersonCard;
 pub(crate) use executor::open_notice;
 pub use plan::plan_sentences;
 
-/// The job that erases an account when its grace period ends.
-pub const JOB_ERASE: &str = "account.erase";
-/// The job that purges retained records of a pseudonym when their retention ends.
-pub const JOB_PURGE: &str = "retention.purge";
-/// The job that reminds a member of their coming erasure (7 days and 1 day before).
-pub const JOB_REMIND_DELETION: &str = "deletion.remind";
 /// What a member types to confirm deletion.
 pub const CONFIRMATION: &str = "delete my account";
 

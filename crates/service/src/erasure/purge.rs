@@ -3,11 +3,11 @@
 
 use super::*;
 use crate::error::ServiceResult;
+use crate::jobs::Job;
 use hiatus_store::Tx;
 use hiatus_store::erasures;
-use hiatus_store::jobs::{self, NewJob};
+use hiatus_store::jobs;
 use hiatus_store::policy::BATCH;
-use serde_json::json;
 
 impl Hiatus {
     /// When the next retention period of a pseudonym's records ends (rows to purge, or the
@@ -64,13 +64,14 @@ impl Hiatus {
         if let Some(at) = next {
             jobs::enqueue(
                 &mut tx,
-                &NewJob {
-                    kind: JOB_PURGE.into(),
-                    payload: json!({"pseudonym_id": pseudonym}),
-                    run_at: at.max(now + 1),
-                    dedupe_key: Some(format!("{JOB_PURGE}:{pseudonym}:{at}")),
-                    max_attempts: 20,
-                },
+                &Job::Purge {
+                    pseudonym: pseudonym.to_string(),
+                }
+                .to_new(
+                    at.max(now + 1),
+                    Some(format!("{}:{pseudonym}:{at}", Job::PURGE)),
+                    20,
+                ),
                 now,
             )
             .await?;

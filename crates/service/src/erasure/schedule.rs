@@ -4,12 +4,13 @@
 use super::*;
 use crate::clock::format_date;
 use crate::error::{ServiceError, ServiceResult};
+use crate::jobs::Job;
 use crate::{Actor, check_text, link_token};
 use hiatus_domain::preflight::Intent;
 use hiatus_domain::reason::REASON_DETAIL_MAX;
 use hiatus_store::audit::{self, NewAuditEvent};
 use hiatus_store::erasures;
-use hiatus_store::jobs::{self, NewJob};
+use hiatus_store::jobs;
 use hiatus_store::{Tx, accounts, market};
 use serde_json::json;
 
@@ -139,13 +140,14 @@ impl Hiatus {
         accounts::set_state(&mut tx, actor.account, next, Some(due_at), now).await?;
         jobs::enqueue(
             &mut tx,
-            &NewJob {
-                kind: JOB_ERASE.into(),
-                payload: json!({"account_id": actor.account}),
-                run_at: due_at,
-                dedupe_key: Some(format!("{JOB_ERASE}:{}:{due_at}", actor.account)),
-                max_attempts: 20,
-            },
+            &Job::Erase {
+                account: actor.account,
+            }
+            .to_new(
+                due_at,
+                Some(format!("{}:{}:{due_at}", Job::ERASE, actor.account)),
+                20,
+            ),
             now,
         )
         .await?;
@@ -154,13 +156,20 @@ impl Hiatus {
             if at > now {
                 jobs::enqueue(
                     &mut tx,
-                    &NewJob {
-                        kind: JOB_REMIND_DELETION.into(),
-                        payload: json!({"account_id": actor.account, "due_at": due_at, "days": days}),
-                        run_at: at,
-                        dedupe_key: Some(format!("{JOB_REMIND_DELETION}:{}:{due_at}:{days}", actor.account)),
-                        max_attempts: 10,
-                    },
+                    &Job::RemindDeletion {
+                        account: actor.account,
+                        due_at,
+                        days,
+                    }
+                    .to_new(
+                        at,
+                        Some(format!(
+                            "{}:{}:{due_at}:{days}",
+                            Job::REMIND_DELETION,
+                            actor.account
+                        )),
+                        10,
+                    ),
                     now,
                 )
                 .await?;

@@ -14,14 +14,15 @@
 
 use super::pipe::{Piece, Writers, write_archive, write_part};
 use super::produce::Build;
-use super::{JOB_EXPIRE_EXPORT, archive_key, builder::io};
+use super::{archive_key, builder::io};
 use crate::Hiatus;
 use crate::error::{ServiceError, ServiceResult};
+use crate::jobs::Job;
 use hiatus_domain::AccountId;
 use hiatus_store::audit;
 use hiatus_store::export_data::rfc3339;
 use hiatus_store::exports::{self, Finished};
-use hiatus_store::jobs::{self, NewJob};
+use hiatus_store::jobs;
 use std::fs::File;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -170,13 +171,10 @@ impl Hiatus {
         }
         jobs::enqueue(
             &mut tx,
-            &NewJob {
-                kind: JOB_EXPIRE_EXPORT.into(),
-                payload: serde_json::json!({ "export_id": export_id }),
-                run_at: expires_at,
-                dedupe_key: Some(format!("export-expire:{export_id}")),
-                max_attempts: 5,
-            },
+            &Job::ExpireExport {
+                export_id: export_id.to_string(),
+            }
+            .to_new(expires_at, Some(format!("export-expire:{export_id}")), 5),
             now,
         )
         .await?;
@@ -185,13 +183,10 @@ impl Hiatus {
         if remind_at > now {
             jobs::enqueue(
                 &mut tx,
-                &NewJob {
-                    kind: super::JOB_REMIND_EXPORT.into(),
-                    payload: serde_json::json!({ "export_id": export_id }),
-                    run_at: remind_at,
-                    dedupe_key: Some(format!("export-remind:{export_id}")),
-                    max_attempts: 5,
-                },
+                &Job::RemindExport {
+                    export_id: export_id.to_string(),
+                }
+                .to_new(remind_at, Some(format!("export-remind:{export_id}")), 5),
                 now,
             )
             .await?;

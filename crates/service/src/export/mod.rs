@@ -27,13 +27,6 @@ use hiatus_store::export_data::rfc3339;
 use hiatus_store::exports::{self, ExportRow};
 use serde::Serialize;
 
-/// The job that builds an archive.
-pub const JOB_BUILD_EXPORT: &str = "export.build";
-/// The job that removes an archive when its retention ends.
-pub const JOB_EXPIRE_EXPORT: &str = "export.expire";
-/// The job that reminds a member a day before their archive is removed.
-pub const JOB_REMIND_EXPORT: &str = "export.remind";
-
 /// The label of the export signing key's derivation from the master key.
 const SIGNING_LABEL: &str = "export archive signing key";
 

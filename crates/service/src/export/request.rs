@@ -1,12 +1,13 @@
 //! Asking for an export (one at a time, a daily limit), and watching its progress.
 
-use super::{ExportProgress, ExportView, JOB_BUILD_EXPORT, owned, start_of_day};
+use super::{ExportProgress, ExportView, owned, start_of_day};
 use crate::Hiatus;
 use crate::auth::Actor;
 use crate::error::{ServiceError, ServiceResult};
+use crate::jobs::Job;
 use hiatus_domain::{AccountId, AccountState, DAY_MICROS, Micros};
 use hiatus_store::exports;
-use hiatus_store::jobs::{self, NewJob};
+use hiatus_store::jobs;
 use hiatus_store::{accounts, audit, export_data::rfc3339};
 
 impl Hiatus {
@@ -100,13 +101,10 @@ impl Hiatus {
         if by.is_some() {
             jobs::enqueue(
                 &mut tx,
-                &NewJob {
-                    kind: JOB_BUILD_EXPORT.into(),
-                    payload: serde_json::json!({ "export_id": id }),
-                    run_at: now,
-                    dedupe_key: Some(format!("export:{id}")),
-                    max_attempts: cfg.max_attempts,
-                },
+                &Job::BuildExport {
+                    export_id: id.clone(),
+                }
+                .to_new(now, Some(format!("export:{id}")), cfg.max_attempts),
                 now,
             )
             .await?;

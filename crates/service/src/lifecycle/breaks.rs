@@ -1,14 +1,14 @@
 //! Breaks: availability paused until a date (or until the member ends it), optionally private
 //! and muted; jobs remind the member a day ahead and end it on the date.
 
-use super::{JOB_END_BREAK, JOB_REMIND_BREAK};
 use crate::error::{ServiceError, ServiceResult};
+use crate::jobs::Job;
 use crate::{Actor, Hiatus};
 use hiatus_domain::profile::BreakError;
 use hiatus_domain::*;
-use hiatus_store::accounts::{self};
+use hiatus_store::accounts;
 use hiatus_store::audit::{self, NewAuditEvent};
-use hiatus_store::jobs::{self, NewJob};
+use hiatus_store::jobs;
 use serde_json::json;
 
 impl Hiatus {
@@ -33,13 +33,15 @@ impl Hiatus {
         if let Some(until) = req.until {
             jobs::enqueue(
                 &mut tx,
-                &NewJob {
-                    kind: JOB_END_BREAK.into(),
-                    payload: json!({"account_id": actor.account, "until": until}),
-                    run_at: until,
-                    dedupe_key: Some(format!("{JOB_END_BREAK}:{}:{until}", actor.account)),
-                    max_attempts: 10,
-                },
+                &Job::EndBreak {
+                    account: actor.account,
+                    until,
+                }
+                .to_new(
+                    until,
+                    Some(format!("{}:{}:{until}", Job::END_BREAK, actor.account)),
+                    10,
+                ),
                 now,
             )
             .await?;
@@ -47,13 +49,15 @@ impl Hiatus {
             if remind_at > now {
                 jobs::enqueue(
                     &mut tx,
-                    &NewJob {
-                        kind: JOB_REMIND_BREAK.into(),
-                        payload: json!({"account_id": actor.account, "until": until}),
-                        run_at: remind_at,
-                        dedupe_key: Some(format!("{JOB_REMIND_BREAK}:{}:{until}", actor.account)),
-                        max_attempts: 10,
-                    },
+                    &Job::RemindBreak {
+                        account: actor.account,
+                        until,
+                    }
+                    .to_new(
+                        remind_at,
+                        Some(format!("{}:{}:{until}", Job::REMIND_BREAK, actor.account)),
+                        10,
+                    ),
                     now,
                 )
                 .await?;

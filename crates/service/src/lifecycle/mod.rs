@@ -19,11 +19,6 @@ use hiatus_store::{Tx, market};
 use serde::Serialize;
 use serde_json::json;
 
-/// The job that ends a break on its end date.
-pub const JOB_END_BREAK: &str = "break.end";
-/// The job that tells a member, a day ahead, that their break ends.
-pub const JOB_REMIND_BREAK: &str = "break.remind";
-
 /// A member's own view of their account.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct AccountView {

@@ -1,6 +1,7 @@
 //! Payments, balances, withdrawals, platform debts and payouts.
 
 use super::*;
+use crate::jobs::Job;
 use hiatus_store::market;
 use serde_json::json;
 
@@ -191,13 +192,11 @@ impl Hiatus {
         market::create_payout(&mut tx, &p).await?;
         hiatus_store::jobs::enqueue(
             &mut tx,
-            &hiatus_store::jobs::NewJob {
-                kind: crate::worker::JOB_SETTLE_PAYOUT.into(),
-                payload: json!({"payout_id": p.id}),
-                run_at: p.settles_at,
-                dedupe_key: Some(format!("{}:{}", crate::worker::JOB_SETTLE_PAYOUT, p.id)),
-                max_attempts: 10,
-            },
+            &Job::SettlePayout { payout: p.id }.to_new(
+                p.settles_at,
+                Some(format!("{}:{}", Job::SETTLE_PAYOUT, p.id)),
+                10,
+            ),
             now,
         )
         .await?;

@@ -5,7 +5,7 @@ use crate::error::{ServiceError, ServiceResult};
 use crate::{Hiatus, link_token, password};
 use hiatus_domain::{AccountId, AccountState, Micros};
 use hiatus_store::audit::{self, NewAuditEvent};
-use hiatus_store::restorations::{self};
+use hiatus_store::restorations;
 use hiatus_store::{accounts, sessions};
 use serde_json::json;
 
