@@ -28,6 +28,11 @@ record_enum!(
     ErasureStatus { Scheduled => "scheduled", Cancelled => "cancelled", Running => "running", Done => "done" }
 );
 record_enum!(
+    /// An export's status: queued, running (being built), ready (to download), failed, expired
+    /// (removed when its retention ended), or downloaded (the marker row a download leaves).
+    ExportStatus { Queued => "queued", Running => "running", Ready => "ready", Failed => "failed", Expired => "expired", Downloaded => "downloaded" }
+);
+record_enum!(
     /// A contract's status. A client's direct hire starts as an offer the freelancer accepts
     /// (open) or declines; the client may withdraw it before an answer. Open, paused and
     /// in-dispute contracts block closing; offers do not.

@@ -4,8 +4,8 @@
 
 use crate::args;
 use crate::db::Tx;
-use crate::error::StoreResult;
-use hiatus_domain::{AccountId, Micros};
+use crate::error::{StoreError, StoreResult};
+use hiatus_domain::{AccountId, ExportStatus, Micros};
 
 /// An export as stored.
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -29,6 +29,14 @@ pub struct ExportRow {
     pub expires_at: Option<i64>,
     pub downloaded_at: Option<i64>,
     pub error: Option<String>,
+}
+
+impl ExportRow {
+    /// The stored status as a type; an unknown name is a corrupt row.
+    pub fn stage(&self) -> StoreResult<ExportStatus> {
+        ExportStatus::parse(&self.status)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown export status {:?}", self.status)))
+    }
 }
 
 macro_rules! columns {

@@ -19,6 +19,7 @@ use crate::Hiatus;
 use crate::error::{ServiceError, ServiceResult};
 use crate::jobs::Job;
 use hiatus_domain::AccountId;
+use hiatus_domain::ExportStatus;
 use hiatus_store::audit;
 use hiatus_store::export_data::rfc3339;
 use hiatus_store::exports::{self, Finished};
@@ -54,7 +55,7 @@ impl Hiatus {
         let row = exports::get(&mut tx, export_id).await;
         let _ = tx.commit().await;
         match row {
-            Ok(Some(r)) => r.status != "running",
+            Ok(Some(r)) => r.stage().ok() != Some(ExportStatus::Running),
             Ok(None) => true,
             Err(_) => false,
         }

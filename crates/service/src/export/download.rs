@@ -5,6 +5,7 @@ use crate::Hiatus;
 use crate::auth::Actor;
 use crate::error::{ServiceError, ServiceResult};
 use hiatus_domain::DAY_MICROS;
+use hiatus_domain::ExportStatus;
 use hiatus_store::{audit, export_data::rfc3339, exports};
 
 impl Hiatus {
@@ -17,9 +18,9 @@ impl Hiatus {
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let row = owned(&mut tx, actor.account, id).await?;
-        match row.status.as_str() {
-            "ready" => {}
-            "expired" => {
+        match row.stage()? {
+            ExportStatus::Ready => {}
+            ExportStatus::Expired => {
                 return Err(ServiceError::Gone {
                     code: "export_expired",
                     message: "this export was removed when its retention ended; request a new one"

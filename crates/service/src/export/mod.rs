@@ -22,6 +22,7 @@ pub use build::{BuildOutcome, Lease};
 use crate::Hiatus;
 use crate::error::{ServiceError, ServiceResult};
 use hiatus_archive::{SigningKey, VerifyingKey};
+use hiatus_domain::ExportStatus;
 use hiatus_domain::{AccountId, DAY_MICROS, Micros};
 use hiatus_store::export_data::rfc3339;
 use hiatus_store::exports::{self, ExportRow};
@@ -65,7 +66,7 @@ impl From<&ExportRow> for ExportView {
     fn from(r: &ExportRow) -> Self {
         let total = (r.records_total + r.bytes_total / 65_536).max(1);
         let done = r.records_done + r.bytes_done / 65_536;
-        let percent = if r.status == "ready" {
+        let percent = if r.stage().ok() == Some(ExportStatus::Ready) {
             100
         } else {
             ((done * 100) / total).clamp(0, 99) as u8

@@ -5,6 +5,7 @@ use crate::Hiatus;
 use crate::auth::Actor;
 use crate::error::{ServiceError, ServiceResult};
 use crate::jobs::Job;
+use hiatus_domain::ExportStatus;
 use hiatus_domain::{AccountId, AccountState, DAY_MICROS, Micros};
 use hiatus_store::exports;
 use hiatus_store::jobs;
@@ -52,8 +53,8 @@ impl Hiatus {
             ));
         }
         if let Some(active) = exports::active(&mut tx, member).await? {
-            let stale = match active.status.as_str() {
-                "running" => {
+            let stale = match active.stage()? {
+                ExportStatus::Running => {
                     active.heartbeat_at.unwrap_or(active.created_at) + 2 * self.config.job_lease
                         < now
                 }
@@ -72,7 +73,7 @@ impl Hiatus {
                     "export_in_progress",
                     format!(
                         "an export is already {} (requested {}); wait for it to finish",
-                        if active.status == "running" {
+                        if active.stage()? == ExportStatus::Running {
                             "being built"
                         } else {
                             "waiting to start"

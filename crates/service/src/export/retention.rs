@@ -5,6 +5,7 @@ use super::{EXPORTS_FOLDER, archive_key, export_id_of};
 use crate::Hiatus;
 use crate::error::{ServiceError, ServiceResult};
 use hiatus_domain::AccountId;
+use hiatus_domain::ExportStatus;
 use hiatus_store::{StoreError, exports};
 
 impl Hiatus {
@@ -37,7 +38,9 @@ impl Hiatus {
             tx.commit().await?;
             let abandoned = match &row {
                 None => true,
-                Some(r) => r.status != "running" || r.heartbeat_at.unwrap_or(0) < stale,
+                Some(r) => {
+                    r.stage()? != ExportStatus::Running || r.heartbeat_at.unwrap_or(0) < stale
+                }
             };
             if abandoned {
                 match tokio::fs::remove_file(&path).await {
@@ -100,7 +103,7 @@ impl Hiatus {
         let Some(row) = exports::get(&mut tx, id).await? else {
             return Ok(false);
         };
-        if row.status != "ready" || row.expires_at.is_some_and(|e| e > now) {
+        if row.stage()? != ExportStatus::Ready || row.expires_at.is_some_and(|e| e > now) {
             return Ok(false);
         }
         if let Some(key) = &row.blob_key {
@@ -127,7 +130,7 @@ impl Hiatus {
         let Some(row) = exports::get(&mut tx, id).await? else {
             return Ok(false);
         };
-        if row.status != "ready" || row.downloaded_at.is_some() {
+        if row.stage()? != ExportStatus::Ready || row.downloaded_at.is_some() {
             return Ok(false);
         }
         hiatus_store::audit::outbox(
