@@ -12,11 +12,11 @@ mod procs;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use generator::on_bench;
-use hiatus_store::{Blobs, S3Options};
+use hiatus_store::{Blobs, Db, DbOptions, S3Options};
+use hiatus_testkit::testing;
 use procs::*;
 use reqwest::header;
 use serde_json::{Value, json};
-use sqlx::SqlitePool;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -173,9 +173,7 @@ async fn export_and_erasure_on_an_object_store() {
     let email = generated_member(generate);
 
     let blobs = moto.blobs(&dir.path().join("test-spool"));
-    let pool = SqlitePool::connect(&format!("{db_url}?mode=ro"))
-        .await
-        .unwrap();
+    let db = Db::connect(&db_url, &DbOptions::default()).await.unwrap();
 
     let port = free_port();
     let base_url = format!("http://127.0.0.1:{port}");
@@ -214,21 +212,12 @@ async fn export_and_erasure_on_an_object_store() {
 
     // Which objects are whose: the files the member delivered to clients (kept for them by
     // erasure, as the clients' to keep) and the member's private files (erased).
-    let delivered: Vec<String> = sqlx::query_scalar(
-        "SELECT blob_key FROM files WHERE owner_id = $1 \
-         AND (message_id IS NOT NULL OR submission_id IS NOT NULL)",
-    )
-    .bind(&member)
-    .fetch_all(&pool)
-    .await
-    .unwrap();
-    let private: Vec<String> = sqlx::query_scalar(
-        "SELECT blob_key FROM files WHERE owner_id = $1 AND kind IN ('private', 'photo')",
-    )
-    .bind(&member)
-    .fetch_all(&pool)
-    .await
-    .unwrap();
+    let mut tx = db.read().await.unwrap();
+    let delivered = testing::delivered_file_keys(&mut tx, &member)
+        .await
+        .unwrap();
+    let private = testing::private_file_keys(&mut tx, &member).await.unwrap();
+    tx.commit().await.unwrap();
     assert!(
         delivered.len() >= 20,
         "the member delivered {} files",
@@ -359,12 +348,11 @@ async fn export_and_erasure_on_an_object_store() {
     assert_eq!(status, 200, "{v}");
     let started = Instant::now();
     loop {
-        let status: Option<String> =
-            sqlx::query_scalar("SELECT status FROM erasures WHERE account_id = $1")
-                .bind(&member)
-                .fetch_optional(&pool)
-                .await
-                .unwrap();
+        let mut tx = db.read().await.unwrap();
+        let status = testing::erasure_status_if_any(&mut tx, &member)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
         if status.as_deref() == Some("done") {
             break;
         }
@@ -374,6 +362,7 @@ async fn export_and_erasure_on_an_object_store() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    db.close().await;
     for key in private.iter().chain([&archive_key]) {
         assert_eq!(
             blobs.size(key).await.unwrap(),

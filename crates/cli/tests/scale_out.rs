@@ -12,10 +12,10 @@ mod generator;
 mod procs;
 
 use generator::on_bench;
-use hiatus_testkit::{Backend, ScratchDb};
+use hiatus_store::{Db, DbOptions};
+use hiatus_testkit::{Backend, ScratchDb, testing};
 use procs::*;
 use serde_json::{Value, json};
-use sqlx::PgPool;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -205,10 +205,12 @@ async fn three_workers_and_two_servers_do_every_job_once() {
         "some members have regular clients to tell"
     );
 
-    let pool = PgPool::connect(&url).await.unwrap();
+    let db = Db::connect(&url, &DbOptions::default()).await.unwrap();
     // Wait for the breaks to come due, so every kind of job is waiting when workers start.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let enqueued = scalar(&pool, "SELECT COUNT(*) FROM jobs WHERE status = 'queued' AND run_at <= (EXTRACT(EPOCH FROM now()) * 1000000)::bigint").await;
+    let mut tx = db.read().await.unwrap();
+    let enqueued = testing::count_queued_jobs_due(&mut tx).await.unwrap();
+    tx.commit().await.unwrap();
     assert!(enqueued >= 2000, "only {enqueued} jobs due");
 
     let mut workers: Vec<Proc> = (0..3)
@@ -232,14 +234,11 @@ async fn three_workers_and_two_servers_do_every_job_once() {
             started.elapsed() < Duration::from_secs(180),
             "no export was seen running"
         );
-        let row: Option<(String, String, String)> = sqlx::query_as(
-            "SELECT id, locked_by, payload FROM jobs WHERE kind = 'export.build' AND status = 'running' \
-             ORDER BY (payload LIKE '%' || $1 || '%') DESC LIMIT 1",
-        )
-        .bind(&big_export)
-        .fetch_optional(&pool)
-        .await
-        .unwrap();
+        let mut tx = db.read().await.unwrap();
+        let row = testing::running_export_build_preferring(&mut tx, &big_export)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
         let Some((job, holder, payload)) = row else {
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
@@ -249,12 +248,9 @@ async fn three_workers_and_two_servers_do_every_job_once() {
         };
         let pid = workers[victim].child.id();
         signal("-STOP", pid);
-        let (status, still): (String, Option<String>) =
-            sqlx::query_as("SELECT status, locked_by FROM jobs WHERE id = $1")
-                .bind(&job)
-                .fetch_one(&pool)
-                .await
-                .unwrap();
+        let mut tx = db.read().await.unwrap();
+        let (status, still) = testing::job_status_and_holder(&mut tx, &job).await.unwrap();
+        tx.commit().await.unwrap();
         if status == "running" && still.as_deref() == Some(holder.as_str()) {
             let mut w = workers.remove(victim);
             w.child.kill().unwrap();
@@ -283,11 +279,9 @@ async fn three_workers_and_two_servers_do_every_job_once() {
     // The two others finish everything, the interrupted export included once its lease ends.
     let started = Instant::now();
     loop {
-        let left = scalar(
-            &pool,
-            "SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'running') AND run_at <= (EXTRACT(EPOCH FROM now()) * 1000000)::bigint",
-        )
-        .await;
+        let mut tx = db.read().await.unwrap();
+        let left = testing::count_unfinished_jobs_due(&mut tx).await.unwrap();
+        tx.commit().await.unwrap();
         if left == 0 {
             break;
         }
@@ -308,26 +302,22 @@ async fn three_workers_and_two_servers_do_every_job_once() {
     }
 
     // No job gave up; thousands ran.
+    let mut tx = db.read().await.unwrap();
     assert_eq!(
-        scalar(&pool, "SELECT COUNT(*) FROM jobs WHERE status = 'failed'").await,
+        testing::count_rows(&mut tx, "jobs", "status", "failed")
+            .await
+            .unwrap(),
         0
     );
-    let done = scalar(&pool, "SELECT COUNT(*) FROM jobs WHERE status = 'done'").await;
-    let kinds: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT kind, COUNT(*) FROM jobs WHERE status = 'done' GROUP BY kind ORDER BY kind",
-    )
-    .fetch_all(&pool)
-    .await
-    .unwrap();
+    let done = testing::count_rows(&mut tx, "jobs", "status", "done")
+        .await
+        .unwrap();
+    let kinds = testing::jobs_done_by_kind(&mut tx).await.unwrap();
     eprintln!("jobs done: {done} {kinds:?}");
     assert!(done >= 2000, "{done} jobs done");
-    let (status, attempts, by): (String, i64, Option<String>) = sqlx::query_as(
-        "SELECT status, CAST(attempts AS BIGINT), locked_by FROM jobs WHERE id = $1",
-    )
-    .bind(&job_id)
-    .fetch_one(&pool)
-    .await
-    .unwrap();
+    let (status, attempts, by) = testing::job_status_attempts_and_holder(&mut tx, &job_id)
+        .await
+        .unwrap();
     assert_eq!(status, "done");
     assert!(attempts >= 2, "the interrupted job ran again ({attempts})");
     assert_ne!(by.as_deref(), Some(holder.as_str()));
@@ -336,91 +326,55 @@ async fn three_workers_and_two_servers_do_every_job_once() {
     let mut all_exports: Vec<String> = asked.exports.iter().map(|(id, _)| id.clone()).collect();
     all_exports.push(big_export.clone());
     for id in &all_exports {
-        let (status,): (String,) = sqlx::query_as("SELECT status FROM exports WHERE id = $1")
-            .bind(id)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+        let status = testing::export_status(&mut tx, id).await.unwrap();
         assert_eq!(status, "ready", "export {id}");
     }
     assert_eq!(
-        scalar(
-            &pool,
-            "SELECT COUNT(*) FROM outbox WHERE event = 'export.ready'"
-        )
-        .await,
+        testing::count_rows(&mut tx, "outbox", "event", "export.ready")
+            .await
+            .unwrap(),
         all_exports.len() as i64
     );
     assert_eq!(
-        scalar(
-            &pool,
-            "SELECT COUNT(*) FROM (SELECT payload::json->>'export_id' FROM outbox WHERE event = 'export.ready' GROUP BY 1 HAVING COUNT(*) > 1) d"
-        )
-        .await,
+        testing::count_exports_announced_twice(&mut tx)
+            .await
+            .unwrap(),
         0
     );
     // Erasures: every one done, announced once.
     for id in &asked.erasures {
-        let (status,): (String,) =
-            sqlx::query_as("SELECT status FROM erasures WHERE account_id = $1")
-                .bind(id)
-                .fetch_one(&pool)
-                .await
-                .unwrap();
+        let (status, _) = testing::erasure_status(&mut tx, id).await.unwrap();
         assert_eq!(status, "done", "erasure of {id}");
     }
     assert_eq!(
-        scalar(
-            &pool,
-            "SELECT COUNT(*) FROM outbox WHERE event = 'account.erased'"
-        )
-        .await,
+        testing::count_rows(&mut tx, "outbox", "event", "account.erased")
+            .await
+            .unwrap(),
         asked.erasures.len() as i64
     );
     // Breaks: each ended once.
     assert_eq!(
-        scalar(
-            &pool,
-            "SELECT COUNT(*) FROM audit_events WHERE action = 'break.ended'"
-        )
-        .await,
+        testing::count_rows(&mut tx, "audit_events", "action", "break.ended")
+            .await
+            .unwrap(),
         asked.breaks.len() as i64
     );
-    assert_eq!(
-        scalar(
-            &pool,
-            "SELECT COUNT(*) FROM (SELECT account_id FROM audit_events WHERE action = 'break.ended' GROUP BY 1 HAVING COUNT(*) > 1) d"
-        )
-        .await,
-        0
-    );
+    assert_eq!(testing::count_breaks_ended_twice(&mut tx).await.unwrap(), 0);
     // Notices: each client told at most once, in the thread (a client erased before the
     // notice went out is not told; their notice row goes with them).
     assert_eq!(
-        scalar(
-            &pool,
-            "SELECT COUNT(*) FROM client_notices WHERE status = 'pending'"
-        )
-        .await,
+        testing::count_rows(&mut tx, "client_notices", "status", "pending")
+            .await
+            .unwrap(),
         0
     );
     let mut posted = 0;
     for (member, n, message) in &asked.notices {
-        let (count, threads): (i64, i64) = sqlx::query_as(
-            "SELECT CAST(COUNT(*) AS BIGINT), CAST(COUNT(DISTINCT thread_id) AS BIGINT) FROM messages WHERE body = $1",
-        )
-        .bind(message)
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+        let (count, threads) = testing::messages_with_body(&mut tx, message).await.unwrap();
         assert_eq!(count, threads, "one message per thread: {message}");
-        let (sent,): (i64,) = sqlx::query_as(
-            "SELECT CAST(COUNT(*) AS BIGINT) FROM client_notices WHERE account_id = $1 AND status = 'sent'",
-        )
-        .bind(member)
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+        let sent = testing::count_client_notices_sent(&mut tx, member)
+            .await
+            .unwrap();
         assert!(
             sent <= count && count <= *n as i64,
             "{member}: {sent} sent, {count} posted, {n} told"
@@ -428,7 +382,8 @@ async fn three_workers_and_two_servers_do_every_job_once() {
         posted += count;
     }
     assert!(posted > 0);
-    pool.close().await;
+    tx.commit().await.unwrap();
+    db.close().await;
 
     // The interrupted archive, and a few others, verify; erased accounts leave nothing.
     let key: Value = http
@@ -495,7 +450,7 @@ fn partials(data: &std::path::Path) -> Vec<String> {
 /// A confirmation link's token for the one account of the database at `url` waiting for its
 /// confirmation, minted as its mail would (the server here sends no mail).
 async fn confirmation_token(url: &str) -> String {
-    let db = hiatus_store::Db::connect(url, &hiatus_store::DbOptions { max_connections: 1 })
+    let db = Db::connect(url, &DbOptions { max_connections: 1 })
         .await
         .unwrap();
     let token = hex::encode(hiatus_store::crypto::random_bytes::<32>());
@@ -504,11 +459,10 @@ async fn confirmation_token(url: &str) -> String {
         .unwrap()
         .as_micros() as i64;
     let mut tx = db.begin().await.unwrap();
-    let waiting: Vec<(String,)> = tx
-        .all_dyn("SELECT account_id FROM signup_confirmations", vec![])
+    let waiting = testing::accounts_awaiting_confirmation(&mut tx)
         .await
         .unwrap();
-    let [(id,)] = &waiting[..] else {
+    let [id] = &waiting[..] else {
         panic!("one account waits for confirmation: {waiting:?}");
     };
     hiatus_store::signup_confirmations::set_token(&mut tx, id.parse().unwrap(), None, &token, now)
@@ -602,14 +556,13 @@ async fn exports_killed_mid_build_leave_no_partial_archive_after_erasure() {
 
     // Five kills, each at a random moment after a new attempt of the build started writing
     // its archive (a killed attempt's job is taken up again when its lease runs out).
-    let pool = PgPool::connect(&url).await.unwrap();
+    let db = Db::connect(&url, &DbOptions::default()).await.unwrap();
     let attempts = || async {
-        let a: Option<i32> = sqlx::query_scalar(
-            "SELECT CAST(attempts AS INTEGER) FROM jobs WHERE kind = 'export.build' AND status = 'running'",
-        )
-        .fetch_optional(&pool)
-        .await
-        .unwrap();
+        let mut tx = db.read().await.unwrap();
+        let a = testing::running_export_build_attempts(&mut tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
         a.unwrap_or(0)
     };
     let mut with_partial = 0;
@@ -624,11 +577,9 @@ async fn exports_killed_mid_build_leave_no_partial_archive_after_erasure() {
                 break;
             }
             // After its last attempt an export is given up; the member asks again.
-            let status: String = sqlx::query_scalar("SELECT status FROM exports WHERE id = $1")
-                .bind(&export)
-                .fetch_one(&pool)
-                .await
-                .unwrap();
+            let mut tx = db.read().await.unwrap();
+            let status = testing::export_status(&mut tx, &export).await.unwrap();
+            tx.commit().await.unwrap();
             if status == "failed" {
                 let (status, ex) = post(&http, &b, &token, "/api/v1/me/exports", json!({})).await;
                 assert_eq!(status, 202, "{ex}");
@@ -664,12 +615,11 @@ async fn exports_killed_mid_build_leave_no_partial_archive_after_erasure() {
     let _w = spawn(&data, &url, &["worker", "--poll-seconds", "0.05"]);
     let started = Instant::now();
     loop {
-        let done: Option<String> =
-            sqlx::query_scalar("SELECT status FROM erasures WHERE account_id = $1")
-                .bind(&member)
-                .fetch_optional(&pool)
-                .await
-                .unwrap();
+        let mut tx = db.read().await.unwrap();
+        let done = testing::erasure_status_if_any(&mut tx, &member)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
         if done.as_deref() == Some("done") {
             break;
         }
@@ -679,7 +629,7 @@ async fn exports_killed_mid_build_leave_no_partial_archive_after_erasure() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    pool.close().await;
+    db.close().await;
     assert!(partials(&data).is_empty(), "{:?}", partials(&data));
     let verify = || {
         base(&data, &url, "warn")

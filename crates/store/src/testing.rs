@@ -9,9 +9,11 @@ use crate::error::{StoreError, StoreResult};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
+mod processes;
 mod queries;
 mod server_files;
 
+pub use processes::*;
 pub use queries::*;
 pub use server_files::ServerFiles;
 

@@ -522,30 +522,3 @@ pub async fn tamper_payment_amount(tx: &mut Tx, id: &str, minor: i64) -> StoreRe
     )
     .await
 }
-
-// ---- named queries: what the command-line tests inspect ------------------------------------
-
-/// The id of the database's only account.
-pub async fn only_account_id(tx: &mut Tx) -> StoreResult<String> {
-    tx.scalar("SELECT id FROM accounts", vec![]).await
-}
-
-/// Replaces the wrapped data key of account `id` and its recorded epoch.
-pub async fn tamper_wrapped_key(
-    tx: &mut Tx,
-    id: &str,
-    wrapped: Vec<u8>,
-    epoch: Option<i64>,
-) -> StoreResult<u64> {
-    tx.exec(
-        "UPDATE accounts SET data_key_wrapped = $1, key_epoch = $2 WHERE id = $3",
-        args![wrapped, epoch, id],
-    )
-    .await
-}
-
-/// Renames file `id` to `name`, bypassing every check of an upload.
-pub async fn tamper_file_name(tx: &mut Tx, id: &str, name: &str) -> StoreResult<u64> {
-    tx.exec("UPDATE files SET name = $1 WHERE id = $2", args![name, id])
-        .await
-}
