@@ -315,7 +315,7 @@ impl Tx {
     }
 
     /// Executes a statement and returns the number of rows it changed.
-    pub async fn exec(&mut self, sql: &'static str, args: Vec<Arg>) -> StoreResult<u64> {
+    pub(crate) async fn exec(&mut self, sql: &'static str, args: Vec<Arg>) -> StoreResult<u64> {
         Ok(on_tx!(self, |c| {
             let mut q = sqlx::query(sql);
             for a in args {
@@ -329,7 +329,7 @@ impl Tx {
     /// `INSERT`s, whose placeholder count varies with the batch). The text must be built only
     /// from this crate's own table and column names and placeholders, never from input: every
     /// value still travels as a bind parameter, encoded beforehand by [`EncodedArgs::encode`].
-    pub async fn exec_built(&mut self, sql: String, args: EncodedArgs) -> StoreResult<u64> {
+    pub(crate) async fn exec_built(&mut self, sql: String, args: EncodedArgs) -> StoreResult<u64> {
         let sql = sqlx::AssertSqlSafe(sql);
         Ok(match (self, args) {
             (Tx::Sqlite(t, _), EncodedArgs::Sqlite(a)) => sqlx::query_with(sql, a)
@@ -352,7 +352,7 @@ impl Tx {
 impl Tx {
     /// Like [`Tx::exec`], for SQL built at run time from a checked policy (see
     /// [`crate::policy`]): names only from the policy, every value a bind parameter.
-    pub async fn exec_dyn(&mut self, sql: &str, args: Vec<Arg>) -> StoreResult<u64> {
+    pub(crate) async fn exec_dyn(&mut self, sql: &str, args: Vec<Arg>) -> StoreResult<u64> {
         Ok(on_tx!(self, |c| {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()));
             for a in args {
@@ -363,7 +363,11 @@ impl Tx {
     }
 
     /// Like [`Tx::all`], for SQL built at run time from a checked policy.
-    pub async fn all_dyn<R: Row>(&mut self, sql: &str, args: Vec<Arg>) -> StoreResult<Vec<R>> {
+    pub(crate) async fn all_dyn<R: Row>(
+        &mut self,
+        sql: &str,
+        args: Vec<Arg>,
+    ) -> StoreResult<Vec<R>> {
         Ok(on_tx!(self, |c| {
             let mut q = sqlx::query_as::<_, R>(sqlx::AssertSqlSafe(sql.to_string()));
             for a in args {
@@ -374,7 +378,11 @@ impl Tx {
     }
 
     /// Like [`Tx::scalar`], for SQL built at run time from a checked policy.
-    pub async fn scalar_dyn<T: Scalar>(&mut self, sql: &str, args: Vec<Arg>) -> StoreResult<T> {
+    pub(crate) async fn scalar_dyn<T: Scalar>(
+        &mut self,
+        sql: &str,
+        args: Vec<Arg>,
+    ) -> StoreResult<T> {
         Ok(on_tx!(self, |c| {
             let mut q = sqlx::query_scalar::<_, T>(sqlx::AssertSqlSafe(sql.to_string()));
             for a in args {
@@ -530,7 +538,11 @@ impl<T> Scalar for T where
 
 impl Tx {
     /// All rows of a query.
-    pub async fn all<R: Row>(&mut self, sql: &'static str, args: Vec<Arg>) -> StoreResult<Vec<R>> {
+    pub(crate) async fn all<R: Row>(
+        &mut self,
+        sql: &'static str,
+        args: Vec<Arg>,
+    ) -> StoreResult<Vec<R>> {
         Ok(on_tx!(self, |c| {
             let mut q = sqlx::query_as::<_, R>(sql);
             for a in args {
@@ -541,7 +553,7 @@ impl Tx {
     }
 
     /// At most one row.
-    pub async fn opt<R: Row>(
+    pub(crate) async fn opt<R: Row>(
         &mut self,
         sql: &'static str,
         args: Vec<Arg>,
@@ -556,12 +568,20 @@ impl Tx {
     }
 
     /// Exactly one row, or [`StoreError::NotFound`].
-    pub async fn one<R: Row>(&mut self, sql: &'static str, args: Vec<Arg>) -> StoreResult<R> {
+    pub(crate) async fn one<R: Row>(
+        &mut self,
+        sql: &'static str,
+        args: Vec<Arg>,
+    ) -> StoreResult<R> {
         self.opt(sql, args).await?.ok_or(StoreError::NotFound)
     }
 
     /// One value of the first row (e.g. a count).
-    pub async fn scalar<T: Scalar>(&mut self, sql: &'static str, args: Vec<Arg>) -> StoreResult<T> {
+    pub(crate) async fn scalar<T: Scalar>(
+        &mut self,
+        sql: &'static str,
+        args: Vec<Arg>,
+    ) -> StoreResult<T> {
         Ok(on_tx!(self, |c| {
             let mut q = sqlx::query_scalar::<_, T>(sql);
             for a in args {

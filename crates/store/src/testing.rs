@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 mod processes;
 mod queries;
+pub mod raw;
 mod server_files;
 
 pub use processes::*;

@@ -3,6 +3,7 @@
 
 use hiatus_domain::{AccountId, Email, RegularClientRule};
 use hiatus_store::bulk::{self, NoProgress, Plan, Shape, Summary};
+use hiatus_store::testing::raw::RawSql;
 use hiatus_store::{Blobs, Db, Keyring, SecretKey, StoreError, accounts, args, facts};
 use hiatus_testkit::{Backend, ScratchDb};
 use std::path::Path;
@@ -61,7 +62,7 @@ async fn ids(db: &Db, table: &'static str) -> Vec<String> {
         _ => unreachable!(),
     };
     let mut tx = db.read().await.unwrap();
-    let v: Vec<(String,)> = tx.all(sql, args![]).await.unwrap();
+    let v: Vec<(String,)> = tx.raw_all(sql, args![]).await.unwrap();
     tx.commit().await.unwrap();
     v.into_iter().map(|(s,)| s).collect()
 }
@@ -133,7 +134,7 @@ async fn loads_counts_and_is_deterministic() {
     // File rows point at their bytes.
     let mut tx = db.read().await.unwrap();
     let files: Vec<(String, String, i64)> = tx
-        .all("SELECT blob_key, sha256, size_bytes FROM files", args![])
+        .raw_all("SELECT blob_key, sha256, size_bytes FROM files", args![])
         .await
         .unwrap();
     tx.commit().await.unwrap();

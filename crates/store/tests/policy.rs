@@ -3,6 +3,7 @@
 
 use hiatus_store::Db;
 use hiatus_store::policy::Policy;
+use hiatus_store::testing::raw::RawSql;
 use hiatus_testkit::{Backend, ScratchDb};
 
 /// Migrates, checks the shipped policy, then adds a column the way a careless migration
@@ -14,10 +15,10 @@ async fn check(db: &Db) {
     // Every column erasure deletes or redacts is sealed or holds nothing personal.
     policy.check_sealed_db(db).await.unwrap();
     let mut tx = db.begin().await.unwrap();
-    tx.exec("ALTER TABLE messages ADD COLUMN mood TEXT", vec![])
+    tx.raw_exec("ALTER TABLE messages ADD COLUMN mood TEXT", vec![])
         .await
         .unwrap();
-    tx.exec(
+    tx.raw_exec(
         "CREATE TABLE stickers (id TEXT PRIMARY KEY, owner_id TEXT)",
         vec![],
     )
@@ -32,7 +33,7 @@ async fn check(db: &Db) {
     );
     // And a classified column that a migration dropped is named too.
     let mut tx = db.begin().await.unwrap();
-    tx.exec("ALTER TABLE reviews DROP COLUMN body", vec![])
+    tx.raw_exec("ALTER TABLE reviews DROP COLUMN body", vec![])
         .await
         .unwrap();
     tx.commit().await.unwrap();

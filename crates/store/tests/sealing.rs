@@ -5,6 +5,7 @@
 use hiatus_domain::*;
 use hiatus_store::accounts::{self, NewAccount};
 use hiatus_store::policy::{Policy, live_schema};
+use hiatus_store::testing::raw::RawSql;
 use hiatus_store::{Db, Keyring, SecretKey, args, market, notices};
 use hiatus_testkit::{Backend, ScratchDb};
 
@@ -43,21 +44,21 @@ async fn upgrade(db: &Db) {
     let (ft, ct) = (f.to_text(), c.to_text());
     let proposal = ProposalId::new();
     let mut tx = db.begin().await.unwrap();
-    tx.exec(
-        "INSERT INTO client_notices (account_id, client_id, sent_at, id, message, forwarding, status, requested_at) \
+    tx.raw_exec(
+"INSERT INTO client_notices (account_id, client_id, sent_at, id, message, forwarding, status, requested_at) \
          VALUES ($1, $2, 1, 'n1', 'plain notice', 'plain forwarding', 'pending', 1)",
         args![ft.clone(), ct.clone()],
     )
     .await
     .unwrap();
-    tx.exec(
-        "INSERT INTO proposals (id, kind, freelancer_id, client_id, sender_id, cover_letter, status, created_at) \
+    tx.raw_exec(
+"INSERT INTO proposals (id, kind, freelancer_id, client_id, sender_id, cover_letter, status, created_at) \
          VALUES ($1, 'proposal', $2, $3, $2, 'plain cover letter', 'open', 1)",
         args![proposal.to_text(), ft.clone(), ct.clone()],
     )
     .await
     .unwrap();
-    tx.exec(
+    tx.raw_exec(
         "INSERT INTO audit_events (id, account_id, actor_id, action, reason, detail, created_at) \
          VALUES ('e1', $1, $1, 'account.deactivated', 'other', $2, 1)",
         args![
@@ -92,7 +93,7 @@ async fn upgrade(db: &Db) {
     let p = market::proposal(&mut tx, &keys, proposal).await.unwrap();
     assert_eq!(p.cover_letter, "plain cover letter");
     let (detail, note): (String, Option<Vec<u8>>) = tx
-        .one(
+        .raw_one(
             "SELECT detail, note_enc FROM audit_events WHERE id = 'e1'",
             vec![],
         )

@@ -3,7 +3,6 @@
 #![allow(dead_code)]
 
 use serde_json::{Value, json};
-use sqlx::PgPool;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -130,13 +129,6 @@ pub async fn post(
         .unwrap();
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(Value::Null))
-}
-
-pub async fn scalar(pool: &PgPool, sql: &str) -> i64 {
-    sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.to_string()))
-        .fetch_one(pool)
-        .await
-        .unwrap()
 }
 
 pub async fn download_and_verify(

@@ -100,7 +100,9 @@ impl Hiatus {
         Ok(ErasurePlan {
             account_id: account,
             pseudonym,
-            due_at: (row.stage()? == hiatus_domain::ErasureStatus::Scheduled).then_some(row.due_at),
+            // A plan before scheduling stands on a row that is not stored (status "none").
+            due_at: (row.stage().ok() == Some(hiatus_domain::ErasureStatus::Scheduled))
+                .then_some(row.due_at),
             counterparties,
             items,
             summary,
