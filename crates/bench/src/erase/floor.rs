@@ -13,17 +13,28 @@ use std::time::Instant;
 /// What the floor's placeholders stand for, in one run.
 fn floor_values(p: &Prepared, now: i64, rules: usize) -> BTreeMap<&'static str, Arg> {
     let lookup: [u8; 32] = hiatus_store::crypto::random_bytes();
+    let tombstone_lookup: [u8; 32] = hiatus_store::crypto::random_bytes();
+    // What the sealed address of the erasure mail takes, about: nonce, address, tag.
+    let notify: [u8; 64] = hiatus_store::crypto::random_bytes();
     let m = &p.member_text;
     let mut v: BTreeMap<&'static str, Arg> = BTreeMap::new();
     v.insert("member", m.as_str().into());
     v.insert("pseudonym", p.pseudonym_id.as_str().into());
     v.insert("label", p.label.as_str().into());
     v.insert("lookup", lookup.to_vec().into());
+    v.insert("tombstone_lookup", tombstone_lookup.to_vec().into());
     v.insert("now", now.into());
+    v.insert(
+        "day",
+        (now - now.rem_euclid(hiatus_domain::DAY_MICROS)).into(),
+    );
+    v.insert("notify", notify.to_vec().into());
     v.insert("retained_until", p.retained_until.into());
     v.insert("redacted", REDACTED.into());
     v.insert("member_pattern", format!("%\"account_id\":\"{m}\"%").into());
+    v.insert("from_pattern", format!("%\"from_account\":\"{m}\"%").into());
     v.insert("outbox_id", uuid::Uuid::now_v7().to_string().into());
+    v.insert("erased_outbox_id", uuid::Uuid::now_v7().to_string().into());
     v.insert(
         "outbox_payload",
         serde_json::json!({ "account_id": m }).to_string().into(),
@@ -44,7 +55,7 @@ fn floor_values(p: &Prepared, now: i64, rules: usize) -> BTreeMap<&'static str, 
     v.insert("audit_id", uuid::Uuid::new_v4().to_string().into());
     v.insert(
         "audit_detail",
-        serde_json::json!({ "rows": p.plan_rows })
+        serde_json::json!({ "policy_rules": rules })
             .to_string()
             .into(),
     );

@@ -5,14 +5,14 @@ use super::{PAGE, READ_CHUNK, on_disk};
 use crate::spread::median;
 use anyhow::{Result, anyhow};
 use hiatus_archive::pdf::{InvoiceDoc, InvoiceLine, Party, render_invoice};
-use hiatus_archive::{ArchiveWriter, Compression};
+use hiatus_archive::{ArchiveWriter, Compression, SNIFF_BYTES, SafeNames};
 use hiatus_domain::AccountId;
 use hiatus_service::Hiatus;
 use hiatus_store::export_data::{self as ed, rfc3339};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufWriter, Read, Write};
+use std::io::{BufWriter, Read, Seek, Write};
 use std::path::Path;
 use std::time::Instant;
 
@@ -84,10 +84,15 @@ async fn counts(h: &Hiatus, member: AccountId) -> Result<f64> {
     Ok(t.elapsed().as_secs_f64())
 }
 
-/// The member's files through the archive writer as stored entries, into nothing.
+/// The member's files through the archive writer as stored entries, into nothing, under the
+/// names the export gives them: each file's first bytes read, then a safe and, where a
+/// browser could run the file, neutral name (`files/<kind>/<name>`; the writer refuses any
+/// other).
 async fn files_store(h: &Hiatus, member: AccountId) -> Result<(f64, u64)> {
     let mut tx = h.db.read().await?;
     let mut w = ArchiveWriter::new(std::io::sink());
+    let mut names = SafeNames::default();
+    let mut head = Vec::with_capacity(SNIFF_BYTES);
     let mut after = String::new();
     let mut secs = 0.0;
     let mut bytes = 0u64;
@@ -97,10 +102,14 @@ async fn files_store(h: &Hiatus, member: AccountId) -> Result<(f64, u64)> {
         after = last.id.clone();
         let t = Instant::now();
         for r in &page {
-            let f = File::open(on_disk(h, &r.blob_key)?)?;
-            bytes += w
-                .add(&format!("files/{}", r.id), "files", Compression::Store, f)?
-                .size;
+            let mut f = File::open(on_disk(h, &r.blob_key)?)?;
+            head.clear();
+            (&mut f).take(SNIFF_BYTES as u64).read_to_end(&mut head)?;
+            f.rewind()?;
+            let original = r.name.as_deref().unwrap_or(&r.id);
+            let (name, _) = names.name_for(original, &r.content_type, &head);
+            let path = format!("files/{}/{name}", r.kind);
+            bytes += w.add(&path, "files", Compression::Store, f)?.size;
         }
         secs += t.elapsed().as_secs_f64();
         if page.len() < PAGE as usize {
