@@ -329,6 +329,7 @@ impl Tx {
     /// `INSERT`s, whose placeholder count varies with the batch). The text must be built only
     /// from this crate's own table and column names and placeholders, never from input: every
     /// value still travels as a bind parameter, encoded beforehand by [`EncodedArgs::encode`].
+    #[cfg(feature = "generator")]
     pub(crate) async fn exec_built(&mut self, sql: String, args: EncodedArgs) -> StoreResult<u64> {
         let sql = sqlx::AssertSqlSafe(sql);
         Ok(match (self, args) {
